@@ -1,0 +1,13 @@
+"""benchsuite: re-measure compact-CNN design claims (FLOPs vs speed) on your own hardware."""
+
+__version__ = "0.1.0"
+
+
+def load_runs(*paths):
+    """Load one or more run folders (or a results folder of runs) into one tidy pandas DataFrame."""
+    from .records import load_runs as _load
+
+    return _load(*paths)
+
+
+__all__ = ["__version__", "load_runs"]
