@@ -1,0 +1,103 @@
+"""Command line: parses arguments, calls the library, prints. Exit codes are in errors.py."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import (EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, BenchsuiteError)
+
+EPILOG = """exit codes:
+  0    success: every case ok, skipped or unsupported
+  1    the command ran but some cases ended as error records
+  2    bad input (unknown device/workload/model/runner, malformed spec, bad option)
+  3    compare/regress found a significant slowdown
+  130  interrupted (Ctrl-C); records already finished are kept
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="benchsuite", description="Benchmark compact CNNs on your hardware.",
+                                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    r = sub.add_parser("run", help="run a workload on a device", epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("--device", default="cpu", help="device name (devices/NAME.toml) or path (default: cpu)")
+    r.add_argument("--workload", default="guideline1", help="workload name or path (default: guideline1)")
+    r.add_argument("--runner", action="append", help="run only this runner (repeatable; default: the device's)")
+    r.add_argument("--filter", metavar="GLOB", help="only cases whose label matches, e.g. '*c1=128*'")
+    r.add_argument("--quick", action="store_true", help="the workload's quick subset with lighter timing")
+    r.add_argument("--out", default="results", help="results folder (default: results)")
+    r.add_argument("--history", help="history database (default: OUT/history.sqlite)")
+    r.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
+
+    ls = sub.add_parser("list", help="list devices, workloads, models or runners")
+    ls.add_argument("what", choices=["devices", "workloads", "models", "runners"])
+    ls.add_argument("pattern", nargs="?", default="*", help="wildcard for models (default: *)")
+
+    sub.add_parser("env", help="print what a run records about this machine")
+    return p
+
+
+def cmd_run(a) -> int:
+    from .execute import execute
+    from .progress import Progress
+    from .spec import load_device, load_workload
+
+    device, workload = load_device(a.device), load_workload(a.workload)
+    outcome = execute(device, workload, runners=a.runner, quick=a.quick, filter_glob=a.filter,
+                      results=Path(a.out), history=Path(a.history) if a.history else None, argv=sys.argv,
+                      progress=Progress(enabled=not a.no_progress))
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(outcome.statuses.items()))
+    print(f"run {outcome.folder.path.name}: {outcome.status}; records: {counts}")
+    print(f"records: {outcome.folder.records_path}")
+    if outcome.status == "interrupted":
+        return EXIT_INTERRUPTED
+    return EXIT_FAILURES if outcome.statuses.get("error") else EXIT_OK
+
+
+def cmd_list(a) -> int:
+    from . import spec
+    from .models import get_model_entry, list_models
+    from .runners import get_runner, runner_names
+
+    if a.what in ("devices", "workloads"):
+        for name, path in spec.available(a.what).items():
+            print(f"{name:24s} {path}")
+    elif a.what == "models":
+        names = list_models(a.pattern)
+        if not names:
+            raise BenchsuiteError(f"no model matches '{a.pattern}' (valid: {', '.join(list_models())})")
+        for name in names:
+            e = get_model_entry(name)
+            knobs = ", ".join(f"{k}={v}" for k, v in e.knobs.items())
+            print(f"{name:32s} [{e.family}] {e.description}  knobs: {knobs or '-'}")
+    else:
+        for name in runner_names():
+            ok, why = get_runner(name).availability()
+            print(f"{name:16s} {'available' if ok else 'unavailable: ' + why}")
+    return EXIT_OK
+
+
+def cmd_env(a) -> int:
+    from .env import environment
+
+    print(json.dumps(environment(), indent=2))
+    return EXIT_OK
+
+
+COMMANDS = {"run": cmd_run, "list": cmd_list, "env": cmd_env}
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except BenchsuiteError as e:
+        print(f"benchsuite: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("benchsuite: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -1,0 +1,163 @@
+"""Measurement engine: warm-up, calibration, adaptive interleaved repetition, statistics.
+
+A *series* is one (case, metric) pair. A sample of a series is the mean time of `number`
+back-to-back calls, `number` calibrated so a sample lasts at least `min_sample_s` (far above
+timer resolution and loop overhead). Series of one comparison group are sampled round-robin,
+in a fresh random order each round, so drift of a shared machine hits all of them alike.
+Sampling stops when the 95% CI of the median is within `target_precision` of it, or at
+`max_samples`, or when the series has used `max_time_s`.
+"""
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+from scipy import stats as sps
+
+from .spec import Timing
+
+clock = time.perf_counter
+
+
+@dataclass
+class Timed:
+    """What a runner hands the engine for one metric.
+
+    `run` is the timed region. `setup`, if given, runs untimed before every call of `run`
+    (e.g. the forward pass that feeds a timed backward). `sync` waits for asynchronous
+    device work and is called before the clock is read.
+    """
+    run: Callable[[], object]
+    setup: Callable[[], object] | None = None
+    sync: Callable[[], None] = lambda: None
+
+
+def time_block(t: Timed, number: int) -> float:
+    """Seconds per call, averaged over `number` calls."""
+    run, setup, sync = t.run, t.setup, t.sync
+    if setup is None:
+        sync()
+        t0 = clock()
+        for _ in range(number):
+            run()
+        sync()
+        return (clock() - t0) / number
+    total = 0.0
+    for _ in range(number):
+        setup()
+        sync()
+        t0 = clock()
+        run()
+        sync()
+        total += clock() - t0
+    return total / number
+
+
+def calibrate(t: Timed, timing: Timing) -> int:
+    """Warm up for `warmup_s` (at least 2 calls) and return the inner-loop count."""
+    start = clock()
+    calls, per_call = 0, 0.0
+    while calls < 2 or clock() - start < timing.warmup_s:
+        per_call = time_block(t, 1)
+        calls += 1
+    # the last warm-up call is the best estimate of the steady state
+    return max(1, math.ceil(timing.min_sample_s / max(per_call, 1e-9)))
+
+
+# ---------------------------------------------------------------- statistics
+
+def median_ci(samples, confidence: float = 0.95) -> tuple[float, float]:
+    """Distribution-free CI of the median from order statistics (binomial).
+
+    With fewer than 6 samples no pair of order statistics reaches 95%: (min, max) is returned.
+    """
+    x = np.sort(np.asarray(samples, dtype=float))
+    n = len(x)
+    if n == 0:
+        return (math.nan, math.nan)
+    if n < 6:
+        return (float(x[0]), float(x[-1]))
+    # [x_(j), x_(n-j+1)] (1-based) covers the median with probability 1 - 2 P(B <= j-1),
+    # B ~ Binomial(n, 1/2): take the largest j that still reaches the confidence.
+    j = int(np.sum(2 * sps.binom.cdf(np.arange(n), n, 0.5) <= 1 - confidence))
+    lo, hi = j - 1, n - j
+    return (float(x[lo]), float(x[hi]))
+
+
+def summarize(samples) -> dict:
+    x = np.asarray(samples, dtype=float)
+    lo, hi = median_ci(x)
+    q1, q3 = np.percentile(x, [25, 75])
+    return {"value": float(np.median(x)), "n": int(len(x)), "ci_low": lo, "ci_high": hi,
+            "iqr": float(q3 - q1), "min": float(x.min()), "max": float(x.max())}
+
+
+def relative_halfwidth(samples) -> float:
+    lo, hi = median_ci(samples)
+    med = float(np.median(samples))
+    return (hi - lo) / 2 / med if med > 0 else math.inf
+
+
+# ---------------------------------------------------------------- adaptive, interleaved
+
+@dataclass
+class Series:
+    key: tuple            # (case_id, metric)
+    timed: Timed
+    number: int = 1
+    samples: list[float] = field(default_factory=list)
+    spent: float = 0.0
+    done: bool = False
+    reason: str = ""
+    error: str = ""  # set if a call raised; the series stops and becomes an error record
+
+    def update(self, timing: Timing) -> None:
+        n = len(self.samples)
+        if n >= timing.min_samples and relative_halfwidth(self.samples) <= timing.target_precision:
+            self.done, self.reason = True, "converged"
+        elif n >= timing.max_samples:
+            self.done, self.reason = True, "max_samples"
+        elif self.spent >= timing.max_time_s and n >= min(timing.min_samples, 3):
+            self.done, self.reason = True, "time budget"
+
+
+def measure_interleaved(series: list[Series], timing: Timing, *, seed: int = 0,
+                        on_round: Callable[[int], None] | None = None) -> list[Series]:
+    """Calibrate every series, then sample them round-robin until each is done."""
+    rng = random.Random(seed)
+    for s in series:
+        try:
+            s.number = calibrate(s.timed, timing)
+        except Exception as e:  # noqa: BLE001
+            s.done, s.reason, s.error = True, "error", f"{type(e).__name__}: {e}"
+    active = [s for s in series if not s.done]
+    rnd = 0
+    while active:
+        rng.shuffle(active)
+        for s in active:
+            t0 = clock()
+            try:
+                s.samples.append(time_block(s.timed, s.number))
+            except Exception as e:  # noqa: BLE001 - one failing series must not stop the others
+                s.done, s.reason, s.error = True, "error", f"{type(e).__name__}: {e}"
+                continue
+            s.spent += clock() - t0
+            s.update(timing)
+        active = [s for s in active if not s.done]
+        rnd += 1
+        if on_round:
+            on_round(rnd)
+    return series
+
+
+def precision_note(s: Series, timing: Timing) -> str:
+    """Empty if the series converged; otherwise an honest word about the precision reached."""
+    if s.reason == "converged":
+        return ""
+    hw = relative_halfwidth(s.samples)
+    return (f"stopped at {s.reason}: 95% CI of the median is +-{hw:.1%} "
+            f"(target +-{timing.target_precision:.1%}) after {len(s.samples)} samples")

@@ -1,0 +1,27 @@
+"""The metrics a record can carry: name -> unit and what produces it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    unit: str          # SI, or 'count' for pure numbers
+    produced_by: str   # 'timing' (a runner times it), 'probe', 'counter', 'runner' (one-shot)
+    description: str
+
+
+_ALL = [
+    Metric("latency_forward", "s", "timing", "inference forward (eval mode, no autograd)"),
+    Metric("latency_forward_train", "s", "timing", "forward in train mode with autograd recording"),
+    Metric("latency_backward", "s", "timing", "backward pass alone; the forward feeding it is untimed"),
+    Metric("peak_memory_forward", "B", "probe", "peak memory above the pre-call level during one inference forward"),
+    Metric("peak_memory_train", "B", "probe", "peak memory above the pre-call level during forward + backward"),
+    Metric("output_error", "1", "check", "max |runner - torch eager| / max |torch eager| on the same input"),
+]
+
+METRICS: dict[str, Metric] = {m.name: m for m in _ALL}
+TIMING_METRICS = tuple(m.name for m in _ALL if m.produced_by == "timing")
+# Metrics a workload may ask for; one-shot runner metrics come along automatically.
+SELECTABLE_METRICS = tuple(m.name for m in _ALL if m.produced_by in ("timing", "probe"))

@@ -1,0 +1,26 @@
+"""Probes add metrics around a measurement (memory, energy, traffic). Found through the
+`benchsuite.probes` entry-point group. A probe returns result dicts for make_record:
+{"metric", "value" | ("status", "message"), "source", ...}."""
+from __future__ import annotations
+
+from functools import cache
+from importlib.metadata import entry_points
+
+GROUP = "benchsuite.probes"
+
+
+class Probe:
+    name = "base"
+    metrics: tuple[str, ...] = ()
+
+    def measure(self, prepared, case, device) -> list[dict]:
+        raise NotImplementedError
+
+
+@cache
+def all_probes() -> tuple[Probe, ...]:
+    return tuple(ep.load()() for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name))
+
+
+def probes_for(metrics) -> list[Probe]:
+    return [p for p in all_probes() if set(p.metrics) & set(metrics)]

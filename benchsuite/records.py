@@ -1,0 +1,131 @@
+"""The Record schema (one case, one metric per row), JSONL I/O and loading runs into pandas.
+
+Format changelog (bump SCHEMA_VERSION and add an upgrade step in `_upgrade` for every change):
+  1  first version.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+from .metrics import METRICS
+
+SCHEMA_VERSION = 1
+SOURCES = ("measured", "simulated", "modeled")
+STATUSES = ("ok", "skipped", "unsupported", "error")
+
+# The columns of a record, in order. `params` (model knobs), `tags` (workload labels) and
+# `config` (runner settings) are dicts in JSONL and are flattened to one column per key by load_runs.
+COLUMNS = ("schema_version", "run_id", "case_id", "group_id", "workload", "device", "runner", "model",
+           "params", "tags", "batch_size", "resolution", "dtype", "threads", "metric", "unit", "value",
+           "n", "ci_low", "ci_high", "iqr", "min", "max", "source", "status", "message", "config")
+_STATS = ("value", "n", "ci_low", "ci_high", "iqr", "min", "max")
+
+RECORDS_FILE = "records.jsonl"
+SAMPLES_FILE = "samples.jsonl"
+RUN_FILE = "run.json"
+
+
+def make_record(case, metric: str, *, status: str = "ok", source: str = "measured", message: str = "",
+                config: dict | None = None, run_id: str = "", unit: str | None = None, **stats) -> dict:
+    """A record for `case` and `metric`. Statistics absent for a non-ok status stay None, never 0."""
+    if status not in STATUSES:
+        raise ValueError(f"status {status!r} not in {STATUSES}")
+    if source not in SOURCES:
+        raise ValueError(f"source {source!r} not in {SOURCES}")
+    if status == "ok" and stats.get("value") is None:
+        raise ValueError("an ok record needs a value")
+    if status != "ok" and not message:
+        raise ValueError(f"a {status} record needs a message saying why")
+    rec = {"schema_version": SCHEMA_VERSION, "run_id": run_id, "case_id": case.case_id,
+           "group_id": case.group_id, "workload": case.workload, "device": case.device,
+           "runner": case.runner, "model": case.model, "params": case.params, "tags": dict(case.tags),
+           "batch_size": case.batch_size, "resolution": case.resolution, "dtype": case.dtype,
+           "threads": case.threads, "metric": metric,
+           "unit": unit or (METRICS[metric].unit if metric in METRICS else ""),
+           **{k: stats.get(k) for k in _STATS},
+           "source": source, "status": status, "message": message, "config": config or {}}
+    return rec
+
+
+def error_records(case, message: str, *, status: str = "error", metrics=None, run_id: str = "") -> list[dict]:
+    return [make_record(case, m, status=status, message=message, run_id=run_id)
+            for m in (metrics or case.metrics)]
+
+
+def _clean(v):
+    return None if isinstance(v, float) and not math.isfinite(v) else v
+
+
+def append_jsonl(path: Path, rows: list[dict]) -> None:
+    """Append rows and fsync, so a crash or SIGKILL later loses nothing already written."""
+    if not rows:
+        return
+    with open(path, "a") as f:
+        for r in rows:
+            f.write(json.dumps({k: _clean(v) for k, v in r.items()}, default=str) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Read a JSONL file; a torn last line (the writer was killed mid-line) is dropped."""
+    rows = []
+    if not path.exists():
+        return rows
+    lines = path.read_text().splitlines()
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i == len(lines) - 1:
+                break
+            raise ValueError(f"{path}:{i + 1}: corrupt record line") from None
+    return rows
+
+
+def _upgrade(rec: dict) -> dict:
+    """Bring a record of any older schema version to the current one."""
+    v = rec.get("schema_version")
+    if v is None or v > SCHEMA_VERSION:
+        raise ValueError(f"unknown record schema version {v!r} (this benchsuite reads up to {SCHEMA_VERSION})")
+    return rec
+
+
+def read_records(run_dir: Path) -> list[dict]:
+    return [_upgrade(r) for r in read_jsonl(Path(run_dir) / RECORDS_FILE)]
+
+
+def run_dirs(*paths) -> list[Path]:
+    """Run folders under the given paths (a run folder itself, or a folder of runs)."""
+    out = []
+    for p in map(Path, paths):
+        if (p / RECORDS_FILE).exists() or (p / RUN_FILE).exists():
+            out.append(p)
+        elif p.is_dir():
+            out += sorted(d for d in p.iterdir() if (d / RECORDS_FILE).exists())
+        else:
+            raise FileNotFoundError(f"{p}: not a run folder (no {RECORDS_FILE}) nor a folder of runs")
+    return out
+
+
+def to_frame(records: list[dict]):
+    """Records -> tidy DataFrame, with params.*, tags.* and config.* flattened to one column per key."""
+    import pandas as pd
+
+    if not records:
+        return pd.DataFrame(columns=list(COLUMNS))
+    df = pd.json_normalize(records, sep=".")
+    front = [c for c in COLUMNS if c in df.columns]
+    return df[front + sorted(c for c in df.columns if c not in front)]
+
+
+def load_runs(*paths):
+    records = []
+    for d in run_dirs(*paths):
+        records += read_records(d)
+    return to_frame(records)

@@ -1,0 +1,51 @@
+"""The runner plugin interface: a backend that prepares a model and hands back timed callables."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+from ..measure import Timed
+
+
+@dataclass
+class Prepared:
+    """A model made ready by a runner for one case.
+
+    timed:        metric -> Timed, for the timing metrics this runner supports
+    unsupported:  metric -> reason, for the ones it cannot measure
+    output:       one inference forward on the case's input, as a torch tensor (for the output check)
+    one_shot:     extra measured values, e.g. {"metric": "prepare_time", "value": 1.2, "unit": "s"}
+    config:       runner settings that shaped the numbers (recorded with every record of the case)
+    """
+    timed: dict[str, Timed]
+    output: Callable[[], torch.Tensor]
+    unsupported: dict[str, str] = field(default_factory=dict)
+    one_shot: list[dict] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+    verify_output: bool = True
+
+
+class Runner:
+    """Base class. Subclasses set `name`, `description`, `options` (name -> default) and
+    implement `prepare`; `availability` says whether the backend can run here, and why not."""
+
+    name = "base"
+    description = ""
+    options: dict[str, Any] = {}
+
+    def availability(self) -> tuple[bool, str]:
+        return True, ""
+
+    def prepare(self, model: torch.nn.Module, example: torch.Tensor, case, options: dict) -> Prepared:
+        raise NotImplementedError
+
+
+def resolved_options(runner: Runner, options: dict) -> dict:
+    """The runner's defaults overlaid with the device profile's options; unknown keys are errors."""
+    unknown = sorted(set(options) - set(runner.options))
+    if unknown:
+        raise ValueError(f"runner '{runner.name}' has no option {', '.join(unknown)} "
+                         f"(valid: {', '.join(sorted(runner.options)) or 'none'})")
+    return {**runner.options, **options}

@@ -1,0 +1,313 @@
+"""Device and workload specifications: load TOML, validate, return frozen dataclasses.
+
+Every problem is a SpecError naming the file, the key, the bad value and what is valid.
+A device or workload is given by name (looked up in the search path) or by a path to a file.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import SpecError, UnknownNameError
+from .metrics import SELECTABLE_METRICS
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEVICE_KINDS = ("cpu", "gpu", "arm")
+DTYPES = ("float32", "float16", "bfloat16")
+
+
+def search_dirs(kind: str) -> list[Path]:
+    """Where `devices/` and `workloads/` are looked up: $BENCHSUITE_HOME, the cwd, the source tree."""
+    roots = [Path(os.environ["BENCHSUITE_HOME"])] if os.environ.get("BENCHSUITE_HOME") else []
+    roots += [Path.cwd(), REPO_ROOT]
+    out: list[Path] = []
+    for r in roots:
+        d = (r / kind).resolve()
+        if d.is_dir() and d not in out:
+            out.append(d)
+    return out
+
+
+def available(kind: str) -> dict[str, Path]:
+    """name -> file for every spec of this kind ('devices' or 'workloads') on the search path."""
+    found: dict[str, Path] = {}
+    for d in search_dirs(kind):
+        for f in sorted(d.glob("*.toml")):
+            found.setdefault(f.stem, f)
+    return found
+
+
+def resolve(kind: str, name_or_path: str) -> Path:
+    p = Path(name_or_path)
+    if p.suffix == ".toml" or os.sep in name_or_path:
+        if not p.is_file():
+            raise SpecError(name_or_path, "(file)", "no such file")
+        return p.resolve()
+    files = available(kind)
+    if name_or_path not in files:
+        raise UnknownNameError(kind[:-1], name_or_path, files)
+    return files[name_or_path]
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError(str(path), "(file)", f"malformed TOML: {e}") from None
+
+
+# ---------------------------------------------------------------- validation helpers
+
+class _Checker:
+    """Reads typed keys out of one TOML table and complains precisely."""
+
+    def __init__(self, source: str, table: dict, prefix: str = ""):
+        self.source, self.table, self.prefix = source, dict(table), prefix
+        self.seen: set[str] = set()
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}{key}"
+
+    def fail(self, key: str, problem: str, valid: str | None = None):
+        raise SpecError(self.source, self._key(key), problem, valid)
+
+    def get(self, key: str, types, default=..., *, check=None, valid: str | None = None):
+        self.seen.add(key)
+        if key not in self.table:
+            if default is ...:
+                self.fail(key, "missing")
+            return default
+        v = self.table[key]
+        if isinstance(v, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+            self.fail(key, f"expected {_tname(types)}, got {v!r}", valid)
+        if not isinstance(v, types):
+            self.fail(key, f"expected {_tname(types)}, got {type(v).__name__} {v!r}", valid)
+        if check is not None and not check(v):
+            self.fail(key, f"bad value {v!r}", valid)
+        return v
+
+    def get_list(self, key: str, item_types, default=..., *, check=None, valid=None, nonempty=True):
+        v = self.get(key, list, default)
+        if v is default and key not in self.table:
+            return v
+        if nonempty and not v:
+            self.fail(key, "must not be empty", valid)
+        for item in v:
+            if isinstance(item, bool) or not isinstance(item, item_types):
+                self.fail(key, f"expected a list of {_tname(item_types)}, got item {item!r}", valid)
+            if check is not None and not check(item):
+                self.fail(key, f"bad value {item!r}", valid)
+        return tuple(v)
+
+    def done(self, allowed_extra: tuple[str, ...] = ()):
+        unknown = sorted(set(self.table) - self.seen - set(allowed_extra))
+        if unknown:
+            self.fail(unknown[0], "unknown key", ", ".join(sorted(self.seen | set(allowed_extra))))
+
+
+def _tname(types) -> str:
+    types = types if isinstance(types, tuple) else (types,)
+    names = {int: "integer", float: "number", str: "string", bool: "boolean", list: "list", dict: "table"}
+    return " or ".join(names.get(t, t.__name__) for t in types)
+
+
+def _positive(v) -> bool:
+    return v > 0
+
+
+# ---------------------------------------------------------------- device
+
+@dataclass(frozen=True)
+class Timing:
+    """How hard the measurement engine works for one (case, metric) series."""
+    warmup_s: float = 0.2          # warm-up time before calibration
+    min_sample_s: float = 0.02     # the inner loop is calibrated so one sample lasts at least this
+    target_precision: float = 0.01  # stop when the 95% CI of the median is within +-1% of it
+    min_samples: int = 10
+    max_samples: int = 2000
+    max_time_s: float = 10.0       # time budget per series; the CI is reported as reached
+    case_timeout_s: float = 300.0  # a case silent for this long is killed and recorded as an error
+
+
+def _timing(source: str, table: dict, base: Timing, prefix: str) -> Timing:
+    c = _Checker(source, table, prefix)
+    kw = {}
+    for f in fields(Timing):
+        t = (int, float) if f.type == "float" else int
+        v = c.get(f.name, t, None, check=_positive, valid="a number > 0")
+        if v is not None:
+            kw[f.name] = float(v) if f.type == "float" else v
+    c.done()
+    return replace(base, **kw)
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    name: str
+    kind: str
+    description: str
+    threads: tuple[int, ...]
+    runners: tuple[str, ...]
+    timing: Timing
+    timing_quick: Timing
+    runner_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    source: str = ""
+    text: str = ""  # the file as written, kept in run.json
+
+    def timing_for(self, quick: bool) -> Timing:
+        return self.timing_quick if quick else self.timing
+
+
+QUICK_TIMING = Timing(warmup_s=0.05, min_sample_s=0.01, target_precision=0.02, min_samples=7, max_time_s=1.5)
+
+
+def load_device(name_or_path: str) -> DeviceSpec:
+    from .runners import runner_names  # local: runners import spec types
+
+    path = resolve("devices", name_or_path)
+    source = str(path)
+    raw = _read_toml(path)
+    c = _Checker(source, raw)
+    name = c.get("name", str, path.stem)
+    kind = c.get("kind", str, check=lambda v: v in DEVICE_KINDS, valid=", ".join(DEVICE_KINDS))
+    description = c.get("description", str, "")
+    threads_raw = c.get("threads", (list, str), ["all"])
+    if isinstance(threads_raw, str):
+        threads_raw = [threads_raw]
+    cores = os.cpu_count() or 1
+    threads = []
+    for t in threads_raw:
+        if t == "all":
+            threads.append(cores)
+        elif isinstance(t, int) and not isinstance(t, bool) and t > 0:
+            threads.append(t)
+        else:
+            c.fail("threads", f"bad value {t!r}", "positive integers or \"all\"")
+    known = runner_names()
+    runners = c.get_list("runners", str, check=lambda r: r in known, valid=", ".join(sorted(known)))
+    timing = _timing(source, c.get("timing", dict, {}), Timing(), "timing.")
+    timing_quick = _timing(source, c.get("timing_quick", dict, {}), QUICK_TIMING, "timing_quick.")
+    opts = c.get("runner_options", dict, {})
+    for r, o in opts.items():
+        if r not in known:
+            c.fail(f"runner_options.{r}", "unknown runner", ", ".join(sorted(known)))
+        if not isinstance(o, dict):
+            c.fail(f"runner_options.{r}", f"expected a table, got {o!r}")
+    c.done(allowed_extra=("remote",))
+    return DeviceSpec(name=name, kind=kind, description=description, threads=tuple(dict.fromkeys(threads)),
+                      runners=runners, timing=timing, timing_quick=timing_quick, runner_options=opts,
+                      source=source, text=path.read_text())
+
+
+# ---------------------------------------------------------------- workload
+
+@dataclass(frozen=True)
+class ModelSweep:
+    """One model of a workload: knob axes (cross product) x explicit rows, minus skips."""
+    name: str
+    axes: dict[str, tuple]
+    rows: tuple[dict, ...]
+    skip: tuple[dict, ...]
+    tags: tuple[str, ...]  # row keys that label a case (e.g. the paper's table column) and are no knobs
+
+
+@dataclass(frozen=True)
+class WorkloadSpec:
+    name: str
+    description: str
+    models: tuple[ModelSweep, ...]
+    metrics: tuple[str, ...]
+    batch_sizes: tuple[int, ...]
+    resolutions: tuple[int | None, ...]  # None: each model's default resolution
+    dtypes: tuple[str, ...]
+    compare: tuple[str, ...]   # knobs that vary inside one comparison group
+    reference: str | None
+    quick: dict = field(default_factory=dict)
+    source: str = ""
+    text: str = ""
+
+
+_SCALAR = (int, float, str, bool)
+
+
+def _model_sweep(source: str, raw: dict, idx: int) -> ModelSweep:
+    from .models import check_knobs, get_model_entry
+
+    c = _Checker(source, raw, f"models[{idx}].")
+    name = c.get("name", str)
+    try:
+        get_model_entry(name)
+    except UnknownNameError as e:
+        c.fail("name", str(e))
+    tags = c.get_list("tags", str, (), nonempty=False)
+    axes = {}
+    for k, v in c.get("axes", dict, {}).items():
+        if not isinstance(v, list) or not v or not all(isinstance(x, _SCALAR) for x in v):
+            c.fail(f"axes.{k}", f"expected a non-empty list of values, got {v!r}")
+        axes[k] = tuple(v)
+    rows = []
+    for key in ("rows", "skip"):
+        for j, row in enumerate(c.get(key, list, [])):
+            if not isinstance(row, dict) or not all(isinstance(x, _SCALAR) for x in row.values()):
+                c.fail(f"{key}[{j}]", f"expected a table of values, got {row!r}")
+            if key == "rows":
+                rows.append(row)
+    skip = tuple(c.table.get("skip", []))
+    try:
+        check_knobs(name, {k: None for k in axes})
+        for j, row in enumerate(rows):
+            check_knobs(name, {k: None for k in row if k not in tags})
+    except Exception as e:  # noqa: BLE001 - re-raised with the file and key
+        c.fail("axes/rows", str(e))
+    c.done()
+    return ModelSweep(name, axes, tuple(rows), skip, tags)
+
+
+def _check_values(c: _Checker, key: str, values, what: str):
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+            c.fail(key, f"bad {what} {v!r}", "positive integers")
+
+
+def load_workload(name_or_path: str) -> WorkloadSpec:
+    path = resolve("workloads", name_or_path)
+    source = str(path)
+    raw = _read_toml(path)
+    c = _Checker(source, raw)
+    name = c.get("name", str, path.stem)
+    description = c.get("description", str, "")
+    models_raw = c.get("models", list)
+    if not models_raw:
+        c.fail("models", "must not be empty")
+    models = tuple(_model_sweep(source, m if isinstance(m, dict) else c.fail(f"models[{i}]", "expected a table"), i)
+                   for i, m in enumerate(models_raw))
+    metrics = c.get_list("metrics", str, ("latency_forward",), check=lambda m: m in SELECTABLE_METRICS,
+                         valid=", ".join(SELECTABLE_METRICS))
+    batch_sizes = c.get("batch_sizes", list, [1])
+    _check_values(c, "batch_sizes", batch_sizes, "batch size")
+    resolutions = c.get("resolutions", list, ["default"])
+    for r in resolutions:
+        if r != "default":
+            _check_values(c, "resolutions", [r], "resolution")
+    dtypes = c.get_list("dtypes", str, ("float32",), check=lambda d: d in DTYPES, valid=", ".join(DTYPES))
+    compare = c.get_list("compare", str, (), nonempty=False)
+    reference = c.get("reference", str, None)
+    quick = c.get("quick", dict, {})
+    qc = _Checker(source, quick, "quick.")
+    for k in ("metrics", "batch_sizes", "resolutions", "dtypes", "where"):
+        qc.get(k, list, None)
+    qc.done()
+    if "batch_sizes" in quick:
+        _check_values(qc, "batch_sizes", quick["batch_sizes"], "batch size")
+    c.done()
+    if not batch_sizes or not resolutions:
+        c.fail("batch_sizes" if not batch_sizes else "resolutions", "must not be empty")
+    return WorkloadSpec(name=name, description=description, models=models, metrics=metrics,
+                        batch_sizes=tuple(batch_sizes),
+                        resolutions=tuple(None if r == "default" else r for r in resolutions),
+                        dtypes=dtypes, compare=compare, reference=reference, quick=quick,
+                        source=source, text=path.read_text())
