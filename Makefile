@@ -29,8 +29,7 @@ bench: install
 	$(BIN)/python benchmarks/harness_overhead.py
 
 lint: install
-	$(BIN)/python -m compileall -q benchsuite tests benchmarks
-	$(BIN)/python -m pyflakes benchsuite tests benchmarks 2>/dev/null || $(BIN)/pip install -q pyflakes && $(BIN)/python -m pyflakes benchsuite tests benchmarks
+	$(BIN)/ruff check benchsuite tests benchmarks
 
 clean:
 	rm -rf $(VENV) results reports/*.html

@@ -6,9 +6,9 @@ import time
 
 
 class Progress:
-    def __init__(self, stream=sys.stderr, enabled: bool = True):
-        self.stream, self.enabled = stream, enabled
-        self.tty = getattr(stream, "isatty", lambda: False)()
+    def __init__(self, stream=None, enabled: bool = True):
+        self.stream, self.enabled = stream or sys.stderr, enabled
+        self.tty = enabled and getattr(self.stream, "isatty", lambda: False)()
         self.total = self.done_count = 0
         self.start_time = time.monotonic()
         self.current = ""

@@ -109,7 +109,7 @@ class History:
 
     def records(self, run_id: str) -> list[dict]:
         with self._db() as db:
-            rows = db.execute(f"SELECT * FROM records WHERE run_id = ?", (run_id,)).fetchall()
+            rows = db.execute("SELECT * FROM records WHERE run_id = ?", (run_id,)).fetchall()
         out = []
         for row in rows:
             r = dict(zip(COLUMNS, row))

@@ -1,0 +1,80 @@
+"""Does the harness measure what an independent timer measures, and what does it cost?
+
+For the same model, threads and mode (torch eager inference, 1 thread) this prints:
+  - the suite's median (measure.py: calibrated inner loop, adaptive stop),
+  - torch.utils.benchmark's blocked_autorange median (independent),
+  - a bare loop timing one call at a time with perf_counter (no harness at all),
+and the suite's deviation from each. Goals: within 3% of torch.utils.benchmark; overhead
+vs the bare loop at most 1% on workloads of 1 ms or more. The three are taken in alternation,
+three rounds, so drift of the machine hits all three alike; the median of rounds is printed.
+"""
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+
+import torch
+import torch.utils.benchmark as tbench
+
+from benchsuite.measure import Series, measure_interleaved
+from benchsuite.runners.torch_eager import TorchEagerRunner
+from benchsuite.spec import Timing, load_device
+from benchsuite.sweep import Case
+from benchsuite.worker import build_case
+
+CASES = [("g1 1:1 c=128 (gpu set)", {"c1": 128, "c2": 128, "multiplier": 1}),
+         ("g1 1:1 c=32 (arm set)", {"c1": 32, "c2": 32, "multiplier": 1})]
+TIMING = Timing(warmup_s=0.5, min_sample_s=0.05, target_precision=0.005, min_samples=20, max_time_s=6.0)
+
+
+def suite_median(timed) -> float:
+    s = Series(("bench", "latency_forward"), timed)
+    measure_interleaved([s], TIMING)
+    return statistics.median(s.samples)
+
+
+def torch_benchmark_median(fn) -> float:
+    return tbench.Timer(stmt="fn()", globals={"fn": fn}, num_threads=1).blocked_autorange(min_run_time=4).median
+
+
+def bare_median(fn, seconds: float = 4.0) -> float:
+    times, end = [], time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> int:
+    torch.set_num_threads(1)
+    device = load_device("cpu")
+    ok = True
+    print(f"torch {torch.__version__}, 1 thread, inference forward, batch 1, 56x56")
+    for name, knobs in CASES:
+        case = Case("bench", "cpu", "torch_eager", "g1_block_stack", tuple(sorted(knobs.items())), (), 1, 56,
+                    "float32", 1, ("latency_forward",))
+        model, x = build_case(case)
+        prepared = TorchEagerRunner().prepare(model, x, case, {"channels_last": False}, device)
+        timed = prepared.timed["latency_forward"]
+        rounds = {"suite": [], "torch.utils.benchmark": [], "bare loop": []}
+        for _ in range(3):
+            rounds["suite"].append(suite_median(timed))
+            rounds["torch.utils.benchmark"].append(torch_benchmark_median(timed.run))
+            rounds["bare loop"].append(bare_median(timed.run))
+        med = {k: statistics.median(v) for k, v in rounds.items()}
+        vs_torch = med["suite"] / med["torch.utils.benchmark"] - 1
+        overhead = med["suite"] / med["bare loop"] - 1
+        print(f"\n{name}")
+        for k, v in med.items():
+            print(f"  {k:24s} median {v * 1e3:9.4f} ms   rounds: " + ", ".join(f"{t * 1e3:.4f}" for t in rounds[k]))
+        print(f"  suite vs torch.utils.benchmark: {vs_torch:+.2%} (goal within +-3%)")
+        print(f"  harness overhead vs bare loop:  {overhead:+.2%} (goal at most +1% for >= 1 ms)")
+        ok &= abs(vs_torch) <= 0.03 and overhead <= 0.01
+    print("\nall goals met" if ok else "\nGOAL MISSED (see above)")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

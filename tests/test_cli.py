@@ -1,0 +1,96 @@
+"""The CLI end to end with the fake runner, bad input, and a run killed part-way."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from benchsuite import load_runs
+from benchsuite.cli import main
+from benchsuite.store import History
+
+
+def _run_dir(out):
+    (d,) = [p for p in out.iterdir() if p.is_dir()]
+    return d
+
+
+def test_run_end_to_end(tmp_path, fake_device, small_workload, capsys):
+    out = tmp_path / "results"
+    rc = main(["run", "--device", str(fake_device()), "--workload", str(small_workload()), "--out", str(out),
+               "--no-progress"])
+    assert rc == 0
+    run = _run_dir(out)
+    df = load_runs(run)
+    lat = df[df.metric.str.startswith("latency")]
+    assert len(lat) == 6 and (lat.status == "ok").all() and (lat.n >= 5).all()
+    assert (lat.ci_low <= lat.value).all() and (lat.value <= lat.ci_high).all()
+    meta = (run / "run.json").read_text()
+    assert "cpu_model" in meta and "fake" in meta and "smallg1" in meta
+    hist = History(out / "history.sqlite")
+    assert [r["run_id"] for r in hist.runs()] == [run.name]
+    assert len(hist.records(run.name)) == len(df)
+    assert "run " in capsys.readouterr().out
+
+
+def test_error_cases_exit_1_and_run_completes(tmp_path, fake_device, small_workload):
+    out = tmp_path / "results"
+    dev = fake_device('[runner_options.fake]\nraise_on = ["*c1=8,*"]\n')
+    rc = main(["run", "--device", str(dev), "--workload", str(small_workload()), "--out", str(out), "--no-progress"])
+    assert rc == 1
+    df = load_runs(_run_dir(out))
+    assert set(df[df["params.c1"] == 8].status) == {"error"}
+    assert set(df[df["params.c1"] != 8].status) == {"ok"}
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["run", "--device", "nosuch"], "unknown device 'nosuch'"),
+    (["run", "--workload", "nosuch"], "unknown workload 'nosuch'"),
+    (["run", "--runner", "nosuch"], "unknown runner 'nosuch'"),
+    (["run", "--filter", "zzz*"], "expands to nothing"),
+    (["list", "models", "zzz*"], "no model matches"),
+])
+def test_bad_input_exit_2(args, fragment, capsys, tmp_path):
+    assert main(args + (["--out", str(tmp_path)] if args[0] == "run" else [])) == 2
+    assert fragment in capsys.readouterr().err
+    assert not any(tmp_path.iterdir()), "nothing is written for bad input"
+
+
+def test_unknown_option_exit_2(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["run", "--colour", "red"])
+    assert e.value.code == 2 and "unrecognized arguments: --colour" in capsys.readouterr().err
+
+
+def test_list_and_env(capsys):
+    assert main(["list", "runners"]) == 0
+    assert "torch_eager      available" in capsys.readouterr().out
+    assert main(["list", "models", "g1*"]) == 0
+    assert "g1_block_stack" in capsys.readouterr().out
+    assert main(["env"]) == 0
+    assert '"machine_id"' in capsys.readouterr().out
+
+
+def test_sigkill_keeps_finished_records(tmp_path, fake_device, small_workload):
+    """Kill the whole run with SIGKILL after some cases finished: those records stay loadable."""
+    wl = small_workload(small_workload().read_text().replace('compare = ["c1", "c2"]\n', ""), "nocompare")
+    out = tmp_path / "results"
+    proc = subprocess.Popen([sys.executable, "-m", "benchsuite", "run", "--device", str(fake_device()),
+                             "--workload", str(wl), "--out", str(out), "--no-progress"],
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    records = None
+    while time.monotonic() < deadline:
+        runs = [p for p in out.glob("*/records.jsonl")] if out.exists() else []
+        if runs and runs[0].read_text().count("\n") >= 2:
+            records = runs[0]
+            break
+        time.sleep(0.05)
+    assert records is not None, "no case finished in time"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    df = load_runs(records.parent)
+    assert len(df) >= 2 and set(df.status) == {"ok"} and df.value.notna().all()
+    assert len(df) < 9, "the run was killed before it finished"

@@ -1,0 +1,34 @@
+"""The real pipeline: torch eager on the G1 stack, forward and backward, in worker processes."""
+import pytest
+
+from benchsuite import load_runs
+from benchsuite.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+def test_guideline1_quick_arm_set(tmp_path):
+    out = tmp_path / "results"
+    rc = main(["run", "--device", "cpu", "--workload", "guideline1", "--quick", "--filter", "*paper_set=arm*",
+               "--out", str(out), "--no-progress"])
+    assert rc == 0
+    df = load_runs(next(out.iterdir()))
+    lat = df[df.metric.isin(["latency_forward", "latency_backward"])]
+    assert len(lat) == 8 and (lat.status == "ok").all()
+    assert (lat.n >= 7).all() and (lat.ci_low <= lat.value).all() and (lat.value <= lat.ci_high).all()
+    assert lat.value.between(1e-5, 1.0).all()
+    # backward of a conv stack costs more than its forward
+    piv = lat.pivot_table(index="params.c2", columns="metric", values="value")
+    assert (piv.latency_backward > piv.latency_forward).all()
+
+
+def test_peak_memory_probe(tmp_path):
+    out = tmp_path / "results"
+    rc = main(["run", "--device", "cpu", "--workload", "guideline1", "--filter", "*c1=32,c2=32,multiplier=1*",
+               "--out", str(out), "--no-progress"])
+    assert rc == 0
+    df = load_runs(next(out.iterdir())).set_index("metric")
+    fwd, train = df.loc["peak_memory_forward"], df.loc["peak_memory_train"]
+    act = 32 * 56 * 56 * 4  # one activation of the stack, bytes
+    assert fwd.status == "ok" and fwd.unit == "B" and fwd.value >= act
+    assert train.value > fwd.value  # training keeps activations for the backward

@@ -1,0 +1,72 @@
+import json
+
+import pytest
+
+from benchsuite.records import (COLUMNS, append_jsonl, load_runs, make_record, read_jsonl, read_records,
+                                to_frame)
+from benchsuite.sweep import Case
+from tests.conftest import REPO
+
+GOLDEN = REPO / "tests" / "data" / "golden_records_v1.jsonl"
+CASE = Case("guideline1", "cpu", "torch_eager", "g1_block_stack", (("c1", 128), ("c2", 128), ("multiplier", 1)),
+            (("paper_set", "gpu"),), 1, 56, "float32", 1, ("latency_forward", "latency_backward"), ("c1", "c2"))
+
+
+def _golden_records():
+    return [
+        make_record(CASE, "latency_forward", run_id="golden-run", value=0.0234, n=15, ci_low=0.0232,
+                    ci_high=0.0241, iqr=0.0004, min=0.0229, max=0.026, config={"channels_last": False}),
+        make_record(CASE, "latency_backward", run_id="golden-run", status="error", message="RuntimeError: boom"),
+        make_record(CASE, "peak_memory_forward", run_id="golden-run", status="unsupported",
+                    message="no allocator to read"),
+    ]
+
+
+def test_write_matches_golden_file(tmp_path):
+    out = tmp_path / "records.jsonl"
+    append_jsonl(out, _golden_records())
+    assert out.read_text() == GOLDEN.read_text()
+
+
+def test_golden_file_loads(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "records.jsonl").write_text(GOLDEN.read_text())
+    df = load_runs(run)
+    assert list(df.columns[: 8]) == list(COLUMNS[: 8])
+    assert df.loc[0, "params.c1"] == 128 and df.loc[0, "tags.paper_set"] == "gpu"
+    assert df.loc[0, "config.channels_last"] == False  # noqa: E712
+    ok = df[df.status == "ok"]
+    assert ok.value.tolist() == [0.0234]
+    # unknown values stay missing, never 0
+    assert df[df.status != "ok"].value.isna().all() and df[df.status != "ok"].n.isna().all()
+
+
+def test_record_rules():
+    with pytest.raises(ValueError, match="needs a value"):
+        make_record(CASE, "latency_forward")
+    with pytest.raises(ValueError, match="message"):
+        make_record(CASE, "latency_forward", status="unsupported")
+    with pytest.raises(ValueError, match="source"):
+        make_record(CASE, "latency_forward", value=1.0, source="guessed")
+
+
+def test_torn_last_line_is_dropped_and_inner_corruption_is_an_error(tmp_path):
+    p = tmp_path / "records.jsonl"
+    p.write_text(GOLDEN.read_text() + '{"schema_version": 1, "run_')
+    assert len(read_jsonl(p)) == 3
+    p.write_text('{"bad\n' + GOLDEN.read_text())
+    with pytest.raises(ValueError, match="corrupt record line"):
+        read_jsonl(p)
+
+
+def test_future_schema_refused(tmp_path):
+    rec = json.loads(GOLDEN.read_text().splitlines()[0])
+    rec["schema_version"] = 99
+    (tmp_path / "records.jsonl").write_text(json.dumps(rec) + "\n")
+    with pytest.raises(ValueError, match="schema version 99"):
+        read_records(tmp_path)
+
+
+def test_empty_frame_has_columns():
+    assert list(to_frame([]).columns) == list(COLUMNS)

@@ -1,0 +1,64 @@
+"""Worker isolation with the fake runner: raise, crash and hang become error records; others finish."""
+from benchsuite.spec import load_device, load_workload
+from benchsuite.sweep import expand, groups
+from benchsuite.worker import run_group
+
+
+def _run(fake_device, small_workload, extra):
+    dev = load_device(str(fake_device(extra)))
+    wl = load_workload(str(small_workload()))
+    cases = expand(wl, dev)
+    (group,) = groups(cases)
+    got = {}
+    run_group(group, dev, False, lambda case, recs, samples: got.setdefault(case.params["c1"], (recs, samples)))
+    assert set(got) == {16, 8, 4}, "every case ends with records"
+    return got
+
+
+def _status(recs):
+    return {r["metric"]: r["status"] for r in recs if r["metric"].startswith("latency")}
+
+
+def test_all_ok_with_samples(fake_device, small_workload):
+    got = _run(fake_device, small_workload, "[runner_options.fake]\nseconds_per_gmac = 0.05\n")
+    for recs, samples in got.values():
+        assert _status(recs) == {"latency_forward": "ok", "latency_backward": "ok"}
+        assert {s["metric"] for s in samples} == {"latency_forward", "latency_backward"}
+        fwd = next(r for r in recs if r["metric"] == "latency_forward")
+        assert fwd["n"] >= 5 and fwd["ci_low"] <= fwd["value"] <= fwd["ci_high"]
+        assert any(r["metric"] == "output_error" and r["value"] < 1e-3 for r in recs)
+
+
+def test_raise_is_an_error_record(fake_device, small_workload):
+    got = _run(fake_device, small_workload, '[runner_options.fake]\nraise_on = ["*c1=8,*"]\n')
+    recs, _ = got[8]
+    assert _status(recs) == {"latency_forward": "error", "latency_backward": "error"}
+    assert "injected failure" in recs[0]["message"]
+    assert _status(got[16][0])["latency_forward"] == "ok"
+
+
+def test_crash_loses_only_the_crashing_case(fake_device, small_workload):
+    got = _run(fake_device, small_workload, '[runner_options.fake]\ncrash_on = ["*c1=4,*"]\n')
+    recs, _ = got[4]
+    assert _status(recs) == {"latency_forward": "error", "latency_backward": "error"}
+    assert "SIGABRT" in recs[0]["message"]
+    assert _status(got[16][0]) == _status(got[8][0]) == {"latency_forward": "ok", "latency_backward": "ok"}
+
+
+def test_hang_times_out(fake_device, small_workload):
+    extra = '[runner_options.fake]\nhang_on = ["*c1=16,*"]\n'
+    dev_text = fake_device(extra).read_text().replace("case_timeout_s = 20", "case_timeout_s = 4")
+    p = small_workload().parent / "hangdev.toml"
+    p.write_text(dev_text)
+    dev = load_device(str(p))
+    (group,) = groups(expand(load_workload(str(small_workload())), dev))
+    got = {}
+    run_group(group, dev, False, lambda case, recs, samples: got.setdefault(case.params["c1"], recs))
+    assert "timed out" in got[16][0]["message"] and got[16][0]["status"] == "error"
+    assert _status(got[8]) == {"latency_forward": "ok", "latency_backward": "ok"}
+
+
+def test_output_mismatch_states_error_size(fake_device, small_workload):
+    got = _run(fake_device, small_workload, '[runner_options.fake]\ncorrupt_output_on = ["*c1=8,*"]\n')
+    msg = got[8][0][0]["message"]
+    assert got[8][0][0]["status"] == "error" and "max relative error" in msg and "tolerance 0.001" in msg
