@@ -27,6 +27,7 @@ test-fast: install
 
 bench: install
 	$(BIN)/python benchmarks/harness_overhead.py
+	$(BIN)/python benchmarks/count_speed.py
 
 lint: install
 	$(BIN)/ruff check benchsuite tests benchmarks

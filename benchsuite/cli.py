@@ -38,7 +38,68 @@ def _parser() -> argparse.ArgumentParser:
     ls.add_argument("pattern", nargs="?", default="*", help="wildcard for models (default: *)")
 
     sub.add_parser("env", help="print what a run records about this machine")
+
+    c = sub.add_parser("count", help="analytic multiply-adds, parameters and memory access of a model")
+    c.add_argument("--model", required=True, help="registered model name (see: benchsuite list models)")
+    c.add_argument("--width", type=float, help="width multiplier (models with a 'width' knob)")
+    c.add_argument("--resolution", type=_positive_int, help="input size (default: the model's own)")
+    c.add_argument("--batch", type=_positive_int, default=1)
+    c.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16", "int8"])
+    c.add_argument("--knob", action="append", default=[], metavar="K=V", help="any model knob, e.g. groups=8")
+    c.add_argument("--by", default="total", choices=["total", "type", "category", "layer"])
+    c.add_argument("--format", default="table", choices=["table", "csv", "json"])
     return p
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
+
+
+def _knob_value(text: str):
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
+def cmd_count(a) -> int:
+    from .counting import count_registered
+    from .tables import print_table
+
+    knobs = {}
+    for kv in a.knob:
+        if "=" not in kv:
+            raise BenchsuiteError(f"--knob expects K=V, got {kv!r}")
+        k, v = kv.split("=", 1)
+        knobs[k] = _knob_value(v)
+    if a.width is not None:
+        knobs["width"] = a.width
+    try:
+        result = count_registered(a.model, a.resolution, a.batch, a.dtype, **knobs)
+    except (TypeError, ValueError) as e:
+        raise BenchsuiteError(str(e)) from None
+    if a.by == "layer":
+        rows = [{k: r[k] for k in ("name", "op", "layer_type", "out_shape", "madds", "params", "elementwise_ops",
+                                   "mac_bytes")} for r in result.rows()]
+    elif a.by in ("type", "category"):
+        groups = result.by("layer_type" if a.by == "type" else "category")
+        tot = {k: max(result.total(k), 1) for k in ("madds", "params")}
+        rows = [{a.by: k, **v, "madds_%": round(100 * v["madds"] / tot["madds"], 2),
+                 "params_%": round(100 * v["params"] / tot["params"], 2)}
+                for k, v in sorted(groups.items(), key=lambda kv: -kv[1]["madds"])]
+    else:
+        rows = [{"model": a.model, "input": "x".join(map(str, result.input_shape)), "dtype": a.dtype,
+                 **result.totals()}]
+    print_table(rows, a.format)
+    return EXIT_OK
 
 
 def cmd_run(a) -> int:
@@ -88,7 +149,7 @@ def cmd_env(a) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": cmd_run, "list": cmd_list, "env": cmd_env}
+COMMANDS = {"run": cmd_run, "list": cmd_list, "env": cmd_env, "count": cmd_count}
 
 
 def main(argv=None) -> int:

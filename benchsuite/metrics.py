@@ -18,10 +18,15 @@ _ALL = [
     Metric("latency_backward", "s", "timing", "backward pass alone; the forward feeding it is untimed"),
     Metric("peak_memory_forward", "B", "probe", "peak memory above the pre-call level during one inference forward"),
     Metric("peak_memory_train", "B", "probe", "peak memory above the pre-call level during forward + backward"),
+    Metric("madds", "count", "counter", "multiply-accumulates of convolutions and linear layers"),
+    Metric("params", "count", "counter", "learnable parameters"),
+    Metric("memory_access", "B", "counter", "ShuffleNet V2 memory access cost: inputs + weights read, outputs written"),
+    Metric("activation_memory_peak", "B", "counter", "most activation memory live at once, sequential execution"),
     Metric("output_error", "1", "check", "max |runner - torch eager| / max |torch eager| on the same input"),
 ]
 
 METRICS: dict[str, Metric] = {m.name: m for m in _ALL}
 TIMING_METRICS = tuple(m.name for m in _ALL if m.produced_by == "timing")
 # Metrics a workload may ask for; one-shot runner metrics come along automatically.
+COUNTER_METRICS = tuple(m.name for m in _ALL if m.produced_by == "counter")
 SELECTABLE_METRICS = tuple(m.name for m in _ALL if m.produced_by in ("timing", "probe"))

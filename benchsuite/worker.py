@@ -47,6 +47,21 @@ def relative_error(out, ref) -> float:
     return float((out - ref).abs().max() / ref.abs().max().clamp_min(1e-30))
 
 
+def count_records(case) -> list[dict]:
+    """The case's analytic counts as `modeled` records; a counting failure is an error record."""
+    from .counting import count_registered
+    from .metrics import COUNTER_METRICS
+
+    try:
+        totals = count_registered(case.model, case.resolution, case.batch_size, case.dtype, **case.params).totals()
+    except Exception as e:  # noqa: BLE001 - the measurements go on without the counts
+        return error_records(case, f"counting failed: {type(e).__name__}: {e}", metrics=COUNTER_METRICS)
+    values = {"madds": totals["madds"], "params": totals["params"], "memory_access": totals["mac_bytes"],
+              "activation_memory_peak": totals["peak_activation_bytes"]}
+    return [make_record(case, m, value=v, source="modeled", message="analytic count from the model graph")
+            for m, v in values.items()]
+
+
 def prepare_case(case, device):
     """Build, prepare and verify one case. Returns (prepared, records made on the way)."""
     import torch
@@ -65,9 +80,9 @@ def prepare_case(case, device):
         raise RuntimeError(f"runner {case.runner} unavailable: {why}")
     options = resolved_options(runner, device.runner_options.get(case.runner, {}))
     prepared = runner.prepare(model, x, case, options, device)
-    records = [make_record(case, r["metric"], value=r["value"], unit=r.get("unit"), n=1,
-                           config=prepared.config, message=r.get("message", ""))
-               for r in prepared.one_shot]
+    records = [
+        make_record(case, r["metric"], value=r["value"], unit=r.get("unit"), n=1, config=prepared.config,
+                    message=r.get("message", "")) for r in prepared.one_shot]
     if check and prepared.verify_output:
         err = relative_error(prepared.output(), ref)
         tol = OUTPUT_TOLERANCE[case.dtype]
@@ -90,14 +105,16 @@ def _child(conn, cases, device, quick: bool) -> None:
     live = []
     for case in cases:
         conn.send(("progress", f"preparing {case.label}"))
+        counts = count_records(case)
         try:
             prepared, records = prepare_case(case, device)
+            records = counts + records
         except Exception as e:  # noqa: BLE001 - becomes this case's error records
             msg = f"{type(e).__name__}: {e}"
             if not isinstance(e, OutputMismatch):
                 where = traceback.extract_tb(e.__traceback__)[-1]
                 msg += f" (at {where.filename.rsplit('/', 1)[-1]}:{where.lineno})"
-            conn.send(("case", case.case_id, error_records(case, msg), []))
+            conn.send(("case", case.case_id, counts + error_records(case, msg), []))
             continue
         series = {m: Series((case.case_id, m), prepared.timed[m]) for m in case.metrics if m in prepared.timed}
         live.append((case, prepared, records, series))
