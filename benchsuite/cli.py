@@ -39,6 +39,10 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("env", help="print what a run records about this machine")
 
+    v = sub.add_parser("verdict", help="check the published claims against the records of runs")
+    v.add_argument("runs", nargs="+", metavar="RUN", help="run folders (or a folder of runs)")
+    v.add_argument("--format", default="text", choices=["text", "json"])
+
     c = sub.add_parser("count", help="analytic multiply-adds, parameters and memory access of a model")
     c.add_argument("--model", required=True, help="registered model name (see: benchsuite list models)")
     c.add_argument("--width", type=float, help="width multiplier (models with a 'width' knob)")
@@ -102,6 +106,20 @@ def cmd_count(a) -> int:
     return EXIT_OK
 
 
+def cmd_verdict(a) -> int:
+    from .verdicts import for_runs, format_verdicts
+
+    try:
+        verdicts = for_runs(*a.runs)
+    except FileNotFoundError as e:
+        raise BenchsuiteError(str(e)) from None
+    if a.format == "json":
+        print(json.dumps([v.to_dict() for v in verdicts], indent=2, default=str))
+    else:
+        print(format_verdicts(verdicts) or "no verdicts: these runs hold no records a claim applies to")
+    return EXIT_OK
+
+
 def cmd_run(a) -> int:
     from .execute import execute
     from .progress import Progress
@@ -112,8 +130,13 @@ def cmd_run(a) -> int:
                       results=Path(a.out), history=Path(a.history) if a.history else None, argv=sys.argv,
                       progress=Progress(enabled=not a.no_progress))
     counts = ", ".join(f"{n} {s}" for s, n in sorted(outcome.statuses.items()))
-    print(f"run {outcome.folder.path.name}: {outcome.status}; records: {counts}")
+    duration = outcome.folder.meta().get("duration_s")
+    print(f"run {outcome.folder.path.name}: {outcome.status} in {duration} s; records: {counts}")
     print(f"records: {outcome.folder.records_path}")
+    if outcome.verdicts:
+        from .verdicts import format_verdicts
+
+        print("\nverdicts:\n" + format_verdicts(outcome.verdicts))
     if outcome.status == "interrupted":
         return EXIT_INTERRUPTED
     return EXIT_FAILURES if outcome.statuses.get("error") else EXIT_OK
@@ -149,7 +172,7 @@ def cmd_env(a) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": cmd_run, "list": cmd_list, "env": cmd_env, "count": cmd_count}
+COMMANDS = {"run": cmd_run, "list": cmd_list, "env": cmd_env, "count": cmd_count, "verdict": cmd_verdict}
 
 
 def main(argv=None) -> int:

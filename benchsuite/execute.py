@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import __version__
+from . import __version__, verdicts
 from .env import environment
 from .errors import BenchsuiteError
 from .progress import Progress
@@ -24,6 +24,7 @@ class RunOutcome:
     folder: RunFolder
     status: str                      # complete / interrupted
     statuses: Counter = field(default_factory=Counter)
+    verdicts: list = field(default_factory=list)
 
 
 def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: bool = False,
@@ -50,14 +51,16 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
     available = {r: get_runner(r).availability() for r in {c.runner for c in cases}}
 
     def emit(case, records, samples):
-        for r in records:
+        for r in records + samples:
             r["run_id"] = run_id
+        for r in records:
             outcome.statuses[r["status"]] += 1
         append_jsonl(folder.records_path, records)
         append_jsonl(folder.samples_path, samples)
         progress.case_done(case.label, Counter(r["status"] for r in records))
 
     progress.start(len(cases))
+    t_start = time.monotonic()
     try:
         for group in groups(cases):
             ok, why = available[group[0].runner]
@@ -71,9 +74,11 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
     except KeyboardInterrupt:
         outcome.status = "interrupted"
     finally:
-        meta.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        meta.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), duration_s=round(time.monotonic() - t_start, 1),
                     status=outcome.status if outcome.status != "running" else "failed",
                     statuses=dict(outcome.statuses))
         folder.write_meta(meta)
         History(history or Path(results) / HISTORY_FILE).add_run(folder)
+    outcome.verdicts = verdicts.for_runs(folder.path)
+    verdicts.save(outcome.verdicts, folder.path)
     return outcome

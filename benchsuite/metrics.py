@@ -22,6 +22,8 @@ _ALL = [
     Metric("params", "count", "counter", "learnable parameters"),
     Metric("memory_access", "B", "counter", "ShuffleNet V2 memory access cost: inputs + weights read, outputs written"),
     Metric("activation_memory_peak", "B", "counter", "most activation memory live at once, sequential execution"),
+    *[Metric(f"runtime_share_{c}", "1", "probe", f"share of inference runtime in {c} ops (torch profiler)")
+      for c in ("conv", "data", "elemwise", "shuffle", "other")],
     Metric("output_error", "1", "check", "max |runner - torch eager| / max |torch eager| on the same input"),
 ]
 

@@ -82,7 +82,7 @@ def expand(workload: WorkloadSpec, device: DeviceSpec, *, runners=None, quick: b
         for sweep in workload.models:
             entry = get_model_entry(sweep.name)
             for point in model_points(sweep):
-                if where and not any(_matches(point, w) for w in where):
+                if where and not any(_matches({"model": sweep.name, **point}, w) for w in where):
                     continue
                 knobs = tuple(sorted((k, v) for k, v in point.items() if k not in sweep.tags))
                 tags = tuple(sorted((k, v) for k, v in point.items() if k in sweep.tags))

@@ -18,6 +18,7 @@ class Prepared:
     output:       one inference forward on the case's input, as a torch tensor (for the output check)
     one_shot:     extra measured values, e.g. {"metric": "prepare_time", "value": 1.2, "unit": "s"}
     config:       runner settings that shaped the numbers (recorded with every record of the case)
+    modules:      the torch modules it runs, by role ("eval", "train"), for probes that need them
     """
     timed: dict[str, Timed]
     output: Callable[[], torch.Tensor]
@@ -25,6 +26,7 @@ class Prepared:
     one_shot: list[dict] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
     verify_output: bool = True
+    modules: dict[str, Any] = field(default_factory=dict)
 
 
 class Runner:

@@ -60,4 +60,5 @@ class TorchEagerRunner(Runner):
 
         return Prepared(timed={"latency_forward": Timed(run=forward, sync=sync),
                                **train_timings(train_model, x, sync)},
-                        output=forward, config={"channels_last": options["channels_last"]})
+                        output=forward, config={"channels_last": options["channels_last"]},
+                        modules={"eval": eval_model, "train": train_model})
