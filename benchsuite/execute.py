@@ -69,7 +69,7 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
                     emit(case, error_records(case, f"runner {case.runner} unavailable here: {why}",
                                              status="unsupported"), [])
                 continue
-            run_group(group, device, quick, emit, progress.detail)
+            run_group(group, device, quick, emit, progress.detail, log_path=str(folder.path / "worker.log"))
         outcome.status = "complete"
     except KeyboardInterrupt:
         outcome.status = "interrupted"

@@ -191,15 +191,17 @@ def resolution_verdicts(df, samples) -> list[Verdict]:
                 continue
             x, y = np.log(mg.resolution.astype(float) ** 2), np.log(mg.value.astype(float))
             fit = sps.linregress(x, y)
-            t = sps.t.ppf(0.975, len(x) - 2) if len(x) > 2 else math.inf
-            fits.append({"model": model.rstrip("_"), "exponent": fit.slope,
-                         "exponent_ci": [fit.slope - t * fit.stderr, fit.slope + t * fit.stderr],
-                         "points": len(x)})
+            ci = None
+            if len(x) > 2:
+                t = sps.t.ppf(0.975, len(x) - 2)
+                ci = [fit.slope - t * fit.stderr, fit.slope + t * fit.stderr]
+            fits.append({"model": model.rstrip("_"), "exponent": fit.slope, "exponent_ci": ci, "points": len(x)})
         if fits:
-            out.append(Verdict("resolution", "latency grows with pixel count (fitted exponent)", "holds"
-                               if all(f["exponent_ci"][0] > 0 for f in fits) else "inconclusive",
+            grows = all(f["exponent_ci"] and f["exponent_ci"][0] > 0 for f in fits)
+            out.append(Verdict("resolution", "latency grows with pixel count (fitted exponent)",
+                               "holds" if grows else "inconclusive",
                                {**scope, "metric": key[-1]}, fits,
-                               "exponent 1 = linear in pixels; CI is OLS t-interval (none with 2 points)"))
+                               "exponent 1 = linear in pixels; 95% OLS t-interval (none from 2 resolutions)"))
         mb = grp[grp.model == "mobilenet_v2"] if variant is not None else grp.iloc[0:0]
         rows = []
         for res, rg in mb.groupby("resolution"):
@@ -229,6 +231,22 @@ def resolution_verdicts(df, samples) -> list[Verdict]:
     return out
 
 
+RHO_CLAIM = 0.9
+
+
+def _label(row) -> str:
+    knobs = ",".join(f"{c[7:]}={row[c]}" for c in row.index if c.startswith("params.") and row[c] == row[c])
+    return f"{row['model']}({knobs})@{row['resolution']}"
+
+
+def spearman_interval(rho: float, n: int) -> tuple[float, float]:
+    """95% interval of Spearman's rho by Fisher's z with the Fieller-Hartley-Pearson variance."""
+    if n <= 3 or not math.isfinite(rho):
+        return (-1.0, 1.0)
+    z, se = math.atanh(min(max(rho, -0.9999), 0.9999)), math.sqrt(1.06 / (n - 3))
+    return (math.tanh(z - 1.96 * se), math.tanh(z + 1.96 * se))
+
+
 def flops_verdicts(df) -> list[Verdict]:
     """Spearman rank correlation of counted multiply-adds with measured latency, per scope."""
     out = []
@@ -244,13 +262,16 @@ def flops_verdicts(df) -> list[Verdict]:
             if len(grp) < 3 or np.isnan(m).any():
                 continue
             rho, p = sps.spearmanr(m, grp.value.to_numpy())
-            verdict = "holds" if rho >= 0.9 and p < 0.05 else "violated" if rho < 0.9 and p < 0.05 else "inconclusive"
-            rows = [{"case": f"{r.model}", "madds": float(mm), "latency_s": r.value}
-                    for r, mm in zip(grp.itertuples(), m)]
-            out.append(Verdict("flops_vs_latency", "multiply-adds rank the models by latency (Spearman rho >= 0.9)",
+            lo, hi = spearman_interval(rho, len(grp))
+            verdict = "holds" if lo >= RHO_CLAIM else "violated" if hi < RHO_CLAIM else "inconclusive"
+            rows = [{"case": _label(r), "madds": float(mm), "latency_s": r["value"]}
+                    for (_, r), mm in zip(grp.iterrows(), m)]
+            claim = f"multiply-adds rank the models by latency (Spearman rho >= {RHO_CLAIM})"
+            out.append(Verdict("flops_vs_latency", claim,
                                verdict, {**dict(zip(keys[1:], key[1:])), "workload": workload},
                                sorted(rows, key=lambda r: r["madds"]),
-                               f"Spearman rho = {rho:.3f} (p = {p:.2g}, n = {len(grp)})"))
+                               f"Spearman rho = {rho:.3f}, 95% interval [{lo:.2f}, {hi:.2f}] "
+                               f"(Fisher z; p = {p:.2g} against rho = 0; n = {len(grp)})"))
     return out
 
 
@@ -290,8 +311,10 @@ def format_verdicts(verdicts: list[Verdict]) -> str:
                 lines.append(f"    {label:32s} {r['images_per_s']:9.1f} img/s  speed x{r['speed_ratio']:.3f} "
                              f"[{lo:.3f}, {hi:.3f}] {r['outcome']:8s} paper: {paper:14s} {flops}")
             elif v.study == "resolution":
-                lo, hi = r["exponent_ci"]
-                lines.append(f"    {r['model']:24s} latency ~ pixels^{r['exponent']:.2f} [{lo:.2f}, {hi:.2f}]")
+                ci = "[{:.2f}, {:.2f}]".format(*r["exponent_ci"]) if r["exponent_ci"] else "(no interval)"
+                lines.append(f"    {r['model']:24s} latency ~ pixels^{r['exponent']:.2f} {ci}")
+            elif v.study == "flops_vs_latency":
+                lines.append(f"    {r['case']:32s} {r['madds'] / 1e6:9.1f} M madds  {r['latency_s'] * 1e3:9.3f} ms")
             elif v.study == "replication":
                 lo, hi = r["speed_ratio_ci"]
                 lines.append(f"    {r['resolution']:4d}px  b/a speed x{r['speed_ratio_b_over_a']:.3f} "

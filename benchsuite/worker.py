@@ -9,6 +9,7 @@ one per process so that only the case at fault is lost.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import signal
 import traceback
 from typing import Callable
@@ -94,8 +95,12 @@ def prepare_case(case, device):
     return prepared, records
 
 
-def _child(conn, cases, device, quick: bool) -> None:
+def _child(conn, cases, device, quick: bool, log_path) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C does
+    if log_path:  # library chatter (profiler, compilers) and crash reports go to the run's worker.log
+        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
     import torch
 
     from .probes import probes_for
@@ -163,11 +168,11 @@ def _death_reason(exitcode: int | None) -> str:
     return f"worker process exited with code {exitcode} before finishing"
 
 
-def _run_process(cases, device, quick, timeout_s, emit, progress) -> str | None:
+def _run_process(cases, device, quick, timeout_s, emit, progress, log_path) -> str | None:
     """One child for `cases`. Returns None if it ended cleanly, else why it did not."""
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(child, cases, device, quick), daemon=True)
+    proc = ctx.Process(target=_child, args=(child, cases, device, quick, log_path), daemon=True)
     proc.start()
     child.close()
     try:
@@ -192,7 +197,8 @@ def _run_process(cases, device, quick, timeout_s, emit, progress) -> str | None:
         parent.close()
 
 
-def run_group(cases, device, quick: bool, emit: Callable, progress: Callable = lambda s: None) -> None:
+def run_group(cases, device, quick: bool, emit: Callable, progress: Callable = lambda s: None,
+              log_path=None) -> None:
     """Measure one comparison group; every case ends with records passed to emit(case, records, samples)."""
     timeout = device.timing_for(quick).case_timeout_s
     pending = {c.case_id: c for c in cases}
@@ -200,11 +206,11 @@ def run_group(cases, device, quick: bool, emit: Callable, progress: Callable = l
     def got(case_id, records, samples):
         emit(pending.pop(case_id), records, samples)
 
-    reason = _run_process(list(pending.values()), device, quick, timeout, got, progress)
+    reason = _run_process(list(pending.values()), device, quick, timeout, got, progress, log_path)
     if reason and len(pending) > 1:
         progress(f"group failed ({reason}); re-running {len(pending)} cases one per process")
         for case in list(pending.values()):
-            reason = _run_process([case], device, quick, timeout, got, progress)
+            reason = _run_process([case], device, quick, timeout, got, progress, log_path)
             if reason and case.case_id in pending:
                 got(case.case_id, error_records(case, reason), [])
     else:

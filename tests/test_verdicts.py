@@ -1,0 +1,147 @@
+"""Verdict logic on constructed records, for every outcome."""
+import numpy as np
+import pytest
+
+from benchsuite.records import make_record
+from benchsuite.sweep import Case
+from benchsuite.verdicts import compute, format_verdicts, paper_ratios, GUIDELINES, ratio_interval
+
+RUN = "run-1"
+
+
+def _case(model, knobs, tags=(), compare=(), workload="w", resolution=56):
+    return Case(workload, "cpu", "torch_eager", model, tuple(sorted(knobs.items())), tuple(sorted(tags)), 1,
+                resolution, "float32", 1, ("latency_forward",), compare)
+
+
+def _measure(case, median, spread, samples, seed, metric="latency_forward", with_samples=True):
+    x = np.random.default_rng(seed).normal(median, spread, 30)
+    lo, hi = np.percentile(x, [35, 65])
+    rec = make_record(case, metric, run_id=RUN, value=float(np.median(x)), n=30, ci_low=float(lo), ci_high=float(hi))
+    if with_samples:
+        samples[(RUN, case.case_id, metric)] = x.tolist()
+    return rec
+
+
+G1_ROWS = [(128, 128), (90, 180), (52, 312), (36, 432)]
+
+
+def _g1(medians, spread=0.005, with_samples=True):
+    samples, records = {}, []
+    for i, ((c1, c2), med) in enumerate(zip(G1_ROWS, medians)):
+        case = _case("g1_block_stack", {"c1": c1, "c2": c2, "multiplier": 1}, [("paper_set", "gpu")], ("c1", "c2"))
+        records.append(_measure(case, med, spread, samples, i, with_samples=with_samples))
+    return compute(records, samples)
+
+
+def test_g1_holds_when_every_row_is_slower():
+    (v,) = _g1([1.0, 1.1, 1.2, 1.3])
+    assert v.study == "G1" and v.verdict == "holds"
+    assert [r["outcome"] for r in v.rows] == ["baseline", "slower", "slower", "slower"]
+    r = v.rows[1]
+    assert r["speed_ratio"] == pytest.approx(1 / 1.1, rel=0.01) and r["speed_ratio_ci"][1] < 1
+    assert r["interval"] == "bootstrap"
+    assert r["paper_speed_ratio"] == {"gpu": pytest.approx(1296 / 1480)}
+
+
+def test_g1_violated_when_a_row_is_faster():
+    (v,) = _g1([1.0, 0.8, 1.2, 1.3])
+    assert v.verdict == "violated" and v.rows[1]["outcome"] == "faster"
+
+
+def test_g1_inconclusive_with_overlapping_intervals():
+    (v,) = _g1([1.0, 1.002, 1.2, 1.3], spread=0.05)
+    assert v.verdict == "inconclusive" and v.rows[1]["outcome"] == "same"
+    lo, hi = v.rows[1]["speed_ratio_ci"]
+    assert lo < 1 < hi
+
+
+def test_without_samples_the_conservative_interval_is_used():
+    (v,) = _g1([1.0, 1.002, 1.2, 1.3], spread=0.05, with_samples=False)
+    assert v.rows[1]["interval"] == "ci-bounds" and v.rows[1]["outcome"] == "same"
+    assert v.rows[3]["outcome"] == "slower" and v.verdict == "inconclusive"
+
+
+def test_no_baseline_no_verdict():
+    samples, records = {}, []
+    for i, (c1, c2) in enumerate(G1_ROWS[1:]):
+        case = _case("g1_block_stack", {"c1": c1, "c2": c2, "multiplier": 1}, compare=("c1", "c2"))
+        records.append(_measure(case, 1.0 + i / 10, 0.01, samples, i))
+    assert compute(records, samples) == []
+
+
+@pytest.mark.parametrize("medians, verdict", [([1.0, 0.9, 0.9, 0.8], "holds"), ([1.0, 1.1, 0.9, 0.8], "violated"),
+                                              ([1.0, 1.0, 0.9, 0.8], "inconclusive")])
+def test_g4_mirror(medians, verdict):
+    samples, records = {}, []
+    for i, ((relu, sc), med) in enumerate(zip([(True, True), (True, False), (False, True), (False, False)], medians)):
+        case = _case("g4_bottleneck_stack", {"c": 32, "relu": relu, "shortcut": sc, "multiplier": 1},
+                     compare=("relu", "shortcut"))
+        records.append(_measure(case, med, 0.002 if verdict != "inconclusive" else 0.05, samples, i))
+    (v,) = compute(records, samples)
+    assert v.verdict == verdict
+    both = v.rows[3]
+    assert both["paper_speed_ratio"] == {"gpu": pytest.approx(2842 / 2427), "arm": pytest.approx(66.3 / 56.7)}
+
+
+def test_paper_ratios_use_each_blocks_baseline():
+    g2 = paper_ratios(GUIDELINES["g2_group_conv_stack"])
+    assert g2[(("c", 184), ("groups", 8), ("multiplier", 1))] == {"arm": pytest.approx(27.8 / 40.0)}
+    assert g2[(("c", 360), ("groups", 8), ("multiplier", 4))] == {"gpu": pytest.approx(230 / 437)}
+
+
+def test_ratio_interval_covers_truth():
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(1.2, 0.02, 40), rng.normal(1.0, 0.02, 40)
+    ratio, lo, hi = ratio_interval(a, b, np.random.default_rng(0))
+    assert lo < 1.2 < hi and lo < ratio < hi and hi - lo < 0.05
+
+
+def _resolution_records(b_over_a):
+    samples, records = {}, []
+    for i, res in enumerate((224, 256, 416, 704)):
+        px = (res / 224) ** 2
+        for model, knobs, med in (("resnet50", {}, 3.0 * px), ("mobilenet_v2", {"variant": "a"}, 1.0 * px),
+                                  ("mobilenet_v2", {"variant": "b"}, b_over_a[i] * px)):
+            case = _case(model, {**knobs}, compare=("variant",), workload="resolution", resolution=res)
+            records.append(_measure(case, med, 0.002 * px, samples, hash((model, str(knobs), res)) % 1000))
+    return records, samples
+
+
+def test_resolution_exponent_and_replication_crossover():
+    records, samples = _resolution_records([1.0, 1.0, 0.97, 0.9])
+    vs = {v.study: v for v in compute(records, samples)}
+    fits = {f["model"]: f for f in vs["resolution"].rows}
+    assert fits["resnet50"]["exponent"] == pytest.approx(1.0, abs=0.02)
+    assert fits["mobilenet_v2_a"]["exponent_ci"][0] < 1.0 < fits["mobilenet_v2_a"]["exponent_ci"][1]
+    rep = vs["replication"]
+    assert rep.verdict == "holds" and "significantly faster: 416" in rep.note
+    assert [r["outcome"] for r in rep.rows] == ["same", "same", "b faster", "b faster"]
+
+
+@pytest.mark.parametrize("ratios, verdict", [([0.9, 0.9, 0.9, 0.9], "violated"), ([1.0, 1.0, 1.0, 1.1], "violated"),
+                                             ([1.0, 1.0, 1.0, 1.0], "inconclusive")])
+def test_replication_other_outcomes(ratios, verdict):
+    records, samples = _resolution_records(ratios)
+    (rep,) = [v for v in compute(records, samples) if v.study == "replication"]
+    assert rep.verdict == verdict
+
+
+def test_flops_rank_correlation():
+    samples, records = {}, []
+    for i, (w, lat) in enumerate([(1.0, 4.0), (0.75, 3.0), (0.5, 2.0), (0.25, 1.0)]):
+        case = _case("mobilenet_v1", {"width": w}, workload="multipliers", resolution=224)
+        records.append(make_record(case, "madds", run_id=RUN, value=1e6 * w, source="modeled"))
+        records.append(_measure(case, lat, 0.01, samples, i))
+    (v,) = [v for v in compute(records, samples) if v.study == "flops_vs_latency"]
+    assert "rho = 1.000" in v.note and v.verdict == "holds"
+    assert "flops_vs_latency" in format_verdicts([v])
+
+
+def test_spearman_interval():
+    from benchsuite.verdicts import spearman_interval
+
+    lo, hi = spearman_interval(0.95, 40)
+    assert 0.9 < lo < 0.95 < hi < 1
+    assert spearman_interval(0.3, 40)[1] < 0.9
+    assert spearman_interval(1.0, 3) == (-1.0, 1.0)
