@@ -4,8 +4,12 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 DEVICE  ?= cpu
 WORKLOAD ?= guideline1
+RESULTS ?= results
+REPORTS ?= reports
+WINDOW  ?= 5
+NIGHTLY_WORKLOADS ?= guideline1 guideline2 guideline3 guideline4 resolution multipliers architectures
 
-.PHONY: install run test test-fast bench lint report clean
+.PHONY: install run test test-fast bench lint report nightly clean
 
 $(BIN)/benchsuite: pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -17,7 +21,7 @@ install: $(BIN)/benchsuite
 
 # the main job on the built-in defaults: local CPU, guideline1 quick sweep, SQLite history
 run: install
-	$(BIN)/benchsuite run --device $(DEVICE) --workload $(WORKLOAD) --quick
+	$(BIN)/benchsuite run --device $(DEVICE) --workload $(WORKLOAD) --quick --out $(RESULTS)
 
 test: install
 	$(BIN)/python -m pytest -q
@@ -28,6 +32,21 @@ test-fast: install
 bench: install
 	$(BIN)/python benchmarks/harness_overhead.py
 	$(BIN)/python benchmarks/count_speed.py
+
+# reports/index.html from the newest run of each workload under results/
+report: install
+	$(BIN)/benchsuite report --results $(RESULTS) --out $(REPORTS)
+
+# the nightly job: quick runs of the nightly set, the report, then the regression check against the
+# history ($(RESULTS)/history.sqlite). Every step runs; the exit status is the first failure's.
+nightly: install
+	@status=0; \
+	for w in $(NIGHTLY_WORKLOADS); do \
+	  $(BIN)/benchsuite run --device $(DEVICE) --workload $$w --quick --no-progress --out $(RESULTS) || status=$$?; \
+	done; \
+	$(BIN)/benchsuite report --results $(RESULTS) --out $(REPORTS) || status=$$?; \
+	$(BIN)/benchsuite regress --history $(RESULTS)/history.sqlite --window $(WINDOW) || status=$$?; \
+	exit $$status
 
 lint: install
 	$(BIN)/ruff check benchsuite tests benchmarks

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import (EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, BenchsuiteError)
+from .errors import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, EXIT_REGRESSION, EXIT_USAGE, BenchsuiteError
 
 EPILOG = """exit codes:
   0    success: every case ok, skipped or unsupported
@@ -42,6 +42,27 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verdict", help="check the published claims against the records of runs")
     v.add_argument("runs", nargs="+", metavar="RUN", help="run folders (or a folder of runs)")
     v.add_argument("--format", default="text", choices=["text", "json"])
+
+    cmp = sub.add_parser("compare", help="compare two runs case by case; exit 3 on a regression")
+    cmp.add_argument("base", help="run folder or run id (from the history database)")
+    cmp.add_argument("candidate", help="run folder or run id")
+    rg = sub.add_parser("regress", help="newest run of each workload/device vs the runs before it; "
+                                        "exit 3 on a regression")
+    rg.add_argument("--workload", help="only this workload (default: every workload in the history)")
+    rg.add_argument("--device", help="only this device")
+    rg.add_argument("--window", type=_positive_int, default=5, help="how many earlier runs to pool (default 5)")
+    for p_ in (cmp, rg):
+        p_.add_argument("--history", default="results/history.sqlite", help="history database")
+        p_.add_argument("--force", action="store_true", help="compare across machines / library versions")
+        p_.add_argument("--alpha", type=float, default=0.01, help="Mann-Whitney significance level (default 0.01)")
+        p_.add_argument("--min-effect", type=float, default=0.05,
+                        help="smallest median change that counts (default 0.05 = 5%%)")
+
+    rp = sub.add_parser("report", help="render the HTML report (reports/index.html)")
+    rp.add_argument("runs", nargs="*", metavar="RUN",
+                    help="run folders (default: the newest run of each workload and device under results/)")
+    rp.add_argument("--results", default="results", help="results folder (default: results)")
+    rp.add_argument("--out", default="reports", help="output folder (default: reports)")
 
     c = sub.add_parser("count", help="analytic multiply-adds, parameters and memory access of a model")
     c.add_argument("--model", required=True, help="registered model name (see: benchsuite list models)")
@@ -120,6 +141,73 @@ def cmd_verdict(a) -> int:
     return EXIT_OK
 
 
+def cmd_compare(a) -> int:
+    from .compare import check_comparable, compare, format_comparison, load_run
+    from .store import History
+
+    hist = History(Path(a.history)) if Path(a.history).exists() else None
+    base, cand = load_run(a.base, hist), load_run(a.candidate, hist)
+    check_comparable(base.environment, cand.environment, a.force)
+    result = compare(base.records, base.samples, cand.records, cand.samples, base.name, cand.name,
+                     a.alpha, a.min_effect)
+    print(format_comparison(result))
+    return EXIT_REGRESSION if result.regressions else EXIT_OK
+
+
+def cmd_regress(a) -> int:
+    from .compare import format_comparison, regress
+    from .store import History
+
+    if not Path(a.history).exists():
+        raise BenchsuiteError(f"no history database at {a.history} (run 'benchsuite run' first)")
+    hist = History(Path(a.history))
+    pairs = sorted({(r["workload"], r["device"]) for r in hist.runs(a.workload, a.device)})
+    if not pairs:
+        raise BenchsuiteError(f"no runs in {a.history}" + (f" for workload {a.workload}" if a.workload else ""))
+    regressed = False
+    for workload, device in pairs:
+        result = regress(hist, workload, device, a.window, a.force, a.alpha, a.min_effect)
+        print(f"== {workload} on {device}")
+        if result is None:
+            print("   no earlier comparable run: nothing to compare yet")
+            continue
+        print(format_comparison(result))
+        regressed |= bool(result.regressions)
+    return EXIT_REGRESSION if regressed else EXIT_OK
+
+
+def latest_runs(results: Path) -> list[Path]:
+    """The newest run folder of each (workload, device) under a results folder."""
+    from .records import run_dirs
+
+    newest: dict[tuple, tuple] = {}
+    for d in run_dirs(results):
+        try:
+            meta = json.loads((d / "run.json").read_text())
+        except (OSError, ValueError):
+            continue
+        key = (meta.get("workload"), meta.get("device"))
+        if key not in newest or meta.get("started", "") >= newest[key][0]:
+            newest[key] = (meta.get("started", ""), d)
+    return [d for _, d in newest.values()]
+
+
+def cmd_report(a) -> int:
+    from .report import build_report
+    from .store import HISTORY_FILE, History
+
+    runs = [Path(r) for r in a.runs] or latest_runs(Path(a.results))
+    if not runs:
+        raise BenchsuiteError(f"no runs under {a.results}: run 'benchsuite run' (or 'make run') first")
+    hist_path = Path(a.results) / HISTORY_FILE
+    try:
+        out = build_report(runs, Path(a.out), History(hist_path) if hist_path.exists() else None)
+    except FileNotFoundError as e:
+        raise BenchsuiteError(str(e)) from None
+    print(f"report: {out}")
+    return EXIT_OK
+
+
 def cmd_run(a) -> int:
     from .execute import execute
     from .progress import Progress
@@ -172,7 +260,8 @@ def cmd_env(a) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": cmd_run, "list": cmd_list, "env": cmd_env, "count": cmd_count, "verdict": cmd_verdict}
+COMMANDS = {"run": cmd_run, "list": cmd_list, "env": cmd_env, "count": cmd_count, "verdict": cmd_verdict,
+            "compare": cmd_compare, "regress": cmd_regress, "report": cmd_report}
 
 
 def main(argv=None) -> int:

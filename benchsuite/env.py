@@ -63,9 +63,10 @@ def git_commit() -> str | None:
         return None
 
 
-def machine_id(cpu: str, cores: int, host: str) -> str:
-    """A fingerprint of the hardware, so comparisons can refuse runs from different machines."""
-    return hashlib.sha1(f"{cpu}|{cores}|{host}".encode()).hexdigest()[:12]
+def machine_id(cpu: str, cores: int, memory: int) -> str:
+    """A fingerprint of the hardware class (CPU model, cores, memory), so comparisons can refuse runs
+    from different machines. The hostname is left out: CI runners get a new one every time."""
+    return hashlib.sha1(f"{cpu}|{cores}|{memory // 2**30}".encode()).hexdigest()[:12]
 
 
 def environment() -> dict:
@@ -82,7 +83,7 @@ def environment() -> dict:
         runners[name] = {"available": ok, "reason": why}
     flags = set(cpu_flags())
     return {
-        "machine_id": machine_id(cpu, cores, host),
+        "machine_id": machine_id(cpu, cores, psutil.virtual_memory().total),
         "hostname": host,
         "cpu_model": cpu,
         "logical_cores": cores,

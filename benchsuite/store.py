@@ -107,6 +107,11 @@ class History:
             cols = ("run_id", "started", "status", "device", "workload", "machine_id", "versions")
             return [dict(zip(cols, r)) for r in db.execute(q + " ORDER BY started, run_id", args)]
 
+    def meta(self, run_id: str) -> dict | None:
+        with self._db() as db:
+            row = db.execute("SELECT meta FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
     def records(self, run_id: str) -> list[dict]:
         with self._db() as db:
             rows = db.execute("SELECT * FROM records WHERE run_id = ?", (run_id,)).fetchall()

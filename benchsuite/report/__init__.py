@@ -1,0 +1,176 @@
+"""The HTML report: one self-contained file (figures embedded as PNG data, no network), readable offline."""
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+from .. import verdicts as vd
+from ..records import RUN_FILE, read_records, run_dirs, to_frame
+
+REPORT_FILE = "index.html"
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:0 auto;max-width:1250px;padding:1em 2em;color:#222}
+h1{margin-bottom:0}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
+.absent{color:#8a6d3b;background:#fcf8e3;padding:.6em;border-radius:4px}
+table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ddd;padding:2px 6px}
+th{background:#f3f3f3;cursor:pointer;position:sticky;top:0}.env td:first-child{font-weight:bold}
+img{max-width:100%;display:block;margin:.5em 0}.holds{color:#2a7}.violated{color:#c33}.inconclusive{color:#a80}
+pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:12px}#records-wrap{max-height:600px;overflow:auto}
+"""
+
+# Sorting and filtering of the records table, and a load check the browser test reads.
+_JS = """
+function sortBy(th){const t=th.closest('table'),i=[...th.parentNode.children].indexOf(th),
+ asc=th.dataset.asc!=='1';th.dataset.asc=asc?'1':'0';const rows=[...t.tBodies[0].rows];
+ rows.sort((a,b)=>{const x=a.cells[i].textContent,y=b.cells[i].textContent,nx=parseFloat(x),
+ ny=parseFloat(y);const c=(!isNaN(nx)&&!isNaN(ny))?nx-ny:x.localeCompare(y);return asc?c:-c});
+ rows.forEach(r=>t.tBodies[0].appendChild(r));}
+function filterRows(q){q=q.toLowerCase();for(const r of document.querySelectorAll('#records tbody tr'))
+ r.style.display=r.textContent.toLowerCase().includes(q)?'':'none';}
+window.addEventListener('load',()=>{const imgs=[...document.images];
+ const bad=imgs.filter(i=>!(i.complete&&i.naturalWidth>0)).length;
+ document.body.dataset.figures=imgs.length;document.body.dataset.figuresFailed=bad;document.body.dataset.loaded='1';});
+"""
+
+
+def _img(png: bytes | None, alt: str, absent: str) -> str:
+    if png is None:
+        return f'<p class="absent">{html.escape(absent)}</p>'
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+
+
+def _table(rows: list[dict], table_id: str = "", cls: str = "") -> str:
+    if not rows:
+        return ""
+    cols = list(rows[0])
+    head = "".join(f'<th onclick="sortBy(this)">{html.escape(str(c))}</th>' for c in cols)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(r.get(c)))}</td>" for c in cols) + "</tr>" for r in rows)
+    ident = f' id="{table_id}"' if table_id else ""
+    return f'<table{ident} class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _cell(v) -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return ""
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def _environment(metas: list[dict]) -> str:
+    parts = []
+    for m in metas:
+        env = m.get("environment", {})
+        libs = ", ".join(f"{k} {v}" for k, v in env.get("libraries", {}).items() if v)
+        rows = [{"": "run", "value": f"{m['run_id']} ({m.get('status')}, {m.get('duration_s', '?')} s)"},
+                {"": "workload / device", "value": f"{m.get('workload')} / {m.get('device')}"
+                 + (" (quick)" if m.get("quick") else "")},
+                {"": "CPU", "value": f"{env.get('cpu_model')} - {env.get('logical_cores')} logical cores, "
+                                     f"features {', '.join(env.get('cpu_features', []))}"},
+                {"": "governor", "value": env.get("governor")}, {"": "OS / Python", "value":
+                                                                  f"{env.get('os')} / {env.get('python')}"},
+                {"": "libraries", "value": libs}, {"": "git commit", "value": env.get("git_commit")},
+                {"": "runners", "value": ", ".join(f"{k}: {'yes' if v['available'] else 'no (' + v['reason'] + ')'}"
+                                                   for k, v in env.get("runners", {}).items())}]
+        parts.append(_table(rows, cls="env"))
+    return "".join(parts)
+
+
+def _verdict_list(verdicts) -> str:
+    if not verdicts:
+        return ""
+    return "<pre>" + html.escape(vd.format_verdicts(verdicts)) + "</pre>"
+
+
+def build_report(paths, out_dir: Path, history=None) -> Path:
+    """Render every run under `paths` (run folders or folders of runs) into out_dir/index.html."""
+    from . import figures
+
+    dirs = run_dirs(*paths)
+    if not dirs:
+        raise FileNotFoundError(f"no runs under {', '.join(map(str, paths))}")
+    metas = [json.loads((d / RUN_FILE).read_text()) for d in dirs if (d / RUN_FILE).exists()]
+    records = [r for d in dirs for r in read_records(d)]
+    df = to_frame(records)
+    verdicts = vd.for_runs(*dirs)
+    by_study: dict[str, list] = {}
+    for v in verdicts:
+        by_study.setdefault(v.study, []).append(v)
+
+    sections = [("Environment", _environment(metas))]
+    for g in vd.GUIDELINES.values():
+        vs = by_study.get(g.name, [])
+        sections.append((f"{g.name}: {g.claim}",
+                         _img(figures.guideline(vs), f"{g.name} speed ratios",
+                              f"No {g.model} records: run workload guideline{g.name[1]}.") + _verdict_list(vs)))
+    sections.append(("Resolution: forward and backward latency vs pixels",
+                     _img(figures.resolution(df), "latency vs resolution", "No records: run workload resolution.")
+                     + _verdict_list(by_study.get("resolution", []) + by_study.get("replication", []))))
+    sections.append(("MobileNetV1 width x resolution", _img(figures.multipliers(df), "width x resolution grid",
+                                                           "No records: run workload multipliers.")))
+    sections.append(("FLOPs vs measured latency", _img(figures.flops_vs_latency(df), "FLOPs vs latency",
+                                                       "No records: run workload architectures or multipliers.")
+                     + _verdict_list(by_study.get("flops_vs_latency", []))))
+    sections.append(("Runtime breakdown by operator category",
+                     _img(figures.breakdown(df, vd.reference_rows("shufflenetv2_runtime_breakdown.csv")),
+                          "runtime breakdown", "No runtime_share_* records: run workload architectures.")))
+    sections.append(("Roofline", _absent_unless(df, ("arithmetic_intensity",),
+                                                "No arithmetic-intensity / ceiling records in these runs.")))
+    sections.append(("Energy (measured and modeled)", _energy(df)))
+    trend_rows = _trend_rows(history, metas) if history is not None else []
+    sections.append(("Trends across the history", _img(figures.trends(trend_rows), "latency trends",
+                                                       "Fewer than two runs of these workloads in the history.")))
+    cols = [c for c in ("run_id", "workload", "runner", "model", "batch_size", "resolution", "dtype", "threads",
+                        "metric", "unit", "value", "ci_low", "ci_high", "n", "source", "status", "message")]
+    param_cols = sorted(c for c in df.columns if c.startswith(("params.", "tags.")))
+    table_rows = [{c: r.get(c) for c in cols[:4] + param_cols + cols[4:]} for r in df.to_dict("records")]
+    sections.append(("All records", '<input placeholder="filter records..." oninput="filterRows(this.value)" '
+                     'style="width:300px;margin-bottom:.5em"><div id="records-wrap">'
+                     + _table(table_rows, "records") + "</div>"))
+
+    body = "".join(f"<h2>{html.escape(t)}</h2>{content}" for t, content in sections)
+    page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>benchsuite report</title>"
+            f"<style>{_CSS}</style><script>{_JS}</script></head><body><h1>benchsuite report</h1>"
+            f"<p>{len(dirs)} run(s), {len(records)} records. Every number says its source: measured, simulated "
+            f"or modeled.</p>{body}</body></html>")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / REPORT_FILE
+    out.write_text(page)
+    return out
+
+
+def _absent_unless(df, metrics, message) -> str:
+    if df.empty or not df.metric.isin(metrics).any():
+        return f'<p class="absent">{html.escape(message)}</p>'
+    rows = df[df.metric.isin(metrics)][["model", "runner", "metric", "value", "unit", "source"]].to_dict("records")
+    return _table(rows)
+
+
+def _energy(df) -> str:
+    if df.empty or not df.metric.str.startswith("energy").any():
+        return '<p class="absent">No energy records in these runs (measured or modeled).</p>'
+    sub = df[df.metric.str.startswith("energy")]
+    parts = []
+    for source in ("measured", "modeled", "simulated"):
+        s = sub[sub.source == source]
+        if not s.empty:
+            parts.append(f"<h3>{source}</h3>" + _table(
+                s[["model", "runner", "metric", "value", "unit", "status", "message"]].to_dict("records")))
+    return "".join(parts)
+
+
+def _trend_rows(history, metas) -> list[dict]:
+    rows = []
+    for wl, dev in {(m.get("workload"), m.get("device")) for m in metas}:
+        for run in history.runs(workload=wl, device=dev):
+            for r in history.records(run["run_id"]):
+                if r["status"] == "ok" and r["metric"] == "latency_forward":
+                    knobs = ",".join(f"{k}={v}" for k, v in {**r["params"], **r["tags"]}.items())
+                    rows.append({"run_id": run["run_id"], "started": run["started"], "value": r["value"],
+                                 "ci_low": r["ci_low"], "ci_high": r["ci_high"],
+                                 "label": f"{r['model']}({knobs}) {r['runner']} t{r['threads']}"})
+    return rows

@@ -1,0 +1,74 @@
+"""Regression detection: statistics on synthetic samples, and end to end with the fake runner."""
+import json
+
+import numpy as np
+import pytest
+
+from benchsuite.cli import main
+from benchsuite.compare import classify, check_comparable
+from benchsuite.errors import BenchsuiteError
+
+
+def test_classify_outcomes():
+    rng = np.random.default_rng(0)
+    base = rng.lognormal(np.log(1e-3), 0.02, 50)
+    assert classify(base, rng.lognormal(np.log(1e-3), 0.02, 50))[2] == "not significant"
+    assert classify(base, rng.lognormal(np.log(1.1e-3), 0.02, 50))[2] == "slower"
+    assert classify(base, rng.lognormal(np.log(0.9e-3), 0.02, 50))[2] == "faster"
+    # significant but below the minimum effect: a 2% shift with very tight samples
+    ratio, p, outcome = classify(base, rng.lognormal(np.log(1.02e-3), 0.002, 50))
+    assert p < 0.01 and outcome == "not significant"
+
+
+def test_aa_false_positive_rate_and_power():
+    """Same distribution twice: flagged at most rarely; a 10% slowdown: flagged every time."""
+    rng = np.random.default_rng(1)
+    trials = 300
+    fp = sum(classify(rng.lognormal(0, 0.03, 30), rng.lognormal(0, 0.03, 30))[2] != "not significant"
+             for _ in range(trials))
+    hits = sum(classify(rng.lognormal(0, 0.03, 30), rng.lognormal(np.log(1.1), 0.03, 30))[2] == "slower"
+               for _ in range(trials))
+    assert fp / trials <= 0.01 and hits == trials
+
+
+def test_refuses_other_machines_and_versions():
+    env = {"machine_id": "a", "libraries": {"torch": "2.13.0"}}
+    check_comparable(env, dict(env), force=False)
+    with pytest.raises(BenchsuiteError, match="machines differ"):
+        check_comparable(env, {**env, "machine_id": "b"}, force=False)
+    with pytest.raises(BenchsuiteError, match="torch 2.13.0 -> 2.14.0"):
+        check_comparable(env, {**env, "libraries": {"torch": "2.14.0"}}, force=False)
+    check_comparable(env, {**env, "machine_id": "b"}, force=True)
+
+
+def _run(tmp_path, fake_device, small_workload, slowdown, name):
+    dev = fake_device(f"[runner_options.fake]\nslowdown = {slowdown}\nseconds_per_gmac = 0.1\n", name="fakedev")
+    out = tmp_path / "results"
+    assert main(["run", "--device", str(dev), "--workload", str(small_workload()), "--out", str(out),
+                 "--no-progress"]) == 0
+    return max(p for p in out.iterdir() if p.is_dir())
+
+
+def test_compare_and_regress_end_to_end(tmp_path, fake_device, small_workload, capsys):
+    hist = str(tmp_path / "results" / "history.sqlite")
+    a = _run(tmp_path, fake_device, small_workload, 1.0, "a")
+    b = _run(tmp_path, fake_device, small_workload, 1.0, "b")
+    assert main(["compare", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    assert "0 slower" in out and "geometric mean ratio" in out
+    assert main(["regress", "--history", hist]) == 0
+    slow = _run(tmp_path, fake_device, small_workload, 1.1, "slow")
+    assert main(["compare", str(b), str(slow)]) == 3
+    out = capsys.readouterr().out
+    assert "6 cases: 6 slower" in out
+    assert main(["regress", "--history", hist, "--window", "2"]) == 3
+    assert "2 earlier runs" in capsys.readouterr().out
+    # by run id from the history too
+    assert main(["compare", a.name, slow.name, "--history", hist]) == 3
+    # another machine's run is refused unless forced
+    meta = json.loads((slow / "run.json").read_text())
+    meta["environment"]["machine_id"] = "elsewhere"
+    (slow / "run.json").write_text(json.dumps(meta))
+    assert main(["compare", str(a), str(slow)]) == 2
+    assert "not comparable" in capsys.readouterr().err
+    assert main(["compare", str(a), str(slow), "--force"]) == 3
