@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--runner", action="append", help="run only this runner (repeatable; default: the device's)")
     r.add_argument("--filter", metavar="GLOB", help="only cases whose label matches, e.g. '*c1=128*'")
     r.add_argument("--quick", action="store_true", help="the workload's quick subset with lighter timing")
+    r.add_argument("--runner-option", action="append", default=[], metavar="RUNNER.KEY=VALUE",
+                   help="override a runner option of the device profile, e.g. tvm.trials=16")
     r.add_argument("--out", default="results", help="results folder (default: results)")
     r.add_argument("--history", help="history database (default: OUT/history.sqlite)")
     r.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
@@ -208,12 +210,32 @@ def cmd_report(a) -> int:
     return EXIT_OK
 
 
+def override_runner_options(device, items: list[str]):
+    """Apply --runner-option RUNNER.KEY=VALUE overrides to a device profile."""
+    from dataclasses import replace
+
+    from .runners import get_runner
+
+    opts = {k: dict(v) for k, v in device.runner_options.items()}
+    for item in items:
+        name, _, value = item.partition("=")
+        runner, _, key = name.partition(".")
+        if not key or not _:
+            raise BenchsuiteError(f"--runner-option expects RUNNER.KEY=VALUE, got {item!r}")
+        valid = get_runner(runner).options
+        if key not in valid:
+            raise BenchsuiteError(f"runner '{runner}' has no option '{key}' (valid: {', '.join(sorted(valid))})")
+        opts.setdefault(runner, {})[key] = _knob_value(value)
+    return replace(device, runner_options=opts)
+
+
 def cmd_run(a) -> int:
     from .execute import execute
     from .progress import Progress
     from .spec import load_device, load_workload
 
     device, workload = load_device(a.device), load_workload(a.workload)
+    device = override_runner_options(device, a.runner_option)
     outcome = execute(device, workload, runners=a.runner, quick=a.quick, filter_glob=a.filter,
                       results=Path(a.out), history=Path(a.history) if a.history else None, argv=sys.argv,
                       progress=Progress(enabled=not a.no_progress))

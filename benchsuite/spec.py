@@ -131,6 +131,7 @@ class Timing:
     max_samples: int = 2000
     max_time_s: float = 10.0       # time budget per series; the CI is reported as reached
     case_timeout_s: float = 300.0  # a case silent for this long is killed and recorded as an error
+    prepare_timeout_s: float = 1800.0  # the same while a runner prepares (exports, compiles, tunes)
 
 
 def _timing(source: str, table: dict, base: Timing, prefix: str) -> Timing:

@@ -109,7 +109,7 @@ def _child(conn, cases, device, quick: bool, log_path) -> None:
     torch.set_num_threads(cases[0].threads)
     live = []
     for case in cases:
-        conn.send(("progress", f"preparing {case.label}"))
+        conn.send(("progress", f"preparing {case.label}", timing.prepare_timeout_s))
         counts = count_records(case)
         try:
             prepared, records = prepare_case(case, device)
@@ -125,7 +125,7 @@ def _child(conn, cases, device, quick: bool, log_path) -> None:
         live.append((case, prepared, records, series))
 
     all_series = [s for *_, series in live for s in series.values()]
-    conn.send(("progress", f"measuring {len(all_series)} series interleaved"))
+    conn.send(("progress", f"measuring {len(all_series)} series interleaved", timing.case_timeout_s))
     measure_interleaved(all_series, timing, on_round=lambda r: conn.send(("progress", f"round {r}")))
 
     for case, prepared, records, series in live:
@@ -186,6 +186,8 @@ def _run_process(cases, device, quick, timeout_s, emit, progress, log_path) -> s
                 return _death_reason(proc.exitcode)
             if msg[0] == "progress":
                 progress(msg[1])
+                if len(msg) > 2:  # the child says how long its next step may stay silent
+                    timeout_s = msg[2]
             elif msg[0] == "case":
                 emit(msg[1], msg[2], msg[3])
             elif msg[0] == "end":

@@ -47,7 +47,8 @@ def test_crash_loses_only_the_crashing_case(fake_device, small_workload):
 
 def test_hang_times_out(fake_device, small_workload):
     extra = '[runner_options.fake]\nhang_on = ["*c1=16,*"]\n'
-    dev_text = fake_device(extra).read_text().replace("case_timeout_s = 20", "case_timeout_s = 4")
+    dev_text = fake_device(extra).read_text().replace("case_timeout_s = 20",
+                                                      "case_timeout_s = 4\nprepare_timeout_s = 4")
     p = small_workload().parent / "hangdev.toml"
     p.write_text(dev_text)
     dev = load_device(str(p))

@@ -1,0 +1,101 @@
+"""onnxruntime: the model exported to ONNX from torch, run by an InferenceSession. Forward only."""
+from __future__ import annotations
+
+import io
+import time
+
+import torch
+
+from ..measure import Timed
+from .base import Prepared, Runner
+
+LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED",
+          "all": "ORT_ENABLE_ALL"}
+INFERENCE_ONLY = "onnxruntime runs inference only: no autograd, so no training forward or backward pass"
+
+
+def export_onnx(model: torch.nn.Module, example: torch.Tensor, exporter: str) -> bytes:
+    """ONNX bytes of `model` on `example`: the torch.export-based exporter, or the TorchScript one."""
+    model.eval()
+    if exporter == "dynamo":
+        program = torch.onnx.export(model, (example,), dynamo=True, verbose=False)
+        return program.model_proto.SerializeToString()
+    if exporter == "torchscript":
+        buf = io.BytesIO()
+        torch.onnx.export(model, (example,), buf, dynamo=False, opset_version=17)
+        return buf.getvalue()
+    raise ValueError(f"unknown exporter '{exporter}' (valid: dynamo, torchscript)")
+
+
+class OnnxRuntimeRunner(Runner):
+    name = "onnxruntime"
+    description = "onnxruntime InferenceSession on a model exported from torch (CPU; CUDA with onnxruntime-gpu)"
+    options = {"exporter": "dynamo", "graph_optimization_level": "all", "inter_op_threads": 1, "io_binding": True}
+
+    def availability(self) -> tuple[bool, str]:
+        try:
+            import onnxruntime  # noqa: F401
+            import onnxscript  # noqa: F401
+        except ImportError as e:
+            return False, f"{e.name} not installed (pip install 'benchsuite[onnx]')"
+        return True, ""
+
+    def prepare(self, model, example, case, options, device) -> Prepared:
+        import onnxruntime as ort
+
+        from .torch_eager import DTYPES
+
+        if options["graph_optimization_level"] not in LEVELS:
+            raise ValueError(f"graph_optimization_level {options['graph_optimization_level']!r} "
+                             f"(valid: {', '.join(LEVELS)})")
+        model, example = model.to(DTYPES[case.dtype]), example.to(DTYPES[case.dtype])
+        t0 = time.perf_counter()
+        onnx_bytes = export_onnx(model, example, options["exporter"])
+        export_time = time.perf_counter() - t0
+
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = case.threads
+        so.inter_op_num_threads = options["inter_op_threads"]
+        so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, LEVELS[options["graph_optimization_level"]])
+        if device.kind == "gpu":
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise RuntimeError("device is a GPU but this onnxruntime has no CUDAExecutionProvider "
+                                   "(install onnxruntime-gpu)")
+            providers = ["CUDAExecutionProvider"]
+        else:
+            providers = ["CPUExecutionProvider"]
+        t0 = time.perf_counter()
+        sess = ort.InferenceSession(onnx_bytes, so, providers=providers)
+        session_time = time.perf_counter() - t0
+        in_name = sess.get_inputs()[0].name
+        x = example.contiguous().numpy()
+
+        if device.kind == "gpu" and options["io_binding"]:
+            binding = sess.io_binding()
+            binding.bind_ortvalue_input(in_name, ort.OrtValue.ortvalue_from_numpy(x, "cuda", 0))
+            binding.bind_output(sess.get_outputs()[0].name, "cuda")
+
+            def run():
+                sess.run_with_iobinding(binding)
+                binding.synchronize_outputs()
+
+            def output():
+                run()
+                return torch.from_numpy(binding.copy_outputs_to_cpu()[0])
+        else:
+            feed = {in_name: x}
+
+            def run():
+                return sess.run(None, feed)
+
+            def output():
+                return torch.from_numpy(run()[0])
+
+        config = {"exporter": options["exporter"], "graph_optimization_level": options["graph_optimization_level"],
+                  "provider": providers[0], "onnxruntime": ort.__version__}
+        return Prepared(
+            timed={"latency_forward": Timed(run=run)}, output=output, config=config,
+            unsupported={"latency_backward": INFERENCE_ONLY, "latency_forward_train": INFERENCE_ONLY},
+            one_shot=[{"metric": "export_time", "value": export_time, "message": f"torch.onnx ({options['exporter']})"},
+                      {"metric": "session_time", "value": session_time,
+                       "message": "InferenceSession creation (graph optimisation included)"}])
