@@ -29,7 +29,7 @@ def host_target(threads: int, mcpu: str = "auto") -> dict:
 
     if mcpu == "auto":
         cpu = codegen.llvm_get_system_cpu()
-        mcpu = cpu if codegen.llvm_is_valid_cpu(cpu) else "generic"
+        mcpu = cpu if codegen.llvm_is_valid_cpu(cpu, codegen.llvm_get_system_triple()) else "generic"
     return {"kind": "llvm", "mcpu": mcpu, "num-cores": threads}
 
 
@@ -55,6 +55,7 @@ class TVMRunner(Runner):
 
     def prepare(self, model, example, case, options, device) -> Prepared:
         import tvm
+        import tvm_ffi
         from tvm import relax
         from tvm.relax.frontend.torch import from_exported_program
 
@@ -73,7 +74,7 @@ class TVMRunner(Runner):
         target_dict = host_target(case.threads, options["mcpu"])
         target = tvm.target.Target(target_dict)
         trials = int(options["trials"]) if options["tune"] else 0
-        key = hashlib.sha1(json.dumps([target_dict, int(tvm.ir.structural_hash(mod)), trials]).encode()).hexdigest()
+        key = hashlib.sha1(json.dumps([target_dict, int(tvm_ffi.structural_hash(mod)), trials]).encode()).hexdigest()
         work_dir = Path(options["database_dir"]) / key[:16]
         mark = work_dir / DONE_MARK
         reused = trials > 0 and mark.exists()
