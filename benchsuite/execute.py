@@ -11,6 +11,7 @@ from . import __version__, verdicts
 from .env import environment
 from .errors import BenchsuiteError
 from .progress import Progress
+from .remote import check_device, is_remote
 from .records import SCHEMA_VERSION, append_jsonl, error_records
 from .runners import get_runner
 from .spec import DeviceSpec, WorkloadSpec
@@ -32,6 +33,7 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
             argv=None, progress: Progress | None = None) -> RunOutcome:
     for r in runners or ():
         get_runner(r)  # unknown names fail before anything is written
+    check_device(device)
     cases = expand(workload, device, runners=runners, quick=quick, filter_glob=filter_glob)
     if not cases:
         raise BenchsuiteError(f"no cases to run: workload '{workload.name}' on device '{device.name}'"
@@ -64,6 +66,9 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
     try:
         for group in groups(cases):
             ok, why = available[group[0].runner]
+            if ok and is_remote(device) and group[0].runner != "tvm":
+                ok, why = False, (f"runs on this host only; the {device.kind} board is reached through TVM RPC "
+                                  "(runner tvm)")
             if not ok:
                 for case in group:
                     emit(case, error_records(case, f"runner {case.runner} unavailable here: {why}",

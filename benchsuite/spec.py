@@ -156,11 +156,40 @@ class DeviceSpec:
     timing: Timing
     timing_quick: Timing
     runner_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    batch_sizes: tuple[int, ...] | None = None  # replaces the workload's (the paper used batch 8 on GPU)
+    remote: "RemoteSpec | None" = None
     source: str = ""
     text: str = ""  # the file as written, kept in run.json
 
     def timing_for(self, quick: bool) -> Timing:
         return self.timing_quick if quick else self.timing
+
+
+@dataclass(frozen=True)
+class RemoteSpec:
+    """A board reached through a TVM RPC tracker."""
+    tracker_host: str
+    tracker_port: int
+    key: str
+    target: dict            # TVM target for the board, e.g. {"kind": "llvm", "mtriple": "aarch64-linux-gnu"}
+    cc: str = ""            # cross compiler for the board's shared library ("" = the host's default)
+    connect_timeout_s: float = 10.0
+    request_timeout_s: float = 60.0
+    session_timeout_s: float = 600.0
+
+
+def _remote(source: str, table: dict) -> RemoteSpec:
+    c = _Checker(source, table, "remote.")
+    tracker = c.get("tracker", str, check=lambda v: v.count(":") == 1 and v.rsplit(":", 1)[1].isdigit(),
+                    valid="HOST:PORT")
+    host, port = tracker.rsplit(":", 1)
+    key = c.get("key", str, check=bool, valid="the device key the board's rpc_server registered with")
+    target = c.get("target", dict, {"kind": "llvm", "mtriple": "aarch64-linux-gnu"})
+    cc = c.get("cc", str, "")
+    timeouts = {k: float(c.get(k, (int, float), getattr(RemoteSpec, k), check=_positive, valid="> 0"))
+                for k in ("connect_timeout_s", "request_timeout_s", "session_timeout_s")}
+    c.done()
+    return RemoteSpec(host, int(port), key, target, cc, **timeouts)
 
 
 QUICK_TIMING = Timing(warmup_s=0.05, min_sample_s=0.01, target_precision=0.02, min_samples=7, max_time_s=1.5)
@@ -198,10 +227,12 @@ def load_device(name_or_path: str) -> DeviceSpec:
             c.fail(f"runner_options.{r}", "unknown runner", ", ".join(sorted(known)))
         if not isinstance(o, dict):
             c.fail(f"runner_options.{r}", f"expected a table, got {o!r}")
-    c.done(allowed_extra=("remote",))
+    batch_sizes = c.get_list("batch_sizes", int, None, check=_positive, valid="positive integers")
+    remote = _remote(source, c.get("remote", dict)) if "remote" in raw else None
+    c.done()
     return DeviceSpec(name=name, kind=kind, description=description, threads=tuple(dict.fromkeys(threads)),
                       runners=runners, timing=timing, timing_quick=timing_quick, runner_options=opts,
-                      source=source, text=path.read_text())
+                      batch_sizes=batch_sizes, remote=remote, source=source, text=path.read_text())
 
 
 # ---------------------------------------------------------------- workload

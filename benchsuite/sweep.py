@@ -73,7 +73,7 @@ def expand(workload: WorkloadSpec, device: DeviceSpec, *, runners=None, quick: b
            filter_glob: str | None = None) -> list[Case]:
     q = workload.quick if quick else {}
     metrics = tuple(q.get("metrics", workload.metrics))
-    batches = q.get("batch_sizes", workload.batch_sizes)
+    batches = device.batch_sizes or q.get("batch_sizes", workload.batch_sizes)
     resolutions = [None if r == "default" else r for r in q.get("resolutions", workload.resolutions)]
     dtypes = q.get("dtypes", workload.dtypes)
     where = q.get("where")

@@ -7,9 +7,8 @@ import time
 
 import torch
 
-from ..measure import Timed
 from .base import Prepared, Runner
-from .torch_eager import DTYPES, sync_for, torch_device, train_timings
+from .torch_eager import DTYPES, device_timed, sync_for, torch_device, train_timings
 
 
 class TorchCompileRunner(Runner):
@@ -43,14 +42,14 @@ class TorchCompileRunner(Runner):
         forward()
         sync()
         compile_time = time.perf_counter() - t0
-        train = train_timings(compiled_train, x, sync)
+        train = train_timings(compiled_train, x, dev)
         t0 = time.perf_counter()
         train["latency_backward"].setup()
         train["latency_backward"].run()
         sync()
         compile_time_train = time.perf_counter() - t0
         return Prepared(
-            timed={"latency_forward": Timed(run=forward, sync=sync), **train}, output=forward,
+            timed={"latency_forward": device_timed(dev, forward), **train}, output=forward,
             config={"backend": options["backend"], "mode": options["mode"]},
             modules={"eval": compiled_eval, "train": compiled_train},
             one_shot=[{"metric": "compile_time", "value": compile_time,

@@ -59,6 +59,10 @@ class TVMRunner(Runner):
         from tvm import relax
         from tvm.relax.frontend.torch import from_exported_program
 
+        from ..remote import is_remote
+
+        if is_remote(device):
+            return self._prepare_remote(model, example, case, device)
         if device.kind == "gpu":
             raise RuntimeError("the TVM runner here targets CPUs (local LLVM or remote aarch64 boards); "
                                "GPU targets are not wired up")
@@ -115,3 +119,63 @@ class TVMRunner(Runner):
             one_shot=[{"metric": "export_time", "value": export_time, "message": "torch.export + Relax import"},
                       {"metric": "tuning_time", "value": tuning_time, "message": tuning_msg},
                       {"metric": "compile_time", "value": compile_time, "message": "tvm.compile + VM creation"}])
+
+    def _prepare_remote(self, model, example, case, device) -> Prepared:
+        """Cross-compile for the board, upload it over RPC, time it with the board's own timer.
+
+        MetaSchedule tuning through RPC runners is not wired up yet: remote numbers are untuned
+        (default schedules) and every record's config says so."""
+        import tempfile
+
+        import tvm
+        from tvm import relax
+        from tvm.support import cc as tvm_cc
+        from tvm.relax.frontend.torch import from_exported_program
+
+        from ..remote import request_session
+
+        remote = device.remote
+        if case.dtype != "float32":
+            raise ValueError(f"the TVM runner compiles float32 only, not {case.dtype}")
+        model.eval()
+        t0 = time.perf_counter()
+        mod, params = relax.frontend.detach_params(
+            from_exported_program(torch.export.export(model, (example,)), keep_params_as_input=True))
+        export_time = time.perf_counter() - t0
+        target_dict = {**remote.target, "num-cores": case.threads}
+        t0 = time.perf_counter()
+        executable = tvm.compile(mod, target=tvm.target.Target(target_dict))
+        lib = Path(tempfile.mkdtemp(prefix="benchsuite-tvm-")) / "model.so"
+        executable.export_library(str(lib), fcompile=tvm_cc.cross_compiler(remote.cc) if remote.cc else None)
+        compile_time = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        session = request_session(remote)
+        session.upload(str(lib))
+        dev = session.cpu()
+        vm = relax.VirtualMachine(session.load_module(lib.name), dev)
+        data = tvm.runtime.tensor(example.contiguous().numpy(), device=dev)
+        weights = [tvm.runtime.tensor(w.numpy(), device=dev) for w in params["main"]]
+        upload_time = time.perf_counter() - t0
+
+        def board_timer(t, number: int) -> float:
+            # the board times `number` calls itself: no network round trip in the figure
+            return vm.time_evaluator("main", dev, number=number, repeat=1)(data, *weights).mean
+
+        def output():
+            # the result stays on the board as a remote object: fetch it through the stateful API
+            vm.set_input("main", data, *weights)
+            vm.invoke_stateful("main")
+            out = vm.get_outputs("main")
+            out = out if hasattr(out, "numpy") else out[0]
+            return torch.from_numpy(out.numpy())
+
+        config = {"tuned": False, "trials": 0, "target": json.dumps(target_dict), "remote_key": remote.key,
+                  "tracker": f"{remote.tracker_host}:{remote.tracker_port}"}
+        return Prepared(
+            timed={"latency_forward": Timed(run=output, block_timer=board_timer)}, output=output, config=config,
+            unsupported={"latency_backward": INFERENCE_ONLY, "latency_forward_train": INFERENCE_ONLY},
+            one_shot=[{"metric": "export_time", "value": export_time, "message": "torch.export + Relax import"},
+                      {"metric": "compile_time", "value": compile_time, "message": "cross-compile + export_library"},
+                      {"metric": "upload_time", "value": upload_time,
+                       "message": f"RPC session to '{remote.key}', upload, load"}])

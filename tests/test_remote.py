@@ -1,0 +1,102 @@
+"""Devices that cannot run here fail at once; ARM boards over TVM RPC, tested on loopback."""
+import platform
+import time
+from dataclasses import replace
+
+import pytest
+import torch
+
+from benchsuite import load_runs
+from benchsuite.cli import main
+from benchsuite.errors import BenchsuiteError
+from benchsuite.remote import check_tracker, request_session
+from benchsuite.spec import RemoteSpec
+from tests.conftest import FAST_TIMING, SMALL_G1
+
+not_arm = pytest.mark.skipif(platform.machine().lower() in ("aarch64", "arm64"), reason="this host is ARM")
+
+
+@not_arm
+def test_arm_without_remote_fails_at_once_with_instructions(capsys, tmp_path):
+    t0 = time.monotonic()
+    assert main(["run", "--device", "arm", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "ARM profile" in err and "[remote]" in err and "rpc_tracker" in err and time.monotonic() - t0 < 10
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
+def test_gpu_without_cuda_fails_at_once(capsys, tmp_path):
+    assert main(["run", "--device", "gpu", "--out", str(tmp_path)]) == 2
+    assert "no CUDA GPU is usable here" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def tracker():
+    from tvm import rpc
+    from tvm.rpc.tracker import Tracker
+
+    tr = Tracker("127.0.0.1", port=19190, port_end=19390, silent=True)
+    time.sleep(1)
+    srv = rpc.Server(host="127.0.0.1", port=19400, port_end=19600, key="loopback",
+                     tracker_addr=("127.0.0.1", tr.port), silent=True)
+    deadline = time.monotonic() + 30
+    spec = RemoteSpec("127.0.0.1", tr.port, "loopback", {"kind": "llvm"}, connect_timeout_s=2,
+                      request_timeout_s=3)
+    while time.monotonic() < deadline:
+        try:
+            check_tracker(spec)
+            break
+        except BenchsuiteError:
+            time.sleep(0.5)
+    yield spec
+    srv.terminate()
+    tr.terminate()
+
+
+def _remote_device(tmp_path, spec, key=None):
+    dev = tmp_path / "board.toml"
+    dev.write_text(f'name = "board"\nkind = "arm"\nthreads = [1]\nrunners = ["tvm", "torch_eager"]\n{FAST_TIMING}\n'
+                   f'[remote]\ntracker = "127.0.0.1:{spec.tracker_port}"\nkey = "{key or spec.key}"\n'
+                   f'target = {{ kind = "llvm" }}\nconnect_timeout_s = 2\nrequest_timeout_s = 3\n')
+    return dev
+
+
+@not_arm
+@pytest.mark.slow
+def test_remote_run_on_loopback_board(tracker, tmp_path):
+    wl = tmp_path / "w.toml"
+    wl.write_text(SMALL_G1)
+    out = tmp_path / "results"
+    rc = main(["run", "--device", str(_remote_device(tmp_path, tracker)), "--workload", str(wl),
+               "--filter", "*c1=16,*", "--out", str(out), "--no-progress"])
+    assert rc == 0
+    df = load_runs(next(p for p in out.iterdir() if p.is_dir())).set_index(["runner", "metric"])
+    fwd = df.loc[("tvm", "latency_forward")]
+    assert fwd.status == "ok" and fwd.value > 0 and fwd.n >= 5 and fwd["config.remote_key"] == "loopback"
+    assert df.loc[("tvm", "output_error")].value < 1e-4 and df.loc[("tvm", "upload_time")].value > 0
+    assert df.loc[("tvm", "latency_backward")].status == "unsupported"
+    eager = df.loc[("torch_eager", "latency_forward")]
+    assert eager.status == "unsupported" and "TVM RPC" in eager.message
+
+
+def test_unreachable_tracker_fails_within_the_bound():
+    spec = RemoteSpec("127.0.0.1", 1, "any", {"kind": "llvm"}, connect_timeout_s=2)
+    t0 = time.monotonic()
+    with pytest.raises(BenchsuiteError, match="unreachable within 2 s"):
+        check_tracker(spec)
+    assert time.monotonic() - t0 < 5
+
+
+def test_unknown_key_is_refused_listing_the_registered(tracker):
+    with pytest.raises(BenchsuiteError, match=r"no board with key 'nosuch'.*registered: loopback"):
+        check_tracker(replace(tracker, key="nosuch"))
+
+
+def test_busy_board_request_times_out(tracker):
+    held = request_session(replace(tracker, request_timeout_s=30))  # the only board is now busy
+    t0 = time.monotonic()
+    with pytest.raises(RuntimeError, match="no free board with key 'loopback' within 3 s"):
+        request_session(tracker)
+    assert time.monotonic() - t0 < 15
+    del held
