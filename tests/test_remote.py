@@ -38,8 +38,8 @@ def tracker():
 
     tr = Tracker("127.0.0.1", port=19190, port_end=19390, silent=True)
     time.sleep(1)
-    srv = rpc.Server(host="127.0.0.1", port=19400, port_end=19600, key="loopback",
-                     tracker_addr=("127.0.0.1", tr.port), silent=True)
+    servers = [rpc.Server(host="127.0.0.1", port=19400, port_end=19600, key=key,
+                          tracker_addr=("127.0.0.1", tr.port), silent=True) for key in ("loopback", "busy")]
     deadline = time.monotonic() + 30
     spec = RemoteSpec("127.0.0.1", tr.port, "loopback", {"kind": "llvm"}, connect_timeout_s=2,
                       request_timeout_s=3)
@@ -50,7 +50,8 @@ def tracker():
         except BenchsuiteError:
             time.sleep(0.5)
     yield spec
-    srv.terminate()
+    for srv in servers:
+        srv.terminate()
     tr.terminate()
 
 
@@ -89,14 +90,15 @@ def test_unreachable_tracker_fails_within_the_bound():
 
 
 def test_unknown_key_is_refused_listing_the_registered(tracker):
-    with pytest.raises(BenchsuiteError, match=r"no board with key 'nosuch'.*registered: loopback"):
+    with pytest.raises(BenchsuiteError, match=r"no board with key 'nosuch'.*registered: busy, loopback"):
         check_tracker(replace(tracker, key="nosuch"))
 
 
 def test_busy_board_request_times_out(tracker):
-    held = request_session(replace(tracker, request_timeout_s=30))  # the only board is now busy
+    busy = replace(tracker, key="busy")
+    held = request_session(replace(busy, request_timeout_s=30))  # the only board with this key is now taken
     t0 = time.monotonic()
-    with pytest.raises(RuntimeError, match="no free board with key 'loopback' within 3 s"):
-        request_session(tracker)
+    with pytest.raises(RuntimeError, match="no free board with key 'busy' within 3 s"):
+        request_session(busy)
     assert time.monotonic() - t0 < 15
     del held
