@@ -13,6 +13,11 @@ def test_guideline1_quick_arm_set(tmp_path):
                "--out", str(out), "--no-progress"])
     assert rc == 0
     df = load_runs(next(out.iterdir()))
+    ort = df[(df.runner == "onnxruntime") & df.metric.isin(["latency_forward", "latency_backward"])]
+    assert set(ort[ort.metric == "latency_forward"].status) == {"ok"}
+    assert set(ort[ort.metric == "latency_backward"].status) == {"unsupported"}
+    assert (df[(df.runner == "onnxruntime") & (df.metric == "output_error")].value < 1e-4).all()
+    df = df[df.runner == "torch_eager"]
     lat = df[df.metric.isin(["latency_forward", "latency_backward"])]
     assert len(lat) == 8 and (lat.status == "ok").all()
     assert (lat.n >= 7).all() and (lat.ci_low <= lat.value).all() and (lat.value <= lat.ci_high).all()
@@ -25,7 +30,7 @@ def test_guideline1_quick_arm_set(tmp_path):
 def test_peak_memory_probe(tmp_path):
     out = tmp_path / "results"
     rc = main(["run", "--device", "cpu", "--workload", "guideline1", "--filter", "*c1=32,c2=32,multiplier=1*",
-               "--out", str(out), "--no-progress"])
+               "--runner", "torch_eager", "--out", str(out), "--no-progress"])
     assert rc == 0
     df = load_runs(next(out.iterdir())).set_index("metric")
     fwd, train = df.loc["peak_memory_forward"], df.loc["peak_memory_train"]
