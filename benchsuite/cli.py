@@ -34,6 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="results", help="results folder (default: results)")
     r.add_argument("--history", help="history database (default: OUT/history.sqlite)")
     r.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
+    r.add_argument("--simulate-traffic", action="store_true",
+                   help="add cachegrind-simulated memory traffic to every case (slow: ~1 min per case)")
+    r.add_argument("--no-ceilings", action="store_true",
+                   help="skip the roofline ceilings (memory bandwidth, GEMM FLOP/s per runner)")
 
     ls = sub.add_parser("list", help="list devices, workloads, models or runners")
     ls.add_argument("what", choices=["devices", "workloads", "models", "runners"])
@@ -238,7 +242,8 @@ def cmd_run(a) -> int:
     device = override_runner_options(device, a.runner_option)
     outcome = execute(device, workload, runners=a.runner, quick=a.quick, filter_glob=a.filter,
                       results=Path(a.out), history=Path(a.history) if a.history else None, argv=sys.argv,
-                      progress=Progress(enabled=not a.no_progress))
+                      progress=Progress(enabled=not a.no_progress), ceilings=not a.no_ceilings,
+                      extra_metrics=("traffic_forward_simulated",) if a.simulate_traffic else ())
     counts = ", ".join(f"{n} {s}" for s, n in sorted(outcome.statuses.items()))
     duration = outcome.folder.meta().get("duration_s")
     print(f"run {outcome.folder.path.name}: {outcome.status} in {duration} s; records: {counts}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import __version__, verdicts
@@ -17,6 +17,7 @@ from .runners import get_runner
 from .spec import DeviceSpec, WorkloadSpec
 from .store import HISTORY_FILE, History, RunFolder, new_run_id
 from .sweep import expand, groups
+from .ceilings import bandwidth_records, gemm_cases
 from .worker import run_group
 
 
@@ -30,11 +31,13 @@ class RunOutcome:
 
 def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: bool = False,
             filter_glob: str | None = None, results: Path = Path("results"), history: Path | None = None,
-            argv=None, progress: Progress | None = None) -> RunOutcome:
+            argv=None, progress: Progress | None = None, ceilings: bool = True,
+            extra_metrics: tuple[str, ...] = ()) -> RunOutcome:
     for r in runners or ():
         get_runner(r)  # unknown names fail before anything is written
     check_device(device)
     cases = expand(workload, device, runners=runners, quick=quick, filter_glob=filter_glob)
+    cases = [replace(c, metrics=c.metrics + tuple(m for m in extra_metrics if m not in c.metrics)) for c in cases]
     if not cases:
         raise BenchsuiteError(f"no cases to run: workload '{workload.name}' on device '{device.name}'"
                               + (f" with filter '{filter_glob}'" if filter_glob else "") + " expands to nothing")
@@ -52,6 +55,12 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
     outcome = RunOutcome(folder, "running")
     available = {r: get_runner(r).availability() for r in {c.runner for c in cases}}
 
+    def emit_plain(records):
+        for r in records:
+            r["run_id"] = run_id
+            outcome.statuses[r["status"]] += 1
+        append_jsonl(folder.records_path, records)
+
     def emit(case, records, samples):
         for r in records + samples:
             r["run_id"] = run_id
@@ -61,9 +70,16 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
         append_jsonl(folder.samples_path, samples)
         progress.case_done(case.label, Counter(r["status"] for r in records))
 
+    if ceilings:
+        cases += gemm_cases([c for c in cases if get_runner(c.runner).measures_hardware])
     progress.start(len(cases))
     t_start = time.monotonic()
     try:
+        if ceilings and any(get_runner(r).measures_hardware for r in {c.runner for c in cases}) \
+                and not is_remote(device):
+            for threads in sorted({c.threads for c in cases}):
+                progress.detail(f"memory bandwidth ceiling, {threads} thread(s)")
+                emit_plain(bandwidth_records(device.name, workload.name, threads, device.timing_for(quick)))
         for group in groups(cases):
             ok, why = available[group[0].runner]
             if ok and is_remote(device) and group[0].runner != "tvm":

@@ -18,6 +18,17 @@ _ALL = [
     Metric("latency_backward", "s", "timing", "backward pass alone; the forward feeding it is untimed"),
     Metric("peak_memory_forward", "B", "probe", "peak memory above the pre-call level during one inference forward"),
     Metric("peak_memory_train", "B", "probe", "peak memory above the pre-call level during forward + backward"),
+    Metric("energy_forward", "J", "probe", "energy per inference forward, from the device's meter"),
+    Metric("energy_forward_above_idle", "J", "probe", "energy per inference forward above idle power"),
+    Metric("energy_backward", "J", "probe", "energy per backward pass (training step minus its forward)"),
+    Metric("energy_backward_above_idle", "J", "probe", "energy per backward pass above idle power"),
+    Metric("energy_forward_modeled", "J", "counter", "per-op energy (Horowitz 2014) x counted ops and memory access"),
+    Metric("achieved_flops", "FLOP/s", "derived", "2 x counted multiply-adds / measured median forward latency"),
+    Metric("arithmetic_intensity", "FLOP/B", "counter", "2 x multiply-adds / analytic memory access"),
+    Metric("ceiling_flops", "FLOP/s", "derived", "peak FLOP/s through the runner: a 1024^3 GEMM (gemm_probe)"),
+    Metric("ceiling_bandwidth", "B/s", "derived", "sustainable memory bandwidth: b = a + 1 over 128 MiB arrays"),
+    Metric("traffic_forward_measured", "B", "probe", "DRAM traffic per inference: perf LLC misses x line size"),
+    Metric("traffic_forward_simulated", "B", "probe", "LLC traffic per inference simulated by cachegrind"),
     Metric("export_time", "s", "runner", "exporting the model from torch (ONNX, torch.export)"),
     Metric("session_time", "s", "runner", "creating the runtime's session (graph optimisation included)"),
     Metric("compile_time", "s", "runner", "compiling the inference graph"),
@@ -38,3 +49,5 @@ TIMING_METRICS = tuple(m.name for m in _ALL if m.produced_by == "timing")
 # Metrics a workload may ask for; one-shot runner metrics come along automatically.
 COUNTER_METRICS = tuple(m.name for m in _ALL if m.produced_by == "counter")
 SELECTABLE_METRICS = tuple(m.name for m in _ALL if m.produced_by in ("timing", "probe"))
+# energy_*_above_idle come with the energy metric they belong to
+SELECTABLE_METRICS = tuple(m for m in SELECTABLE_METRICS if not m.endswith("_above_idle"))

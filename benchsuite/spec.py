@@ -6,6 +6,7 @@ A device or workload is given by name (looked up in the search path) or by a pat
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -158,6 +159,8 @@ class DeviceSpec:
     runner_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     batch_sizes: tuple[int, ...] | None = None  # replaces the workload's (the paper used batch 8 on GPU)
     remote: "RemoteSpec | None" = None
+    energy: dict = field(default_factory=dict)  # meter settings: hwmon, powercap, idle_s, window_s
+    cachegrind_ll: str | None = None  # "size,assoc,line" for the simulated last-level cache
     source: str = ""
     text: str = ""  # the file as written, kept in run.json
 
@@ -229,10 +232,19 @@ def load_device(name_or_path: str) -> DeviceSpec:
             c.fail(f"runner_options.{r}", f"expected a table, got {o!r}")
     batch_sizes = c.get_list("batch_sizes", int, None, check=_positive, valid="positive integers")
     remote = _remote(source, c.get("remote", dict)) if "remote" in raw else None
+    ec = _Checker(source, c.get("energy", dict, {}), "energy.")
+    energy = {k: v for k, v in (("hwmon", ec.get("hwmon", str, None)), ("powercap", ec.get("powercap", str, None)),
+                                ("idle_s", ec.get("idle_s", (int, float), None, check=_positive, valid="> 0")),
+                                ("window_s", ec.get("window_s", (int, float), None, check=_positive, valid="> 0")))
+              if v is not None}
+    ec.done()
+    ll = c.get("cachegrind_ll", str, None, check=lambda v: re.fullmatch(r"\d+,\d+,\d+", v) is not None,
+               valid="SIZE_BYTES,ASSOCIATIVITY,LINE_BYTES, e.g. \"33554432,16,64\"")
     c.done()
     return DeviceSpec(name=name, kind=kind, description=description, threads=tuple(dict.fromkeys(threads)),
                       runners=runners, timing=timing, timing_quick=timing_quick, runner_options=opts,
-                      batch_sizes=batch_sizes, remote=remote, source=source, text=path.read_text())
+                      batch_sizes=batch_sizes, remote=remote, energy=energy, cachegrind_ll=ll, source=source,
+                      text=path.read_text())
 
 
 # ---------------------------------------------------------------- workload

@@ -53,14 +53,36 @@ def count_records(case) -> list[dict]:
     from .counting import count_registered
     from .metrics import COUNTER_METRICS
 
+    from .energy import modeled_energy
+
     try:
         totals = count_registered(case.model, case.resolution, case.batch_size, case.dtype, **case.params).totals()
     except Exception as e:  # noqa: BLE001 - the measurements go on without the counts
         return error_records(case, f"counting failed: {type(e).__name__}: {e}", metrics=COUNTER_METRICS)
     values = {"madds": totals["madds"], "params": totals["params"], "memory_access": totals["mac_bytes"],
-              "activation_memory_peak": totals["peak_activation_bytes"]}
-    return [make_record(case, m, value=v, source="modeled", message="analytic count from the model graph")
-            for m, v in values.items()]
+              "activation_memory_peak": totals["peak_activation_bytes"],
+              "arithmetic_intensity": 2 * totals["madds"] / totals["mac_bytes"] if totals["mac_bytes"] else None}
+    out = [make_record(case, m, value=v, source="modeled", message="analytic count from the model graph")
+           for m, v in values.items() if v is not None]
+    try:
+        joules, how = modeled_energy(totals["madds"], totals["elementwise_ops"], totals["mac_bytes"], case.dtype)
+        out.append(make_record(case, "energy_forward_modeled", value=joules, source="modeled", message=how))
+    except KeyError:
+        out.append(make_record(case, "energy_forward_modeled", status="unsupported", source="modeled",
+                               message=f"the energy constants have no figure for {case.dtype}"))
+    return out
+
+
+def achieved_flops(case, records: list[dict], latency: float, config: dict) -> list[dict]:
+    """FLOP/s this case reached: 2 x counted multiply-adds over the measured median latency."""
+    madds = next((r["value"] for r in records if r["metric"] == "madds" and r["status"] == "ok"), None)
+    if not madds:
+        return []
+    if case.model == "gemm_probe":  # the op count of a GEMM is exact: its FLOP/s is a measurement
+        return [make_record(case, "ceiling_flops", value=2 * madds / latency, config=config,
+                            message=f"{case.params['n']}^3 GEMM through {case.runner}, median latency")]
+    return [make_record(case, "achieved_flops", value=2 * madds / latency, source="modeled", config=config,
+                        message="2 x counted multiply-adds / measured median forward latency")]
 
 
 def prepare_case(case, device):
@@ -137,13 +159,17 @@ def _child(conn, cases, device, quick: bool, log_path) -> None:
                     records.append(make_record(case, metric, status="error", message=s.error,
                                                config=prepared.config))
                     continue
+                stats = summarize(s.samples)
                 records.append(make_record(case, metric, config=prepared.config,
-                                           message=precision_note(s, timing), **summarize(s.samples)))
+                                           message=precision_note(s, timing), **stats))
+                if metric == "latency_forward":
+                    records += achieved_flops(case, records, stats["value"], prepared.config)
                 samples.append({"case_id": case.case_id, "metric": metric, "number": s.number,
                                 "samples": s.samples})
             elif metric in prepared.unsupported:
                 records.append(make_record(case, metric, status="unsupported",
                                            message=prepared.unsupported[metric], config=prepared.config))
+        conn.send(("progress", f"probes for {case.label}", timing.prepare_timeout_s))
         for probe in probes_for(case.metrics):
             try:
                 results = probe.measure(prepared, case, device)

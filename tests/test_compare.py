@@ -42,7 +42,8 @@ def test_refuses_other_machines_and_versions():
 
 
 def _run(tmp_path, fake_device, small_workload, slowdown, name):
-    dev = fake_device(f"[runner_options.fake]\nslowdown = {slowdown}\nseconds_per_gmac = 0.1\n", name="fakedev")
+    dev = fake_device(f'[runner_options.fake]\nslowdown = {slowdown}\nseconds_per_gmac = 0.1\nclock = "simulated"\n',
+                      name="fakedev")
     out = tmp_path / "results"
     assert main(["run", "--device", str(dev), "--workload", str(small_workload()), "--out", str(out),
                  "--no-progress"]) == 0

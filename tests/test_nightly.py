@@ -14,7 +14,7 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU 
 def _nightly(tmp_path, slowdown: float) -> subprocess.CompletedProcess:
     dev = tmp_path / "fakedev.toml"
     dev.write_text(f'name = "fakedev"\nkind = "cpu"\nthreads = [1]\nrunners = ["fake"]\n{FAST_TIMING}\n'
-                   f"[runner_options.fake]\nslowdown = {slowdown}\nseconds_per_gmac = 0.1\n")
+                   f"[runner_options.fake]\nslowdown = {slowdown}\nseconds_per_gmac = 0.1\nclock = \"simulated\"\n")
     wl = tmp_path / "smallg1.toml"
     wl.write_text(SMALL_G1)
     bin_dir = Path(sys.executable).parent

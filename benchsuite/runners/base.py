@@ -36,6 +36,7 @@ class Runner:
     name = "base"
     description = ""
     options: dict[str, Any] = {}
+    measures_hardware = True  # False for stand-ins: no device ceilings are taken through them
 
     def availability(self) -> tuple[bool, str]:
         return True, ""

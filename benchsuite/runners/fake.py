@@ -2,12 +2,15 @@
 
 Its cost model is a stand-in (parameters x pixels x batch), not a measurement of the model;
 it exists so the engine, worker isolation, records and regression checks can be tested
-quickly and deterministically. Failures are chosen by globs over the case label.
+quickly and deterministically. Failures are chosen by globs over the case label. With
+clock = "simulated" no time passes at all: each sample is the cost times lognormal jitter
+(`jitter`, sigma), so regression tests do not depend on how busy the machine is.
 """
 from __future__ import annotations
 
 import fnmatch
 import os
+import random
 import time
 
 import torch
@@ -24,9 +27,10 @@ def _busy(seconds: float) -> None:
 
 class FakeRunner(Runner):
     name = "fake"
+    measures_hardware = False
     description = "deterministic stand-in backend for tests (busy-waits; can raise, crash, hang)"
     options = {"seconds_per_gmac": 0.5, "slowdown": 1.0, "raise_on": [], "crash_on": [], "hang_on": [],
-               "corrupt_output_on": []}
+               "corrupt_output_on": [], "clock": "busy", "jitter": 0.02}
 
     def prepare(self, model, example, case, options, device) -> Prepared:
         hit = lambda key: any(fnmatch.fnmatchcase(case.label, g) for g in options[key])  # noqa: E731
@@ -49,7 +53,13 @@ class FakeRunner(Runner):
             _busy(cost)
             return out
 
-        return Prepared(timed={"latency_forward": Timed(run=forward),
-                               "latency_forward_train": Timed(run=lambda: _busy(cost * 1.1)),
-                               "latency_backward": Timed(run=lambda: _busy(cost * 2), setup=lambda: None)},
-                        output=lambda: out, config={"slowdown": options["slowdown"]})
+        timed = {"latency_forward": Timed(run=forward),
+                 "latency_forward_train": Timed(run=lambda: _busy(cost * 1.1)),
+                 "latency_backward": Timed(run=lambda: _busy(cost * 2), setup=lambda: None)}
+        if options["clock"] == "simulated":
+            rng = random.Random()
+            for factor, t in zip((1.0, 1.1, 2.0), timed.values()):
+                t.block_timer = lambda _t, n, c=cost * factor: c * rng.lognormvariate(0, options["jitter"] / n ** 0.5)
+        elif options["clock"] != "busy":
+            raise ValueError(f"fake clock {options['clock']!r} (valid: busy, simulated)")
+        return Prepared(timed=timed, output=lambda: out, config={"slowdown": options["slowdown"]})

@@ -1,0 +1,35 @@
+"""Device ceilings for the roofline: peak FLOP/s through each runner (a large GEMM, measured as a
+normal case of the `gemm_probe` model) and sustainable memory bandwidth (STREAM-like add on
+arrays far larger than the last-level cache, through torch with preallocated buffers)."""
+from __future__ import annotations
+
+import torch
+
+from .measure import Series, Timed, measure_interleaved, summarize
+from .records import make_record
+from .sweep import Case
+
+BANDWIDTH_ELEMENTS = 1 << 25   # 32 Mi float32 = 128 MiB per array, two arrays: far beyond any LLC here
+
+
+def gemm_cases(cases: list[Case]) -> list[Case]:
+    """One gemm_probe case per (runner, threads, dtype) of a run."""
+    seen = {(c.runner, c.threads, c.dtype, c.device, c.workload) for c in cases if c.model != "gemm_probe"}
+    return [Case(wl, dev, runner, "gemm_probe", (("n", 1024),), (("calibration", "ceiling"),), 1, 1024, dtype,
+                 threads, ("latency_forward",)) for runner, threads, dtype, dev, wl in sorted(seen)]
+
+
+def bandwidth_records(device: str, workload: str, threads: int, timing) -> list[dict]:
+    """Memory bandwidth from b = a + 1 (read 4 B, write 4 B per element), median over samples."""
+    case = Case(workload, device, "torch_eager", "device_ceilings", (), (("calibration", "ceiling"),), 1, 0,
+                "float32", threads, ("ceiling_bandwidth",))
+    torch.set_num_threads(threads)
+    a = torch.ones(BANDWIDTH_ELEMENTS)
+    b = torch.empty_like(a)
+    s = Series(("bandwidth", "copy"), Timed(run=lambda: torch.add(a, 1.0, out=b)))
+    measure_interleaved([s], timing)
+    st = summarize(s.samples)
+    moved = 2 * 4 * BANDWIDTH_ELEMENTS
+    return [make_record(case, "ceiling_bandwidth", value=moved / st["value"], n=st["n"],
+                        ci_low=moved / st["ci_high"], ci_high=moved / st["ci_low"], unit="B/s",
+                        message=f"torch add-scalar over {moved // 2 // 2**20} MiB arrays, {threads} thread(s)")]

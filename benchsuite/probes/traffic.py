@@ -1,0 +1,133 @@
+"""Memory traffic per inference: measured from hardware counters where the PMU is readable (perf),
+simulated with valgrind's cachegrind where it is not. (The analytic MAC, `memory_access`, is
+modeled for every case by the counter.)
+
+cachegrind is slow (tens of seconds per inference of a G1 stack, plus the interpreter's start-up
+under simulation), so it is switched on per run (`benchsuite run --simulate-traffic`) and meant for
+the micro-benchmarks. The per-inference figure is isolated by differencing two runs of the same
+process with different iteration counts: start-up, import and preparation cancel out.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from . import Probe
+
+PERF_EVENTS = ("LLC-load-misses", "LLC-store-misses")
+LINE_BYTES = 64
+
+
+def parse_perf_csv(text: str) -> dict[str, int | None]:
+    """`perf stat -x,` output -> event -> count (None where perf says not supported / not counted)."""
+    out: dict[str, int | None] = {}
+    for line in text.splitlines():
+        parts = line.split(",")
+        if len(parts) < 3 or line.startswith("#"):
+            continue
+        value, event = parts[0].strip(), parts[2].strip()
+        out[event] = int(value) if value.isdigit() else None
+    return out
+
+
+def parse_cachegrind(text: str) -> tuple[int, int, str]:
+    """(last-level data misses, read + write; LL line size; LL description) from a cachegrind.out file."""
+    events = summary = None
+    line_size, desc = LINE_BYTES, "?"
+    for line in text.splitlines():
+        if line.startswith("events:"):
+            events = line.split()[1:]
+        elif line.startswith("summary:"):
+            summary = [int(x) for x in line.split()[1:]]
+        elif line.startswith("desc: LL cache:"):
+            desc = line.split(":", 2)[2].strip()
+            m = re.search(r",\s*(\d+) B,", line)
+            if m:
+                line_size = int(m.group(1))
+    if not events or not summary:
+        raise ValueError("not a cachegrind output: no events/summary lines (was --cache-sim=yes given?)")
+    counts = dict(zip(events, summary))
+    if "DLmr" not in counts:
+        raise ValueError("cachegrind ran without cache simulation (--cache-sim=yes): no DLmr/DLmw counts")
+    return counts["DLmr"] + counts.get("DLmw", 0), line_size, desc
+
+
+class PerfTrafficProbe(Probe):
+    """Last-level-cache misses x line size per inference, from perf attached to this process."""
+
+    name = "perf_traffic"
+    metrics = ("traffic_forward_measured",)
+
+    def measure(self, prepared, case, device) -> list[dict]:
+        if "traffic_forward_measured" not in case.metrics:
+            return []
+        timed = prepared.timed.get("latency_forward")
+        if not shutil.which("perf"):
+            return [_unsupported("perf is not installed (Debian: linux-perf)")]
+        if timed is None or timed.block_timer is not None:
+            return [_unsupported("the forward does not run in this process")]
+        proc = subprocess.Popen(["perf", "stat", "-x,", "-e", ",".join(PERF_EVENTS), "-p", str(os.getpid())],
+                                stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        time.sleep(0.2)
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < 1.0:
+            timed.run()
+            n += 1
+        proc.send_signal(2)
+        _, err = proc.communicate(timeout=30)
+        counts = parse_perf_csv(err)
+        if any(counts.get(e) is None for e in PERF_EVENTS):
+            return [_unsupported(f"perf cannot count {', '.join(PERF_EVENTS)} here ({err.strip()[:160]}): "
+                                 "the PMU is not readable (virtual machine, or kernel.perf_event_paranoid)")]
+        misses = sum(counts[e] for e in PERF_EVENTS)
+        return [{"metric": "traffic_forward_measured", "value": misses * LINE_BYTES / n, "unit": "B",
+                 "message": f"perf LLC load+store misses x {LINE_BYTES} B over {n} forwards (whole process)"}]
+
+
+class CachegrindProbe(Probe):
+    """Simulated last-level-cache traffic per inference (valgrind cachegrind)."""
+
+    name = "cachegrind"
+    metrics = ("traffic_forward_simulated",)
+    ITERATIONS = (1, 3)
+
+    def measure(self, prepared, case, device) -> list[dict]:
+        if "traffic_forward_simulated" not in case.metrics:
+            return []
+        if not shutil.which("valgrind"):
+            return [_unsupported("valgrind is not installed (Debian: valgrind)", "traffic_forward_simulated")]
+        if device.source == "" or getattr(device, "remote", None):
+            return [_unsupported("cachegrind simulates this host's CPU only", "traffic_forward_simulated")]
+        misses, line, desc = {}, LINE_BYTES, "?"
+        for k in self.ITERATIONS:
+            misses[k], line, desc = simulate(case, device.source, k, device.cachegrind_ll)
+        k1, k2 = self.ITERATIONS
+        per = (misses[k2] - misses[k1]) / (k2 - k1) * line
+        return [{"metric": "traffic_forward_simulated", "value": per, "unit": "B", "source": "simulated",
+                 "message": f"cachegrind LL data misses x {line} B, difference of {k2} and {k1} forwards; "
+                            f"simulated LL: {desc}"}]
+
+
+def simulate(case, device_path: str, iterations: int, ll: str | None = None) -> tuple[int, int, str]:
+    """Run `iterations` forwards of the case under cachegrind; (LL data misses, line size)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "cachegrind.out"
+        spec = json.dumps({"case": case.__dict__, "device": device_path})
+        cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=yes", f"--cachegrind-out-file={out}",
+               *([f"--LL={ll}"] if ll else []),
+               sys.executable, "-m", "benchsuite.probes.traffic_run", spec, str(iterations)]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0 or not out.exists():
+            raise RuntimeError(f"cachegrind run failed (exit {r.returncode}): {r.stderr.strip()[-300:]}")
+        return parse_cachegrind(out.read_text())
+
+
+def _unsupported(reason: str, metric: str = "traffic_forward_measured") -> dict:
+    return {"metric": metric, "status": "unsupported", "message": reason}

@@ -1,0 +1,27 @@
+"""Entry point run under valgrind by the cachegrind probe: prepare one case, run N forwards."""
+from __future__ import annotations
+
+import json
+import sys
+
+import torch
+
+from ..spec import load_device
+from ..sweep import Case
+from ..worker import prepare_case
+
+
+def main(spec_json: str, iterations: int) -> None:
+    spec = json.loads(spec_json)
+    fields = {k: tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v
+              for k, v in spec["case"].items()}
+    case = Case(**fields)
+    torch.set_num_threads(case.threads)
+    prepared, _ = prepare_case(case, load_device(spec["device"]))
+    run = prepared.timed["latency_forward"].run
+    for _ in range(iterations):
+        run()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]))

@@ -1,0 +1,155 @@
+"""Energy meters against constructed inputs (powercap tree, NVML stand-in, hwmon file), and the model."""
+import os
+import threading
+import time
+from dataclasses import replace
+
+import pytest
+
+from benchsuite.energy import EnergyUnavailable, HwmonMeter, NvmlMeter, RaplMeter, modeled_energy
+from benchsuite.measure import Timed
+from benchsuite.probes.energy import EnergyProbe
+from benchsuite.spec import load_device
+from benchsuite.sweep import Case
+
+
+def powercap_tree(root, energy_uj=1000, max_range=2**32):
+    for d, name, e in (("intel-rapl:0", "package-0", energy_uj), ("intel-rapl:0:0", "core", 10),
+                       ("intel-rapl:0:1", "dram", 20)):
+        (root / d).mkdir(parents=True)
+        (root / d / "name").write_text(name + "\n")
+        (root / d / "energy_uj").write_text(f"{e}\n")
+        (root / d / "max_energy_range_uj").write_text(f"{max_range}\n")
+    return root
+
+
+def test_rapl_domains_and_delta(tmp_path):
+    meter = RaplMeter(powercap_tree(tmp_path / "pc"))
+    assert set(meter.domains) == {"package-0", "package-0/core", "package-0/dram"}
+    start = meter.read()
+    end = {**start, "package-0": start["package-0"] + 2_500_000, "package-0/dram": start["package-0/dram"] + 500_000}
+    delta = meter.delta_joules(start, end)
+    assert delta["package-0"] == pytest.approx(2.5) and meter.total(delta) == pytest.approx(3.0)
+
+
+def test_rapl_wraparound(tmp_path):
+    meter = RaplMeter(powercap_tree(tmp_path / "pc", energy_uj=999_000, max_range=1_000_000))
+    start = meter.read()
+    end = {**start, "package-0": 4_000}  # wrapped: 999000 -> 1000000 -> 0 -> 4000
+    assert meter.delta_joules(start, end)["package-0"] == pytest.approx(0.005)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_rapl_permission_denied_explains_the_fix(tmp_path):
+    root = powercap_tree(tmp_path / "pc")
+    (root / "intel-rapl:0" / "energy_uj").chmod(0)
+    with pytest.raises(EnergyUnavailable, match=r"permission denied.*chmod o\+r"):
+        RaplMeter(root)
+
+
+def test_rapl_permission_denied_explains_the_fix_as_root(tmp_path, monkeypatch):
+    """Root ignores file modes, so the kernel's refusal is simulated at the read."""
+    meter = RaplMeter(powercap_tree(tmp_path / "pc"))
+    real = type(tmp_path).read_text
+
+    def deny(self, *a, **kw):
+        if self.name == "energy_uj":
+            raise PermissionError(13, "Permission denied")
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(type(tmp_path), "read_text", deny)
+    with pytest.raises(EnergyUnavailable, match=r"root-only \(CVE-2020-8694\).*chmod o\+r"):
+        meter.read()
+
+
+def test_no_powercap_is_unavailable_with_reason(tmp_path):
+    with pytest.raises(EnergyUnavailable, match="does not exist"):
+        RaplMeter(tmp_path / "absent")
+
+
+class FakeNvml:
+    class NVMLError(Exception):
+        pass
+
+    def __init__(self):
+        self.mj = 1000
+
+    def nvmlInit(self):
+        pass
+
+    def nvmlDeviceGetHandleByIndex(self, i):
+        return i
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, handle):
+        self.mj += 250
+        return self.mj
+
+
+def test_nvml_meter_with_a_stand_in():
+    meter = NvmlMeter(nvml=FakeNvml())
+    a = meter.read()
+    b = meter.read()
+    assert meter.delta_joules(a, b) == pytest.approx(0.25)
+
+
+def test_hwmon_integrates_power(tmp_path):
+    rail = tmp_path / "power1_input"
+    rail.write_text("5000000\n")  # 5 W
+    meter = HwmonMeter(str(rail), interval_s=0.002)
+    a = meter.read()
+    time.sleep(0.3)
+    b = meter.read()
+    meter.close()
+    assert meter.delta_joules(a, b) == pytest.approx(5 * 0.3, rel=0.15)
+
+
+def test_modeled_energy_halves_at_16_bit():
+    e32, how = modeled_energy(1_000_000, 0, 0, "float32")
+    e16, _ = modeled_energy(1_000_000, 0, 0, "float16")
+    assert e32 == pytest.approx(1e6 * 4.6e-12) and e16 < e32 / 2 and "Horowitz" in how
+    mem, _ = modeled_energy(0, 0, 8 * 1000, "float32")
+    assert mem == pytest.approx(1000 * 1.3e-9)
+    with pytest.raises(KeyError):
+        modeled_energy(1, 0, 0, "bfloat16")
+
+
+def test_energy_probe_with_an_advancing_powercap_counter(tmp_path):
+    """A fake package drawing a steady 20 W: energy per call = 20 W x call time, ~0 above idle."""
+    root = powercap_tree(tmp_path / "pc", energy_uj=0)
+    counter = root / "intel-rapl:0" / "energy_uj"
+    stop = threading.Event()
+    t_start = time.monotonic()
+
+    tmp = counter.with_name("energy_uj.tmp")
+
+    def advance():  # atomic replace: a reader never sees a half-written file (sysfs never shows one)
+        while not stop.wait(0.001):
+            tmp.write_text(f"{int((time.monotonic() - t_start) * 20e6)}\n")
+            os.replace(tmp, counter)
+
+    threading.Thread(target=advance, daemon=True).start()
+    try:
+        device = replace(load_device("cpu"), energy={"powercap": str(root), "idle_s": 0.3, "window_s": 0.5})
+        case = Case("t", "cpu", "torch_eager", "g1_block_stack", (), (), 1, 16, "float32", 1,
+                    ("energy_forward", "energy_backward"))
+
+        class Prepared:
+            timed = {"latency_forward": Timed(run=lambda: time.sleep(0.01)),
+                     "latency_backward": Timed(run=lambda: time.sleep(0.02), setup=lambda: time.sleep(0.01))}
+            unsupported = {}
+
+        out = {r["metric"]: r for r in EnergyProbe().measure(Prepared(), case, device)}
+    finally:
+        stop.set()
+    fwd, bwd = out["energy_forward"]["value"], out["energy_backward"]["value"]
+    assert fwd == pytest.approx(20 * 0.0101, rel=0.35) and bwd == pytest.approx(20 * 0.0201, rel=0.35)
+    assert abs(out["energy_forward_above_idle"]["value"]) < 0.3 * fwd
+    assert "rapl" in out["energy_forward"]["message"] and "idle" in out["energy_forward"]["message"]
+
+
+def test_energy_probe_unsupported_here_says_why():
+    device = replace(load_device("cpu"), energy={"powercap": "/nonexistent/powercap"})
+    case = Case("t", "cpu", "torch_eager", "g1_block_stack", (), (), 1, 16, "float32", 1, ("energy_forward",))
+    out = EnergyProbe().measure(None, case, device)
+    assert {r["metric"] for r in out} == {"energy_forward", "energy_forward_above_idle"}
+    assert all(r["status"] == "unsupported" and "does not exist" in r["message"] for r in out)
