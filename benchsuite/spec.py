@@ -61,6 +61,13 @@ def _read_toml(path: Path) -> dict:
         raise SpecError(str(path), "(file)", f"malformed TOML: {e}") from None
 
 
+def _open(kind: str, name_or_path: str):
+    """(path, source label, parsed TOML, a checker over it) for a device or workload."""
+    path = resolve(kind, name_or_path)
+    raw = _read_toml(path)
+    return path, str(path), raw, _Checker(str(path), raw)
+
+
 # ---------------------------------------------------------------- validation helpers
 
 class _Checker:
@@ -201,10 +208,7 @@ QUICK_TIMING = Timing(warmup_s=0.05, min_sample_s=0.01, target_precision=0.02, m
 def load_device(name_or_path: str) -> DeviceSpec:
     from .runners import runner_names  # local: runners import spec types
 
-    path = resolve("devices", name_or_path)
-    source = str(path)
-    raw = _read_toml(path)
-    c = _Checker(source, raw)
+    path, source, raw, c = _open("devices", name_or_path)
     name = c.get("name", str, path.stem)
     kind = c.get("kind", str, check=lambda v: v in DEVICE_KINDS, valid=", ".join(DEVICE_KINDS))
     description = c.get("description", str, "")
@@ -318,10 +322,7 @@ def _check_values(c: _Checker, key: str, values, what: str):
 
 
 def load_workload(name_or_path: str) -> WorkloadSpec:
-    path = resolve("workloads", name_or_path)
-    source = str(path)
-    raw = _read_toml(path)
-    c = _Checker(source, raw)
+    path, source, raw, c = _open("workloads", name_or_path)
     name = c.get("name", str, path.stem)
     description = c.get("description", str, "")
     models_raw = c.get("models", list)

@@ -228,7 +228,7 @@ def _run_process(cases, device, quick, timeout_s, emit, progress, log_path) -> s
 def run_group(cases, device, quick: bool, emit: Callable, progress: Callable = lambda s: None,
               log_path=None) -> None:
     """Measure one comparison group; every case ends with records passed to emit(case, records, samples)."""
-    timeout = device.timing_for(quick).case_timeout_s
+    timeout = device.timing_for(quick).prepare_timeout_s  # until the child says otherwise: start-up is slow
     pending = {c.case_id: c for c in cases}
 
     def got(case_id, records, samples):

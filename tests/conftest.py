@@ -5,22 +5,14 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
-FAST_TIMING = """
-[timing]
-warmup_s = 0.01
-min_sample_s = 0.002
-target_precision = 0.05
-min_samples = 5
-max_time_s = 0.3
-case_timeout_s = 20
-[timing_quick]
-warmup_s = 0.01
+_FAST = """warmup_s = 0.01
 min_sample_s = 0.002
 target_precision = 0.05
 min_samples = 5
 max_time_s = 0.3
 case_timeout_s = 20
 """
+FAST_TIMING = f"\n[timing]\n{_FAST}[timing_quick]\n{_FAST}"
 
 
 def write(path: Path, text: str) -> Path:

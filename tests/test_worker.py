@@ -48,7 +48,7 @@ def test_crash_loses_only_the_crashing_case(fake_device, small_workload):
 def test_hang_times_out(fake_device, small_workload):
     extra = '[runner_options.fake]\nhang_on = ["*c1=16,*"]\n'
     dev_text = fake_device(extra).read_text().replace("case_timeout_s = 20",
-                                                      "case_timeout_s = 4\nprepare_timeout_s = 4")
+                                                      "case_timeout_s = 4\nprepare_timeout_s = 10")
     p = small_workload().parent / "hangdev.toml"
     p.write_text(dev_text)
     dev = load_device(str(p))
@@ -56,7 +56,7 @@ def test_hang_times_out(fake_device, small_workload):
     got = {}
     run_group(group, dev, False, lambda case, recs, samples: got.setdefault(case.params["c1"], recs))
     (fwd,) = [r for r in got[16] if r["metric"] == "latency_forward"]
-    assert "timed out" in fwd["message"] and fwd["status"] == "error"
+    assert "timed out: no progress for 10 s" in fwd["message"] and fwd["status"] == "error"
     assert _status(got[8]) == {"latency_forward": "ok", "latency_backward": "ok"}
 
 
