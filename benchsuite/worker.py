@@ -117,7 +117,18 @@ def prepare_case(case, device):
     return prepared, records
 
 
+def _die_with_parent() -> None:
+    """Linux: have the kernel kill this worker if the run's process dies (even by SIGKILL)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass  # not Linux: an orphan finishes its group and exits
+
+
 def _child(conn, cases, device, quick: bool, log_path) -> None:
+    _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C does
     if log_path:  # library chatter (profiler, compilers) and crash reports go to the run's worker.log
         fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)

@@ -81,7 +81,7 @@ def test_sigkill_keeps_finished_records(tmp_path, fake_device, small_workload):
     out = tmp_path / "results"
     proc = subprocess.Popen([sys.executable, "-m", "benchsuite", "run", "--device", str(fake_device()),
                              "--workload", str(wl), "--out", str(out), "--no-progress"],
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     records = None
     while time.monotonic() < deadline:
@@ -91,8 +91,14 @@ def test_sigkill_keeps_finished_records(tmp_path, fake_device, small_workload):
             break
         time.sleep(0.05)
     assert records is not None, "no case finished in time"
-    os.killpg(proc.pid, signal.SIGKILL)
+    import psutil
+
+    workers = [c for c in psutil.Process(proc.pid).children(recursive=True)
+               if "resource_tracker" not in " ".join(c.cmdline())]
+    os.kill(proc.pid, signal.SIGKILL)  # the run's process alone: its worker must not outlive it
     proc.wait()
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive, "a worker outlived the killed run"
     df = load_runs(records.parent)
     lat = df[df.metric.str.startswith("latency")]
     assert len(lat) >= 2 and set(df.status) == {"ok"} and df.value.notna().all()
