@@ -24,6 +24,7 @@ _ALL = [
     Metric("energy_backward_above_idle", "J", "probe", "energy per backward pass above idle power"),
     Metric("energy_forward_modeled", "J", "counter", "per-op energy (Horowitz 2014) x counted ops and memory access"),
     Metric("achieved_flops", "FLOP/s", "derived", "2 x counted multiply-adds / measured median forward latency"),
+    Metric("achieved_bandwidth", "B/s", "derived", "analytic memory access / measured median forward latency"),
     Metric("arithmetic_intensity", "FLOP/B", "counter", "2 x multiply-adds / analytic memory access"),
     Metric("ceiling_flops", "FLOP/s", "derived", "peak FLOP/s through the runner: a 1024^3 GEMM (gemm_probe)"),
     Metric("ceiling_bandwidth", "B/s", "derived", "sustainable memory bandwidth: b = a + 1 over 128 MiB arrays"),

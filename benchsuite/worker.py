@@ -81,8 +81,13 @@ def achieved_flops(case, records: list[dict], latency: float, config: dict) -> l
     if case.model == "gemm_probe":  # the op count of a GEMM is exact: its FLOP/s is a measurement
         return [make_record(case, "ceiling_flops", value=2 * madds / latency, config=config,
                             message=f"{case.params['n']}^3 GEMM through {case.runner}, median latency")]
-    return [make_record(case, "achieved_flops", value=2 * madds / latency, source="modeled", config=config,
-                        message="2 x counted multiply-adds / measured median forward latency")]
+    out = [make_record(case, "achieved_flops", value=2 * madds / latency, source="modeled", config=config,
+                       message="2 x counted multiply-adds / measured median forward latency")]
+    mac = next((r["value"] for r in records if r["metric"] == "memory_access" and r["status"] == "ok"), None)
+    if mac:
+        out.append(make_record(case, "achieved_bandwidth", value=mac / latency, source="modeled", config=config,
+                               message="analytic memory access (MAC) / measured median forward latency"))
+    return out
 
 
 def prepare_case(case, device):

@@ -36,6 +36,7 @@ def test_report_content(report):
         assert section in page
     # sections without records say so instead of vanishing
     assert "No g2_group_conv_stack records" in page and "No energy records" in page
+    assert "No ceiling_flops" in page  # the fake runner measures no hardware
     assert page.count("<tr>") > 20 and 'id="records"' in page
 
 

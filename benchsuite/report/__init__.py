@@ -117,8 +117,9 @@ def build_report(paths, out_dir: Path, history=None) -> Path:
     sections.append(("Runtime breakdown by operator category",
                      _img(figures.breakdown(df, vd.reference_rows("shufflenetv2_runtime_breakdown.csv")),
                           "runtime breakdown", "No runtime_share_* records: run workload architectures.")))
-    sections.append(("Roofline", _absent_unless(df, ("arithmetic_intensity",),
-                                                "No arithmetic-intensity / ceiling records in these runs.")))
+    sections.append(("Roofline", _img(figures.roofline(df), "roofline",
+                                      "No ceiling_flops / ceiling_bandwidth / achieved_flops records in these runs "
+                                      "(run without --no-ceilings).")))
     sections.append(("Energy (measured and modeled)", _energy(df)))
     trend_rows = _trend_rows(history, metas) if history is not None else []
     sections.append(("Trends across the history", _img(figures.trends(trend_rows), "latency trends",
@@ -141,13 +142,6 @@ def build_report(paths, out_dir: Path, history=None) -> Path:
     out = out_dir / REPORT_FILE
     out.write_text(page)
     return out
-
-
-def _absent_unless(df, metrics, message) -> str:
-    if df.empty or not df.metric.isin(metrics).any():
-        return f'<p class="absent">{html.escape(message)}</p>'
-    rows = df[df.metric.isin(metrics)][["model", "runner", "metric", "value", "unit", "source"]].to_dict("records")
-    return _table(rows)
 
 
 def _energy(df) -> str:

@@ -164,3 +164,29 @@ def trends(history_rows) -> bytes | None:
     ax.set_yscale("log")
     ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1, 1))
     return _png(fig)
+
+
+def roofline(df) -> bytes | None:
+    """Arithmetic intensity (modeled) vs achieved FLOP/s, under each runner's measured ceilings."""
+    ok = df[df.status == "ok"]
+    ai = ok[ok.metric == "arithmetic_intensity"].set_index(["run_id", "case_id"]).value
+    ach = ok[ok.metric == "achieved_flops"]
+    peaks = ok[ok.metric == "ceiling_flops"].groupby(["runner", "threads"]).value.max()
+    bw = ok[ok.metric == "ceiling_bandwidth"].groupby("threads").value.max()
+    if ach.empty or peaks.empty or bw.empty:
+        return None
+    ach = ach.assign(ai=[ai.get((r, c), np.nan) for r, c in zip(ach.run_id, ach.case_id)]).dropna(subset=["ai"])
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    x = np.logspace(np.log10(max(ach.ai.min() / 4, 1e-2)), np.log10(ach.ai.max() * 4), 100)
+    for (runner, threads), peak in peaks.items():
+        b = bw.get(threads, bw.max())
+        ax.plot(x, np.minimum(peak, b * x) / 1e9, lw=1, label=f"ceiling {runner} t{threads}: "
+                f"{peak / 1e9:.0f} GFLOP/s, {b / 1e9:.0f} GB/s")
+    for (runner, threads), g in ach.groupby(["runner", "threads"]):
+        ax.scatter(g.ai, g.value / 1e9, s=18, label=f"{runner} t{threads} cases")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("arithmetic intensity (FLOP/B, modeled: 2 x madds / analytic MAC)")
+    ax.set_ylabel("achieved GFLOP/s (counted FLOPs / measured latency)")
+    ax.legend(fontsize=6)
+    return _png(fig)
