@@ -96,7 +96,7 @@ class CachegrindProbe(Probe):
 
     name = "cachegrind"
     metrics = ("traffic_forward_simulated",)
-    ITERATIONS = (1, 3)
+    ITERATIONS = (1, 11)
 
     def measure(self, prepared, case, device) -> list[dict]:
         if "traffic_forward_simulated" not in case.metrics:
@@ -110,6 +110,11 @@ class CachegrindProbe(Probe):
             misses[k], line, desc = simulate(case, device.source, k, device.cachegrind_ll)
         k1, k2 = self.ITERATIONS
         per = (misses[k2] - misses[k1]) / (k2 - k1) * line
+        if per < 0:
+            return [{"metric": "traffic_forward_simulated", "status": "error", "source": "simulated",
+                     "message": f"the difference of {k2} and {k1} forwards is negative ({per:.3g} B per forward): "
+                                "the process's own variation exceeds this case's traffic in the simulated "
+                                f"LL ({desc}); the case may never leave the cache"}]
         return [{"metric": "traffic_forward_simulated", "value": per, "unit": "B", "source": "simulated",
                  "message": f"cachegrind LL data misses x {line} B, difference of {k2} and {k1} forwards; "
                             f"simulated LL: {desc}"}]
@@ -123,7 +128,8 @@ def simulate(case, device_path: str, iterations: int, ll: str | None = None) -> 
         cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=yes", f"--cachegrind-out-file={out}",
                *([f"--LL={ll}"] if ll else []),
                sys.executable, "-m", "benchsuite.probes.traffic_run", spec, str(iterations)]
-        r = subprocess.run(cmd, capture_output=True, text=True)
+        env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same allocation pattern in both runs
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if r.returncode != 0 or not out.exists():
             raise RuntimeError(f"cachegrind run failed (exit {r.returncode}): {r.stderr.strip()[-300:]}")
         return parse_cachegrind(out.read_text())
