@@ -17,6 +17,7 @@ from benchsuite.execute import execute
 from benchsuite.progress import Progress
 from benchsuite.records import load_runs
 from benchsuite.spec import load_device, load_workload
+from benchsuite.store import RunFolder
 
 
 def main() -> int:
@@ -24,19 +25,26 @@ def main() -> int:
     ap.add_argument("--trials", type=int, default=64)
     ap.add_argument("--out", default="docs/runners.md")
     ap.add_argument("--results", default="results")
+    ap.add_argument("--from-run", help="render the table from this finished run instead of measuring")
     a = ap.parse_args()
     device = load_device("cpu-all")
-    opts = {**device.runner_options, "tvm": {**device.runner_options.get("tvm", {}), "trials": a.trials}}
-    device = replace(device, threads=(1, 2), runner_options=opts)
-    outcome = execute(device, load_workload("mobilenet_v2_runners"), results=Path(a.results), argv=sys.argv,
-                      progress=Progress())
-    df = load_runs(outcome.folder.path)
-    env = outcome.folder.meta()["environment"]
+    if a.from_run:
+        folder = RunFolder(Path(a.from_run))
+    else:
+        opts = {**device.runner_options, "tvm": {**device.runner_options.get("tvm", {}), "trials": a.trials}}
+        device = replace(device, threads=(1, 2), runner_options=opts)
+        folder = execute(device, load_workload("mobilenet_v2_runners"), results=Path(a.results), argv=sys.argv,
+                         progress=Progress()).folder
+    df = load_runs(folder.path)
+    df = df[df.model == "mobilenet_v2"]
+    env = folder.meta()["environment"]
+    tvm_trials = df[(df.runner == "tvm") & (df.metric == "latency_forward")].get("config.trials")
+    trials = int(tvm_trials.iloc[0]) if tvm_trials is not None and len(tvm_trials) else a.trials
     lat = df[df.metric == "latency_forward"].set_index(["runner", "threads"])
     extra = df[df.metric.isin(["export_time", "compile_time", "tuning_time", "session_time", "output_error"])]
     lines = [f"MobileNetV2 1.0, 224x224, batch 1, float32, forward latency (median, 95% CI) on {env['cpu_model']} "
-             f"({env['logical_cores']} logical cores), run `{outcome.folder.path.name}`.", "",
-             f"Made by: `python benchmarks/runner_table.py --trials {a.trials}`", "",
+             f"({env['logical_cores']} logical cores), run `{folder.path.name}`.", "",
+             f"Made by: `python benchmarks/runner_table.py --trials {trials}`", "",
              "| runner | 1 thread (ms) | 2 threads (ms) | one-off costs (1 thread) | output error |",
              "|---|---|---|---|---|"]
     for runner in device.runners:
@@ -56,7 +64,8 @@ def main() -> int:
     tvm_cfg = df[(df.runner == "tvm") & (df.metric == "latency_forward")]
     if len(tvm_cfg) and "config.trials" in tvm_cfg:
         lines += ["", f"TVM: MetaSchedule with {int(tvm_cfg['config.trials'].iloc[0])} trials for the whole model "
-                  "(about 50 tasks share them, so many kernels keep default schedules)."]
+                  "(about 50 tasks share them, so many kernels keep default schedules). Measured on a 2-core "
+                  "machine that was also running other work: compare within a column with care."]
     text = "\n".join(lines) + "\n"
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(text)
