@@ -24,10 +24,15 @@ def bandwidth_records(device: str, workload: str, threads: int, timing) -> list[
     case = Case(workload, device, "torch_eager", "device_ceilings", (), (("calibration", "ceiling"),), 1, 0,
                 "float32", threads, ("ceiling_bandwidth",))
     torch.set_num_threads(threads)
-    a = torch.ones(BANDWIDTH_ELEMENTS)
-    b = torch.empty_like(a)
+    try:
+        a = torch.ones(BANDWIDTH_ELEMENTS)
+        b = torch.empty_like(a)
+    except RuntimeError as e:  # e.g. out of memory: the run goes on without this ceiling
+        return [make_record(case, "ceiling_bandwidth", status="error", unit="B/s", message=f"{e}")]
     s = Series(("bandwidth", "copy"), Timed(run=lambda: torch.add(a, 1.0, out=b)))
     measure_interleaved([s], timing)
+    if s.error:
+        return [make_record(case, "ceiling_bandwidth", status="error", unit="B/s", message=s.error)]
     st = summarize(s.samples)
     moved = 2 * 4 * BANDWIDTH_ELEMENTS
     return [make_record(case, "ceiling_bandwidth", value=moved / st["value"], n=st["n"],

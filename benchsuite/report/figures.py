@@ -22,6 +22,14 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
+def _loglog(ax, xlabel: str, ylabel: str, legend_size: int = 7) -> None:
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=legend_size)
+
+
 def _scope_label(v, skip=("device", "dtype", "runner", "metric", "resolution", "batch_size", "threads")) -> str:
     return ", ".join(f"{k}={val}" for k, val in v.scope.items() if k not in skip)
 
@@ -74,12 +82,8 @@ def resolution(df) -> bytes | None:
             slope = np.polyfit(np.log(g.pixels), np.log(g.value), 1)[0] if len(g) > 1 else float("nan")
             ax.errorbar(g.pixels, g.value * 1e3, yerr=[(g.value - g.ci_low) * 1e3, (g.ci_high - g.value) * 1e3],
                         marker="o", capsize=2, label=f"{label} {runner} t{threads} (exp {slope:.2f})")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("pixels (resolution²)")
-        ax.set_ylabel("latency (ms)")
+        _loglog(ax, "pixels (resolution²)", "latency (ms)")
         ax.set_title(metric)
-        ax.legend(fontsize=7)
     return _png(fig)
 
 
@@ -116,11 +120,7 @@ def flops_vs_latency(df) -> bytes | None:
             knobs = ",".join(str(r[c]) for c in g.columns if c.startswith("params.") and r[c] == r[c])
             ax.annotate(f"{r.model}{'(' + knobs + ')' if knobs else ''}@{r.resolution}", (r.madds / 1e6, r.value * 1e3),
                         fontsize=6, alpha=0.8)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("multiply-adds (M, modeled)")
-    ax.set_ylabel("forward latency (ms, measured)")
-    ax.legend(fontsize=7)
+    _loglog(ax, "multiply-adds (M, modeled)", "forward latency (ms, measured)")
     return _png(fig)
 
 
@@ -184,9 +184,6 @@ def roofline(df) -> bytes | None:
                 f"{peak / 1e9:.0f} GFLOP/s, {b / 1e9:.0f} GB/s")
     for (runner, threads), g in ach.groupby(["runner", "threads"]):
         ax.scatter(g.ai, g.value / 1e9, s=18, label=f"{runner} t{threads} cases")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("arithmetic intensity (FLOP/B, modeled: 2 x madds / analytic MAC)")
-    ax.set_ylabel("achieved GFLOP/s (counted FLOPs / measured latency)")
-    ax.legend(fontsize=6)
+    _loglog(ax, "arithmetic intensity (FLOP/B, modeled: 2 x madds / analytic MAC)",
+            "achieved GFLOP/s (counted FLOPs / measured latency)", legend_size=6)
     return _png(fig)
