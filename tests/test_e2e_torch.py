@@ -12,7 +12,7 @@ def test_guideline1_quick_arm_set(tmp_path):
     rc = main(["run", "--device", "cpu", "--workload", "guideline1", "--quick", "--filter", "*paper_set=arm*",
                "--out", str(out), "--no-progress"])
     assert rc == 0
-    df = load_runs(next(out.iterdir()))
+    df = load_runs(next(p for p in out.iterdir() if p.is_dir()))
     df = df[df.model == "g1_block_stack"]  # without the roofline's GEMM probe
     ort = df[(df.runner == "onnxruntime") & df.metric.isin(["latency_forward", "latency_backward"])]
     assert set(ort[ort.metric == "latency_forward"].status) == {"ok"}
@@ -33,7 +33,7 @@ def test_peak_memory_probe(tmp_path):
     rc = main(["run", "--device", "cpu", "--workload", "guideline1", "--filter", "*c1=32,c2=32,multiplier=1*",
                "--runner", "torch_eager", "--out", str(out), "--no-progress"])
     assert rc == 0
-    df = load_runs(next(out.iterdir()))
+    df = load_runs(next(p for p in out.iterdir() if p.is_dir()))
     df = df[df.model == "g1_block_stack"].set_index("metric")
     fwd, train = df.loc["peak_memory_forward"], df.loc["peak_memory_train"]
     act = 32 * 56 * 56 * 4  # one activation of the stack, bytes
