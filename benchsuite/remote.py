@@ -79,3 +79,59 @@ def request_session(remote):
     except RuntimeError as e:
         raise RuntimeError(f"no free board with key '{remote.key}' within {remote.request_timeout_s:g} s "
                            f"at {remote.tracker_host}:{remote.tracker_port} ({e})") from None
+
+
+class BoardSession:
+    """The one RPC session a worker process holds on a board, shared by every case it prepares.
+
+    The tracker lends a board to one session at a time and a comparison group keeps all its cases
+    loaded while they are measured interleaved, so a session per case would wait for the board the
+    group's first case already holds. `release` hands the board back (MetaSchedule's RPC runner
+    needs it to tune the next case); modules are uploaded again on their next use.
+    """
+
+    def __init__(self, remote):
+        self.remote = remote
+        self._session = None
+        self._modules: dict[str, tuple[str, list]] = {}  # name -> (local library path, host arrays)
+        self._loaded: dict[str, tuple] = {}              # name -> (vm, device, device arrays)
+
+    def add(self, lib_path: str, arrays: list) -> str:
+        """Register a compiled library and the numpy arrays it is called with; returns its handle."""
+        name = f"m{len(self._modules)}_{lib_path.rsplit('/', 1)[-1]}"
+        self._modules[name] = (lib_path, arrays)
+        return name
+
+    def get(self, name: str):
+        """(vm, device, arrays on the board) for a registered module, uploading it if needed."""
+        if name not in self._loaded:
+            import tvm
+            from tvm import relax
+
+            if self._session is None:
+                self._session = request_session(self.remote)
+            lib_path, arrays = self._modules[name]
+            self._session.upload(lib_path, target=name + ".so")
+            dev = self._session.cpu()
+            vm = relax.VirtualMachine(self._session.load_module(name + ".so"), dev)
+            self._loaded[name] = (vm, dev, [tvm.runtime.tensor(a, device=dev) for a in arrays])
+        return self._loaded[name]
+
+    def release(self) -> None:
+        """Close the session so that the board is free for others; remote objects die with it."""
+        import gc
+
+        self._loaded.clear()
+        self._session = None
+        gc.collect()  # the socket closes when the last remote handle is freed
+
+
+_boards: dict[tuple, BoardSession] = {}
+
+
+def board_session(remote) -> BoardSession:
+    """This process's session manager for the board the profile names."""
+    key = (remote.tracker_host, remote.tracker_port, remote.key)
+    if key not in _boards:
+        _boards[key] = BoardSession(remote)
+    return _boards[key]

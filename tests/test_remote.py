@@ -63,22 +63,37 @@ def _remote_device(tmp_path, spec, key=None):
     return dev
 
 
+TWO_ROWS = SMALL_G1.replace(", { c1 = 4, c2 = 64 }", "")
+
+
 @not_arm
 @pytest.mark.slow
-def test_remote_run_on_loopback_board(tracker, tmp_path):
+def test_remote_run_on_loopback_board_tuned_over_rpc(tracker, tmp_path):
+    """Two cases in one comparison group share the board's session, each is tuned with candidates
+    measured on the board (the session is handed back meanwhile), and a second run re-uses the records."""
     wl = tmp_path / "w.toml"
-    wl.write_text(SMALL_G1)
+    wl.write_text(TWO_ROWS)
     out = tmp_path / "results"
-    rc = main(["run", "--device", str(_remote_device(tmp_path, tracker)), "--workload", str(wl),
-               "--filter", "*c1=16,*", "--out", str(out), "--no-progress", "--no-ceilings"])
-    assert rc == 0
-    df = load_runs(next(p for p in out.iterdir() if p.is_dir())).set_index(["runner", "metric"])
-    fwd = df.loc[("tvm", "latency_forward")]
-    assert fwd.status == "ok" and fwd.value > 0 and fwd.n >= 5 and fwd["config.remote_key"] == "loopback"
-    assert df.loc[("tvm", "output_error")].value < 1e-4 and df.loc[("tvm", "upload_time")].value > 0
-    assert df.loc[("tvm", "latency_backward")].status == "unsupported"
-    eager = df.loc[("torch_eager", "latency_forward")]
-    assert eager.status == "unsupported" and "TVM RPC" in eager.message
+    args = ["run", "--device", str(_remote_device(tmp_path, tracker)), "--workload", str(wl), "--quick",
+            "--out", str(out), "--no-progress", "--no-ceilings", "--runner-option", "tvm.trials=2",
+            "--runner-option", f"tvm.database_dir={tmp_path / 'db'}"]
+    assert main(args) == 0
+    df = load_runs(next(p for p in out.iterdir() if p.is_dir()))
+    tvm = df[df.runner == "tvm"].set_index(["metric", "case_id"])
+    fwd = tvm.loc["latency_forward"]
+    assert len(fwd) == 2 and (fwd.status == "ok").all() and (fwd.value > 0).all() and (fwd.n >= 5).all()
+    assert (fwd["config.remote_key"] == "loopback").all() and fwd["config.tuned"].all()
+    assert (fwd["config.trials"] == 2).all() and not fwd["config.tuning_reused"].any()
+    assert tvm.loc["tuning_time"].message.str.contains("measured on 'loopback' over RPC").all()
+    assert (tvm.loc["output_error"].value < 1e-4).all() and (tvm.loc["upload_time"].value > 0).all()
+    assert (tvm.loc["latency_backward"].status == "unsupported").all()
+    eager = df[(df.runner == "torch_eager") & (df.metric == "latency_forward")]
+    assert (eager.status == "unsupported").all() and eager.message.str.contains("TVM RPC").all()
+
+    assert main(args) == 0
+    second = load_runs(sorted(p for p in out.iterdir() if p.is_dir())[-1])
+    fwd = second[(second.runner == "tvm") & (second.metric == "latency_forward")]
+    assert (fwd.status == "ok").all() and fwd["config.tuning_reused"].all()
 
 
 def test_unreachable_tracker_fails_within_the_bound():

@@ -5,7 +5,8 @@ with MetaSchedule by default (`trials` from the device profile or `--runner-opti
 and keeps the tuning records in a database keyed by target and workload (the Relax module's
 structural hash), so a repeated run applies them without tuning again. Tuning and compile times
 are their own metrics, and every record's config says whether it was tuned, with how many trials,
-and whether the records were re-used. Forward only.
+and whether the records were re-used. Forward only. Boards behind an RPC tracker are tuned the
+same way, their candidates measured on the board, and timed with the board's own clock.
 """
 from __future__ import annotations
 
@@ -55,44 +56,23 @@ class TVMRunner(Runner):
 
     def prepare(self, model, example, case, options, device) -> Prepared:
         import tvm
-        import tvm_ffi
         from tvm import relax
-        from tvm.relax.frontend.torch import from_exported_program
 
         from ..remote import is_remote
 
+        if case.dtype != "float32":
+            raise ValueError(f"the TVM runner compiles float32 only, not {case.dtype}")
         if is_remote(device):
-            return self._prepare_remote(model, example, case, device)
+            return self._prepare_remote(model, example, case, options, device)
         if device.kind == "gpu":
             raise RuntimeError("the TVM runner here targets CPUs (local LLVM or remote aarch64 boards); "
                                "GPU targets are not wired up")
-        if case.dtype != "float32":
-            raise ValueError(f"the TVM runner compiles float32 only, not {case.dtype}")
         os.environ["TVM_NUM_THREADS"] = str(case.threads)  # read when TVM's thread pool starts
-        model.eval()
-        t0 = time.perf_counter()
-        exported = torch.export.export(model, (example,))
-        mod, params = relax.frontend.detach_params(from_exported_program(exported, keep_params_as_input=True))
-        export_time = time.perf_counter() - t0
-
+        mod, params, export_time = _relax_module(model, example)
         target_dict = host_target(case.threads, options["mcpu"])
-        target = tvm.target.Target(target_dict)
-        trials = int(options["trials"]) if options["tune"] else 0
-        key = hashlib.sha1(json.dumps([target_dict, int(tvm_ffi.structural_hash(mod)), trials]).encode()).hexdigest()
-        work_dir = Path(options["database_dir"]) / key[:16]
-        mark = work_dir / DONE_MARK
-        reused = trials > 0 and mark.exists()
+        mod, config, tuning = _tune(mod, target_dict, options, measure_on="local")
         t0 = time.perf_counter()
-        with target:
-            pipeline = relax.pipeline.static_shape_tuning_pipeline(
-                total_trials=0 if reused else trials, target=target, work_dir=str(work_dir),
-                cpu_weight_prepack=options["cpu_weight_prepack"])
-            mod = pipeline(mod)
-        tuning_time = time.perf_counter() - t0
-        if trials and not reused:
-            mark.write_text(json.dumps({"trials": trials, "tuning_time_s": tuning_time, "target": target_dict}))
-        t0 = time.perf_counter()
-        vm = relax.VirtualMachine(tvm.compile(mod, target=target), tvm.cpu())
+        vm = relax.VirtualMachine(tvm.compile(mod, target=tvm.target.Target(target_dict)), tvm.cpu())
         compile_time = time.perf_counter() - t0
 
         weights = params["main"]
@@ -109,73 +89,137 @@ class TVMRunner(Runner):
             out = out if hasattr(out, "numpy") else out[0]
             return torch.from_numpy(out.numpy())
 
-        config = {"tuned": trials > 0, "trials": trials, "tuning_reused": reused, "target": json.dumps(target_dict),
-                  "database": str(work_dir) if trials else None}
-        tuning_msg = (f"re-used tuning records in {work_dir} (no new trials)" if reused else
-                      f"MetaSchedule, {trials} trials" if trials else "not tuned: default schedules (slow loops)")
         return Prepared(
             timed={"latency_forward": Timed(run=run)}, output=output, config=config,
             unsupported={"latency_backward": INFERENCE_ONLY, "latency_forward_train": INFERENCE_ONLY},
             one_shot=[{"metric": "export_time", "value": export_time, "message": "torch.export + Relax import"},
-                      {"metric": "tuning_time", "value": tuning_time, "message": tuning_msg},
+                      tuning,
                       {"metric": "compile_time", "value": compile_time, "message": "tvm.compile + VM creation"}])
 
-    def _prepare_remote(self, model, example, case, device) -> Prepared:
-        """Cross-compile for the board, upload it over RPC, time it with the board's own timer.
-
-        MetaSchedule tuning through RPC runners is not wired up yet: remote numbers are untuned
-        (default schedules) and every record's config says so."""
+    def _prepare_remote(self, model, example, case, options, device) -> Prepared:
+        """Tune through the tracker (MetaSchedule's RPC runner measures candidates on the board),
+        cross-compile, upload into the worker's board session, time with the board's own timer."""
         import tempfile
 
         import tvm
-        from tvm import relax
         from tvm.support import cc as tvm_cc
-        from tvm.relax.frontend.torch import from_exported_program
 
-        from ..remote import request_session
+        from ..remote import board_session
 
         remote = device.remote
-        if case.dtype != "float32":
-            raise ValueError(f"the TVM runner compiles float32 only, not {case.dtype}")
-        model.eval()
-        t0 = time.perf_counter()
-        mod, params = relax.frontend.detach_params(
-            from_exported_program(torch.export.export(model, (example,)), keep_params_as_input=True))
-        export_time = time.perf_counter() - t0
+        board = board_session(remote)
+        mod, params, export_time = _relax_module(model, example)
         target_dict = {**remote.target, "num-cores": case.threads}
+        if options["tune"] and options["trials"]:
+            board.release()  # MetaSchedule's RPC runner asks the tracker for the board itself
+        mod, config, tuning = _tune(mod, target_dict, options, measure_on=remote)
         t0 = time.perf_counter()
         executable = tvm.compile(mod, target=tvm.target.Target(target_dict))
         lib = Path(tempfile.mkdtemp(prefix="benchsuite-tvm-")) / "model.so"
         executable.export_library(str(lib), fcompile=tvm_cc.cross_compiler(remote.cc) if remote.cc else None)
         compile_time = time.perf_counter() - t0
 
+        weights = [w.numpy() for w in params["main"]]
+        if options["cpu_weight_prepack"]:
+            weights = _host_transform_params(mod, params["main"])
+        handle = board.add(str(lib), [example.contiguous().numpy(), *weights])
         t0 = time.perf_counter()
-        session = request_session(remote)
-        session.upload(str(lib))
-        dev = session.cpu()
-        vm = relax.VirtualMachine(session.load_module(lib.name), dev)
-        data = tvm.runtime.tensor(example.contiguous().numpy(), device=dev)
-        weights = [tvm.runtime.tensor(w.numpy(), device=dev) for w in params["main"]]
+        board.get(handle)
         upload_time = time.perf_counter() - t0
 
         def board_timer(t, number: int) -> float:
             # the board times `number` calls itself: no network round trip in the figure
-            return vm.time_evaluator("main", dev, number=number, repeat=1)(data, *weights).mean
+            vm, dev, args = board.get(handle)
+            return vm.time_evaluator("main", dev, number=number, repeat=1)(*args).mean
 
         def output():
             # the result stays on the board as a remote object: fetch it through the stateful API
-            vm.set_input("main", data, *weights)
+            vm, dev, args = board.get(handle)
+            vm.set_input("main", *args)
             vm.invoke_stateful("main")
             out = vm.get_outputs("main")
             out = out if hasattr(out, "numpy") else out[0]
             return torch.from_numpy(out.numpy())
 
-        config = {"tuned": False, "trials": 0, "target": json.dumps(target_dict), "remote_key": remote.key,
-                  "tracker": f"{remote.tracker_host}:{remote.tracker_port}"}
+        config = {**config, "remote_key": remote.key, "tracker": f"{remote.tracker_host}:{remote.tracker_port}"}
         return Prepared(
             timed={"latency_forward": Timed(run=output, block_timer=board_timer)}, output=output, config=config,
             unsupported={"latency_backward": INFERENCE_ONLY, "latency_forward_train": INFERENCE_ONLY},
             one_shot=[{"metric": "export_time", "value": export_time, "message": "torch.export + Relax import"},
+                      tuning,
                       {"metric": "compile_time", "value": compile_time, "message": "cross-compile + export_library"},
                       {"metric": "upload_time", "value": upload_time,
                        "message": f"RPC session to '{remote.key}', upload, load"}])
+
+
+def _relax_module(model, example):
+    """(Relax module, its weights, seconds taken) from torch.export of the eval-mode model."""
+    from tvm import relax
+    from tvm.relax.frontend.torch import from_exported_program
+
+    model.eval()
+    t0 = time.perf_counter()
+    exported = torch.export.export(model, (example,))
+    mod, params = relax.frontend.detach_params(from_exported_program(exported, keep_params_as_input=True))
+    return mod, params, time.perf_counter() - t0
+
+
+def _host_transform_params(mod, weights) -> list:
+    """The weights in the layouts the tuned kernels want, computed on this host.
+
+    RPC cannot carry the tuple main_transform_params takes, so the layout transforms (index
+    arithmetic, no target-specific code) run here and the board receives the packed arrays."""
+    import tvm
+    from tvm import relax
+
+    only = tvm.IRModule({gv: f for gv, f in mod.functions_items() if gv.name_hint != "main"})
+    only = relax.transform.DeadCodeElimination(entry_functions=["main_transform_params"])(only)
+    vm = relax.VirtualMachine(tvm.compile(only, target="llvm"), tvm.cpu())
+    return [w.numpy() for w in vm["main_transform_params"](weights)]
+
+
+def _tune(mod, target_dict: dict, options: dict, measure_on):
+    """Lower `mod` for the target with MetaSchedule schedules, tuning unless the database has them.
+
+    The steps are those of relax.pipeline.static_shape_tuning_pipeline, spelled out because that
+    pipeline cannot be given a runner: `measure_on` is "local" or a RemoteSpec, whose board then
+    measures every candidate through the tracker. Returns (module, record config, tuning_time record).
+    """
+    import tvm
+    import tvm_ffi
+    from tvm import relax
+    from tvm.relax import transform
+    from tvm.s_tir import meta_schedule as ms
+
+    trials = int(options["trials"]) if options["tune"] else 0
+    key = hashlib.sha1(json.dumps([target_dict, int(tvm_ffi.structural_hash(mod)), trials]).encode()).hexdigest()
+    work_dir = Path(options["database_dir"]) / key[:16]
+    mark = work_dir / DONE_MARK
+    reused = trials > 0 and mark.exists()
+    prepack = options["cpu_weight_prepack"]
+    target = tvm.target.Target(target_dict)
+    t0 = time.perf_counter()
+    with target:
+        mod = tvm.transform.Sequential([
+            transform.DecomposeOpsForInference(), transform.CanonicalizeBindings(), relax.get_pipeline("zero"),
+            *([transform.AttachAttrLayoutFreeBuffers()] if prepack else [])])(mod)
+        if trials and not reused:
+            runner = "local" if measure_on == "local" else ms.runner.RPCRunner(
+                ms.runner.RPCConfig(measure_on.tracker_host, measure_on.tracker_port, measure_on.key,
+                                    session_timeout_sec=int(measure_on.session_timeout_s)), max_workers=1)
+            ms.relax_integration.tune_relax(mod, params={}, target=target, work_dir=str(work_dir),
+                                            max_trials_global=trials, runner=runner)
+        if trials:
+            mod = transform.MetaScheduleApplyDatabase(str(work_dir))(mod)
+        if prepack:
+            mod = tvm.transform.Sequential([transform.SplitLayoutRewritePreproc(), transform.LiftTransformParams(),
+                                            transform.FoldConstant()])(mod)
+    tuning_time = time.perf_counter() - t0
+    if trials and not reused:
+        mark.write_text(json.dumps({"trials": trials, "tuning_time_s": tuning_time, "target": target_dict}))
+    where = "" if measure_on == "local" else f", candidates measured on '{measure_on.key}' over RPC"
+    message = (f"re-used tuning records in {work_dir} (no new trials)" if reused else
+               f"MetaSchedule, {trials} trials{where}" if trials else "not tuned: default schedules (slow loops)")
+    config = {"tuned": trials > 0, "trials": trials, "tuning_reused": reused, "target": json.dumps(target_dict),
+              "database": str(work_dir) if trials else None}
+    return mod, config, {"metric": "tuning_time", "value": tuning_time, "message": message}
