@@ -1,7 +1,9 @@
 """Devices that cannot run here fail at once; ARM boards over TVM RPC, tested on loopback."""
+import json
 import platform
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -55,11 +57,11 @@ def tracker():
     tr.terminate()
 
 
-def _remote_device(tmp_path, spec, key=None):
+def _remote_device(tmp_path, spec, key=None, cc=""):
     dev = tmp_path / "board.toml"
     dev.write_text(f'name = "board"\nkind = "arm"\nthreads = [1]\nrunners = ["tvm", "torch_eager"]\n{FAST_TIMING}\n'
                    f'[remote]\ntracker = "127.0.0.1:{spec.tracker_port}"\nkey = "{key or spec.key}"\n'
-                   f'target = {{ kind = "llvm" }}\nconnect_timeout_s = 2\nrequest_timeout_s = 60\n')
+                   f'target = {{ kind = "llvm" }}\ncc = "{cc}"\nconnect_timeout_s = 2\nrequest_timeout_s = 60\n')
     return dev
 
 
@@ -74,7 +76,8 @@ def test_remote_run_on_loopback_board_tuned_over_rpc(tracker, tmp_path):
     wl = tmp_path / "w.toml"
     wl.write_text(TWO_ROWS)
     out = tmp_path / "results"
-    args = ["run", "--device", str(_remote_device(tmp_path, tracker)), "--workload", str(wl), "--quick",
+    # cc: this host's g++ stands in for a cross compiler, so candidates are linked on this side
+    args = ["run", "--device", str(_remote_device(tmp_path, tracker, cc="g++")), "--workload", str(wl), "--quick",
             "--out", str(out), "--no-progress", "--no-ceilings", "--runner-option", "tvm.trials=2",
             "--runner-option", f"tvm.database_dir={tmp_path / 'db'}"]
     assert main(args) == 0
@@ -85,6 +88,9 @@ def test_remote_run_on_loopback_board_tuned_over_rpc(tracker, tmp_path):
     assert (fwd["config.remote_key"] == "loopback").all() and fwd["config.tuned"].all()
     assert (fwd["config.trials"] == 2).all() and not fwd["config.tuning_reused"].any()
     assert tvm.loc["tuning_time"].message.str.contains("measured on 'loopback' over RPC").all()
+    for db in fwd["config.database"]:  # candidates were built and measured on the board: records exist
+        records = [json.loads(ln) for ln in (Path(db) / "database_tuning_record.json").read_text().splitlines()]
+        assert any(max(run_secs) < 1.0 for _, (_, run_secs, *_) in records)  # a real board timing
     assert (tvm.loc["output_error"].value < 1e-4).all() and (tvm.loc["upload_time"].value > 0).all()
     assert (tvm.loc["latency_backward"].status == "unsupported").all()
     eager = df[(df.runner == "torch_eager") & (df.metric == "latency_forward")]

@@ -10,6 +10,7 @@ same way, their candidates measured on the board, and timed with the board's own
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -164,6 +165,17 @@ def _relax_module(model, example):
     return mod, params, time.perf_counter() - t0
 
 
+def _cross_export(cc: str, module) -> str:
+    """MetaSchedule builder export: a shared library linked by the board's cross compiler."""
+    import tempfile
+
+    from tvm.support import cc as tvm_cc
+
+    path = os.path.join(tempfile.mkdtemp(prefix="benchsuite-ms-"), "candidate.so")
+    module.export_library(path, fcompile=tvm_cc.cross_compiler(cc))
+    return path
+
+
 def _host_transform_params(mod, weights) -> list:
     """The weights in the layouts the tuned kernels want, computed on this host.
 
@@ -204,11 +216,15 @@ def _tune(mod, target_dict: dict, options: dict, measure_on):
             transform.DecomposeOpsForInference(), transform.CanonicalizeBindings(), relax.get_pipeline("zero"),
             *([transform.AttachAttrLayoutFreeBuffers()] if prepack else [])])(mod)
         if trials and not reused:
-            runner = "local" if measure_on == "local" else ms.runner.RPCRunner(
-                ms.runner.RPCConfig(measure_on.tracker_host, measure_on.tracker_port, measure_on.key,
-                                    session_timeout_sec=int(measure_on.session_timeout_s)), max_workers=1)
+            runner, builder = "local", "local"
+            if measure_on != "local":
+                runner = ms.runner.RPCRunner(
+                    ms.runner.RPCConfig(measure_on.tracker_host, measure_on.tracker_port, measure_on.key,
+                                        session_timeout_sec=int(measure_on.session_timeout_s)), max_workers=1)
+                if measure_on.cc:  # link candidates here, so the board needs no compiler of its own
+                    builder = ms.builder.LocalBuilder(f_export=functools.partial(_cross_export, measure_on.cc))
             ms.relax_integration.tune_relax(mod, params={}, target=target, work_dir=str(work_dir),
-                                            max_trials_global=trials, runner=runner)
+                                            max_trials_global=trials, runner=runner, builder=builder)
         if trials:
             mod = transform.MetaScheduleApplyDatabase(str(work_dir))(mod)
         if prepack:
