@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     r.add_argument("--simulate-traffic", action="store_true",
                    help="add cachegrind-simulated memory traffic to every case (slow: ~1 min per case)")
+    r.add_argument("--measure-traffic", action="store_true",
+                   help="add measured DRAM traffic to every case: perf LLC misses on CPUs, Nsight Compute on "
+                        "NVIDIA GPUs (unsupported, with the reason, where neither can read counters)")
     r.add_argument("--no-ceilings", action="store_true",
                    help="skip the roofline ceilings (memory bandwidth, GEMM FLOP/s per runner)")
 
@@ -243,7 +246,8 @@ def cmd_run(a) -> int:
     outcome = execute(device, workload, runners=a.runner, quick=a.quick, filter_glob=a.filter,
                       results=Path(a.out), history=Path(a.history) if a.history else None, argv=sys.argv,
                       progress=Progress(enabled=not a.no_progress), ceilings=not a.no_ceilings,
-                      extra_metrics=("traffic_forward_simulated",) if a.simulate_traffic else ())
+                      extra_metrics=("traffic_forward_simulated",) * a.simulate_traffic
+                      + ("traffic_forward_measured",) * a.measure_traffic)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(outcome.statuses.items()))
     duration = outcome.folder.meta().get("duration_s")
     print(f"run {outcome.folder.path.name}: {outcome.status} in {duration} s; records: {counts}")

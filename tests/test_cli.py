@@ -47,6 +47,18 @@ def test_error_cases_exit_1_and_run_completes(tmp_path, fake_device, small_workl
     assert set(df[df.source == "modeled"].status) == {"ok"}, "counts do not depend on the runner"
 
 
+def test_measure_traffic_adds_the_metric_to_every_case(tmp_path, fake_device, small_workload):
+    """--measure-traffic: each case gets traffic_forward_measured, a value or `unsupported` with why."""
+    out = tmp_path / "results"
+    assert main(["run", "--device", str(fake_device()), "--workload", str(small_workload()), "--out", str(out),
+                 "--no-progress", "--measure-traffic", "--no-ceilings"]) == 0
+    df = load_runs(_run_dir(out))
+    traffic = df[df.metric == "traffic_forward_measured"]
+    assert len(traffic) == 3
+    for r in traffic.itertuples():
+        assert (r.status == "ok" and r.value > 0) or (r.status == "unsupported" and len(r.message) > 20)
+
+
 @pytest.mark.parametrize("args, fragment", [
     (["run", "--device", "nosuch"], "unknown device 'nosuch'"),
     (["run", "--workload", "nosuch"], "unknown workload 'nosuch'"),

@@ -1,11 +1,13 @@
 """Memory-traffic readers against recorded outputs, and the probes' honesty where they cannot run."""
 import shutil
+import sys
 from dataclasses import replace
 
 import pytest
 
 from benchsuite.measure import Timed
-from benchsuite.probes.traffic import CachegrindProbe, PerfTrafficProbe, parse_cachegrind, parse_perf_csv
+from benchsuite.probes.traffic import (CachegrindProbe, NcuTrafficProbe, PerfTrafficProbe, parse_cachegrind,
+                                       parse_ncu_csv, parse_perf_csv)
 from benchsuite.spec import load_device
 from benchsuite.sweep import Case
 from tests.conftest import REPO
@@ -27,6 +29,62 @@ def test_parse_perf_csv():
                                                                       "LLC-store-misses": 89012}
     assert parse_perf_csv((DATA / "perf_stat_unsupported.csv").read_text()) == {"LLC-load-misses": None,
                                                                                "LLC-store-misses": None}
+
+
+def test_parse_ncu_csv_sums_kernels_and_scales_units():
+    """A constructed Nsight Compute details page in the CLI's layout: grouping commas, a Kbyte value."""
+    totals, kernels = parse_ncu_csv((DATA / "ncu_details.csv").read_text())
+    assert kernels == 3
+    assert totals == {"dram__bytes_read.sum": 1605632 + 12500 + 401408, "dram__bytes_write.sum": 802816 + 401408}
+    with pytest.raises(ValueError, match="not Nsight Compute CSV"):
+        parse_ncu_csv("==PROF== Connected to process 1\nhello\n")
+    bad = '"ID","Metric Name","Metric Unit","Metric Value"\n"0","dram__bytes_read.sum","%","5"\n'
+    with pytest.raises(ValueError, match="unexpected unit '%'"):
+        parse_ncu_csv(bad)
+
+
+FAKE_NCU = """#!{python}
+import sys
+args = sys.argv[1:]
+assert args[args.index("--nvtx-include") + 1] == "benchsuite_forward/", args
+assert "--nvtx" in args and args[args.index("--print-units") + 1] == "base", args
+child = args[args.index("--log-file") + 2:]
+assert child[1:3] == ["-m", "benchsuite.probes.traffic_run"] and '"nvtx": "benchsuite_forward"' in child[3], child
+log = args[args.index("--log-file") + 1]
+{action}
+"""
+
+
+def _fake_ncu(tmp_path, monkeypatch, action):
+    ncu = tmp_path / "ncu"
+    ncu.write_text(FAKE_NCU.format(python=sys.executable, action=action))
+    ncu.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{__import__('os').environ['PATH']}")
+
+
+def test_ncu_probe_runs_one_forward_in_the_nvtx_range_and_sums_dram_bytes(tmp_path, monkeypatch):
+    """A stand-in ncu checks the command line (NVTX filter, base units, the case's child) and
+    answers with the recorded page; the probe reports read + write bytes of the range's kernels."""
+    _fake_ncu(tmp_path, monkeypatch, f"open(log, 'w').write(open({str(DATA / 'ncu_details.csv')!r}).read())")
+    (r,) = NcuTrafficProbe().measure(None, _case("traffic_forward_measured"), load_device("gpu"))
+    assert r["value"] == 1605632 + 12500 + 401408 + 802816 + 401408 and r["unit"] == "B"
+    assert "3 kernels of one forward" in r["message"]
+
+
+def test_ncu_probe_explains_counter_permission(tmp_path, monkeypatch):
+    _fake_ncu(tmp_path, monkeypatch, "print('==ERROR== ERR_NVGPUCTRPERM - The user does not have permission'); "
+                                     "sys.exit(1)")
+    (r,) = NcuTrafficProbe().measure(None, _case("traffic_forward_measured"), load_device("gpu"))
+    assert r["status"] == "unsupported" and "NVreg_RestrictProfilingToAdminUsers=0" in r["message"]
+
+
+def test_ncu_probe_without_ncu_or_gpu(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    case = _case("traffic_forward_measured")
+    (r,) = NcuTrafficProbe().measure(None, case, load_device("gpu"))
+    assert r["status"] == "unsupported" and "ncu" in r["message"]
+    assert NcuTrafficProbe().measure(None, case, load_device("cpu")) == []
+    assert PerfTrafficProbe().measure(None, case, load_device("gpu")) == []  # one traffic probe per device kind
 
 
 def _case(metric):

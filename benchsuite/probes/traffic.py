@@ -1,6 +1,6 @@
-"""Memory traffic per inference: measured from hardware counters where the PMU is readable (perf),
-simulated with valgrind's cachegrind where it is not. (The analytic MAC, `memory_access`, is
-modeled for every case by the counter.)
+"""Memory traffic per inference: measured from hardware counters where the PMU is readable (perf on
+CPUs, Nsight Compute's DRAM byte counters on NVIDIA GPUs), simulated with valgrind's cachegrind
+where it is not. (The analytic MAC, `memory_access`, is modeled for every case by the counter.)
 
 cachegrind is slow (tens of seconds per inference of a G1 stack, plus the interpreter's start-up
 under simulation), so it is switched on per run (`benchsuite run --simulate-traffic`) and meant for
@@ -9,6 +9,7 @@ process with different iteration counts: start-up, import and preparation cancel
 """
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -23,6 +24,9 @@ from . import Probe
 
 PERF_EVENTS = ("LLC-load-misses", "LLC-store-misses")
 LINE_BYTES = 64
+NCU_METRICS = ("dram__bytes_read.sum", "dram__bytes_write.sum")
+NVTX_RANGE = "benchsuite_forward"  # traffic_run wraps the profiled forward in this range
+BYTE_UNITS = {"byte": 1, "Kbyte": 1e3, "Mbyte": 1e6, "Gbyte": 1e9, "Tbyte": 1e12}
 
 
 def parse_perf_csv(text: str) -> dict[str, int | None]:
@@ -59,6 +63,25 @@ def parse_cachegrind(text: str) -> tuple[int, int, str]:
     return counts["DLmr"] + counts.get("DLmw", 0), line_size, desc
 
 
+def parse_ncu_csv(text: str) -> tuple[dict[str, float], int]:
+    """Nsight Compute `--csv` details output -> (metric -> bytes summed over kernels, kernels seen)."""
+    lines = [ln for ln in text.splitlines() if ln.startswith('"')]  # drops ==PROF== and program lines
+    if not lines or "Metric Name" not in lines[0]:
+        raise ValueError("not Nsight Compute CSV output: no header with \"Metric Name\" (was --csv given?)")
+    totals: dict[str, float] = {}
+    kernels = set()
+    for row in csv.DictReader(lines):
+        name, unit = row["Metric Name"], row["Metric Unit"]
+        if name not in NCU_METRICS:
+            continue
+        if unit not in BYTE_UNITS:
+            raise ValueError(f"unexpected unit '{unit}' for {name} (known: {', '.join(BYTE_UNITS)})")
+        value = row["Metric Value"].replace(",", "")  # digit grouping
+        totals[name] = totals.get(name, 0.0) + float(value) * BYTE_UNITS[unit]
+        kernels.add(row.get("ID"))
+    return totals, len(kernels)
+
+
 class PerfTrafficProbe(Probe):
     """Last-level-cache misses x line size per inference, from perf attached to this process."""
 
@@ -66,8 +89,8 @@ class PerfTrafficProbe(Probe):
     metrics = ("traffic_forward_measured",)
 
     def measure(self, prepared, case, device) -> list[dict]:
-        if "traffic_forward_measured" not in case.metrics:
-            return []
+        if "traffic_forward_measured" not in case.metrics or device.kind == "gpu":
+            return []  # GPUs: NcuTrafficProbe
         timed = prepared.timed.get("latency_forward")
         if not shutil.which("perf"):
             return [_unsupported("perf is not installed (Debian: linux-perf)")]
@@ -89,6 +112,42 @@ class PerfTrafficProbe(Probe):
         misses = sum(counts[e] for e in PERF_EVENTS)
         return [{"metric": "traffic_forward_measured", "value": misses * LINE_BYTES / n, "unit": "B",
                  "message": f"perf LLC load+store misses x {LINE_BYTES} B over {n} forwards (whole process)"}]
+
+
+class NcuTrafficProbe(Probe):
+    """DRAM bytes read + written per inference on an NVIDIA GPU, from Nsight Compute's counters.
+
+    One forward runs in a child process under `ncu`, inside an NVTX range after a warm-up forward
+    (lazy initialisation, cuDNN algorithm search); only the kernels in that range are profiled."""
+
+    name = "ncu_traffic"
+    metrics = ("traffic_forward_measured",)
+
+    def measure(self, prepared, case, device) -> list[dict]:
+        if "traffic_forward_measured" not in case.metrics or device.kind != "gpu":
+            return []
+        ncu = shutil.which("ncu")
+        if not ncu:
+            return [_unsupported("Nsight Compute (ncu) is not on PATH; it ships with the CUDA toolkit "
+                                 "(e.g. /usr/local/cuda/bin)")]
+        with tempfile.TemporaryDirectory() as tmp:
+            log = Path(tmp) / "ncu.csv"
+            cmd = [ncu, "--csv", "--page", "details", "--print-units", "base", "--metrics", ",".join(NCU_METRICS),
+                   "--nvtx", "--nvtx-include", f"{NVTX_RANGE}/", "--target-processes", "all",
+                   "--log-file", str(log), *_traffic_run(case, device.source, 1, nvtx=True)]
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            text = log.read_text() if log.exists() else ""
+        if "ERR_NVGPUCTRPERM" in text + r.stdout + r.stderr:
+            return [_unsupported("ncu may not read the GPU's performance counters (ERR_NVGPUCTRPERM): run as "
+                                 "root or load the driver with NVreg_RestrictProfilingToAdminUsers=0")]
+        if r.returncode != 0:
+            raise RuntimeError(f"ncu failed (exit {r.returncode}): {(text + r.stderr).strip()[-300:]}")
+        totals, kernels = parse_ncu_csv(text)
+        if not kernels:
+            raise RuntimeError(f"ncu profiled no kernel inside the NVTX range '{NVTX_RANGE}'")
+        return [{"metric": "traffic_forward_measured", "value": sum(totals.values()), "unit": "B",
+                 "message": f"Nsight Compute {' + '.join(NCU_METRICS)} over the {kernels} kernels of one forward "
+                            f"(read {totals.get(NCU_METRICS[0], 0):.4g} B, write {totals.get(NCU_METRICS[1], 0):.4g} B)"}]
 
 
 class CachegrindProbe(Probe):
@@ -124,15 +183,19 @@ def simulate(case, device_path: str, iterations: int, ll: str | None = None) -> 
     """Run `iterations` forwards of the case under cachegrind; (LL data misses, line size)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "cachegrind.out"
-        spec = json.dumps({"case": case.__dict__, "device": device_path})
         cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=yes", f"--cachegrind-out-file={out}",
-               *([f"--LL={ll}"] if ll else []),
-               sys.executable, "-m", "benchsuite.probes.traffic_run", spec, str(iterations)]
+               *([f"--LL={ll}"] if ll else []), *_traffic_run(case, device_path, iterations)]
         env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same allocation pattern in both runs
         r = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if r.returncode != 0 or not out.exists():
             raise RuntimeError(f"cachegrind run failed (exit {r.returncode}): {r.stderr.strip()[-300:]}")
         return parse_cachegrind(out.read_text())
+
+
+def _traffic_run(case, device_path: str, iterations: int, nvtx: bool = False) -> list[str]:
+    """The command line of a child that prepares the case and runs its forward `iterations` times."""
+    spec = json.dumps({"case": case.__dict__, "device": device_path, "nvtx": NVTX_RANGE if nvtx else None})
+    return [sys.executable, "-m", "benchsuite.probes.traffic_run", spec, str(iterations)]
 
 
 def _unsupported(reason: str, metric: str = "traffic_forward_measured") -> dict:

@@ -1,4 +1,6 @@
-"""Entry point run under valgrind by the cachegrind probe: prepare one case, run N forwards."""
+"""Entry point run under a profiler (cachegrind, Nsight Compute): prepare one case, run N forwards.
+
+With an NVTX range name, one untimed forward warms up first and the N forwards run inside the range."""
 from __future__ import annotations
 
 import json
@@ -18,9 +20,17 @@ def main(spec_json: str, iterations: int) -> None:
     case = Case(**fields)
     torch.set_num_threads(case.threads)
     prepared, _ = prepare_case(case, load_device(spec["device"]))
-    run = prepared.timed["latency_forward"].run
-    for _ in range(iterations):
-        run()
+    timed = prepared.timed["latency_forward"]
+    if spec.get("nvtx"):
+        timed.run()
+        timed.sync()
+        with torch.cuda.nvtx.range(spec["nvtx"]):
+            for _ in range(iterations):
+                timed.run()
+            timed.sync()
+    else:
+        for _ in range(iterations):
+            timed.run()
 
 
 if __name__ == "__main__":
