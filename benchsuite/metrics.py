@@ -28,7 +28,7 @@ _ALL = [
     Metric("arithmetic_intensity", "FLOP/B", "counter", "2 x multiply-adds / analytic memory access"),
     Metric("ceiling_flops", "FLOP/s", "derived", "peak FLOP/s through the runner: a 1024^3 GEMM (gemm_probe)"),
     Metric("ceiling_bandwidth", "B/s", "derived", "sustainable memory bandwidth: b = a + 1 over 128 MiB arrays"),
-    Metric("traffic_forward_measured", "B", "probe", "DRAM traffic per inference: perf LLC misses x line (CPU), ncu DRAM bytes (GPU)"),
+    Metric("traffic_forward_measured", "B", "probe", "DRAM bytes per inference: perf LLC misses (CPU), ncu (GPU)"),
     Metric("traffic_forward_simulated", "B", "probe", "LLC traffic per inference simulated by cachegrind"),
     Metric("export_time", "s", "runner", "exporting the model from torch (ONNX, torch.export)"),
     Metric("session_time", "s", "runner", "creating the runtime's session (graph optimisation included)"),

@@ -145,9 +145,10 @@ class NcuTrafficProbe(Probe):
         totals, kernels = parse_ncu_csv(text)
         if not kernels:
             raise RuntimeError(f"ncu profiled no kernel inside the NVTX range '{NVTX_RANGE}'")
-        return [{"metric": "traffic_forward_measured", "value": sum(totals.values()), "unit": "B",
+        read, write = (totals.get(m, 0.0) for m in NCU_METRICS)
+        return [{"metric": "traffic_forward_measured", "value": read + write, "unit": "B",
                  "message": f"Nsight Compute {' + '.join(NCU_METRICS)} over the {kernels} kernels of one forward "
-                            f"(read {totals.get(NCU_METRICS[0], 0):.4g} B, write {totals.get(NCU_METRICS[1], 0):.4g} B)"}]
+                            f"(read {read:.4g} B, write {write:.4g} B)"}]
 
 
 class CachegrindProbe(Probe):
