@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
@@ -69,6 +70,14 @@ def machine_id(cpu: str, cores: int, memory: int) -> str:
     return hashlib.sha1(f"{cpu}|{cores}|{memory // 2**30}".encode()).hexdigest()[:12]
 
 
+def measurement_tools() -> dict:
+    """The profilers and meters the traffic and energy probes use, and where they were found."""
+    tools = {name: shutil.which(name) for name in ("perf", "valgrind", "ncu")}
+    powercap = Path("/sys/class/powercap")
+    tools["powercap"] = str(powercap) if powercap.exists() else None
+    return tools
+
+
 def environment() -> dict:
     import psutil
 
@@ -98,4 +107,5 @@ def environment() -> dict:
         "libraries": library_versions(),
         "git_commit": git_commit(),
         "runners": runners,
+        "measurement_tools": measurement_tools(),
     }

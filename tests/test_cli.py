@@ -1,5 +1,7 @@
 """The CLI end to end with the fake runner, bad input, and a run killed part-way."""
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -84,7 +86,9 @@ def test_list_and_env(capsys):
     assert main(["list", "models", "g1*"]) == 0
     assert "g1_block_stack" in capsys.readouterr().out
     assert main(["env"]) == 0
-    assert '"machine_id"' in capsys.readouterr().out
+    env = json.loads(capsys.readouterr().out)
+    assert env["machine_id"] and env["runners"]["torch_eager"]["available"]
+    assert env["measurement_tools"]["valgrind"] == shutil.which("valgrind")  # None, or where it was found
 
 
 def test_sigkill_keeps_finished_records(tmp_path, fake_device, small_workload):
