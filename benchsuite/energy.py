@@ -72,6 +72,9 @@ class RaplMeter:
         dram = [v for k, v in delta.items() if k.endswith("/dram")]
         return sum(pk) + sum(dram)
 
+    def close(self) -> None:
+        pass
+
 
 # ---------------------------------------------------------------- NVML
 
@@ -102,6 +105,9 @@ class NvmlMeter:
 
     def total(self, delta: float) -> float:
         return delta
+
+    def close(self) -> None:
+        self.nvml.nvmlShutdown()
 
 
 # ---------------------------------------------------------------- hwmon / INA power rails
@@ -175,8 +181,7 @@ def modeled_energy(madds: int, elementwise_ops: int, mac_bytes: int, dtype: str)
     """Joules for one forward pass: arithmetic at the dtype's per-op energy plus every byte of the
     analytic memory access at DRAM cost. Raises KeyError for a dtype the source has no figure for."""
     c = constants()
-    key = {"float32": "float32", "float16": "float16", "int8": "int8"}[dtype]
-    ops = c[key]
+    ops = c[dtype]
     arithmetic = madds * (ops["mult_pj"] + ops["add_pj"]) + elementwise_ops * ops["add_pj"]
     memory = mac_bytes / 8 * c["memory"]["dram_pj_per_64bit"]
     return (arithmetic + memory) * 1e-12, (f"{c['source']}: arithmetic {arithmetic * 1e-6:.3g} uJ + DRAM traffic "

@@ -62,11 +62,9 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
         append_jsonl(folder.records_path, records)
 
     def emit(case, records, samples):
-        for r in records + samples:
+        for r in samples:
             r["run_id"] = run_id
-        for r in records:
-            outcome.statuses[r["status"]] += 1
-        append_jsonl(folder.records_path, records)
+        emit_plain(records)
         append_jsonl(folder.samples_path, samples)
         progress.case_done(case.label, Counter(r["status"] for r in records))
 

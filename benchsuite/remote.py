@@ -98,7 +98,7 @@ class BoardSession:
 
     def add(self, lib_path: str, arrays: list) -> str:
         """Register a compiled library and the numpy arrays it is called with; returns its handle."""
-        name = f"m{len(self._modules)}_{lib_path.rsplit('/', 1)[-1]}"
+        name = f"m{len(self._modules)}"  # the file name on the board
         self._modules[name] = (lib_path, arrays)
         return name
 

@@ -1,5 +1,6 @@
 """Energy meters against constructed inputs (powercap tree, NVML stand-in, hwmon file), and the model."""
 import os
+import platform
 import threading
 import time
 from dataclasses import replace
@@ -9,7 +10,7 @@ import pytest
 from benchsuite.energy import EnergyUnavailable, HwmonMeter, NvmlMeter, RaplMeter, modeled_energy
 from benchsuite.measure import Timed
 from benchsuite.probes.energy import EnergyProbe
-from benchsuite.spec import load_device
+from benchsuite.spec import RemoteSpec, load_device
 from benchsuite.sweep import Case
 
 
@@ -84,12 +85,17 @@ class FakeNvml:
         self.mj += 250
         return self.mj
 
+    def nvmlShutdown(self):
+        self.shut = True
+
 
 def test_nvml_meter_with_a_stand_in():
     meter = NvmlMeter(nvml=FakeNvml())
     a = meter.read()
     b = meter.read()
     assert meter.delta_joules(a, b) == pytest.approx(0.25)
+    meter.close()
+    assert meter.nvml.shut
 
 
 def test_hwmon_integrates_power(tmp_path):
@@ -153,3 +159,13 @@ def test_energy_probe_unsupported_here_says_why():
     out = EnergyProbe().measure(None, case, device)
     assert {r["metric"] for r in out} == {"energy_forward", "energy_forward_above_idle"}
     assert all(r["status"] == "unsupported" and "does not exist" in r["message"] for r in out)
+
+
+@pytest.mark.skipif(platform.machine().lower() in ("aarch64", "arm64"), reason="an ARM host runs ARM cases locally")
+def test_energy_probe_on_a_remote_board_is_unsupported_with_both_variants():
+    board = RemoteSpec("127.0.0.1", 9190, "rk3399", {"kind": "llvm"})
+    device = replace(load_device("arm"), remote=board)
+    case = Case("t", "arm", "tvm", "g1_block_stack", (), (), 1, 16, "float32", 1, ("energy_forward",))
+    out = EnergyProbe().measure(None, case, device)
+    assert {r["metric"] for r in out} == {"energy_forward", "energy_forward_above_idle"}
+    assert all(r["status"] == "unsupported" and "not the board" in r["message"] for r in out)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 from ..energy import EnergyUnavailable, meter_for
+from ..remote import is_remote
 from . import Probe
 
 WATCH = {"energy_forward": "latency_forward", "energy_backward": "latency_backward"}
@@ -35,14 +36,23 @@ class EnergyProbe(Probe):
         wanted = [m for m in WATCH if m in case.metrics]
         if not wanted:
             return []
+
+        def unsupported(reason: str) -> list[dict]:
+            return [{"metric": m, "status": "unsupported", "message": reason}
+                    for m in self.metrics if m.rsplit("_above_idle", 1)[0] in wanted]
+
+        if is_remote(device):
+            return unsupported("the meter is on this host, not the board")
         try:
             meter = meter_for(device)
         except EnergyUnavailable as e:
-            return [{"metric": m, "status": "unsupported", "message": str(e)}
-                    for m in self.metrics if m.rsplit("_above_idle", 1)[0] in wanted]
-        if case.runner == "tvm" and getattr(device, "remote", None):
-            return [{"metric": m, "status": "unsupported", "message": "the meter is on this host, not the board"}
-                    for m in wanted]
+            return unsupported(str(e))
+        try:
+            return self._measure(meter, prepared, device, wanted)
+        finally:
+            meter.close()
+
+    def _measure(self, meter, prepared, device, wanted: list[str]) -> list[dict]:
         window = float(device.energy.get("window_s", 2.0))
         idle_s = float(device.energy.get("idle_s", 1.0))
         e_idle, _, dt_idle = _window(meter, lambda: time.sleep(0.01), lambda: None, idle_s)

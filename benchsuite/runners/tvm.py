@@ -86,9 +86,7 @@ class TVMRunner(Runner):
             return main(data, *weights)
 
         def output():
-            out = run()
-            out = out if hasattr(out, "numpy") else out[0]
-            return torch.from_numpy(out.numpy())
+            return _to_torch(run())
 
         return Prepared(
             timed={"latency_forward": Timed(run=run)}, output=output, config=config,
@@ -100,10 +98,7 @@ class TVMRunner(Runner):
     def _prepare_remote(self, model, example, case, options, device) -> Prepared:
         """Tune through the tracker (MetaSchedule's RPC runner measures candidates on the board),
         cross-compile, upload into the worker's board session, time with the board's own timer."""
-        import tempfile
-
         import tvm
-        from tvm.support import cc as tvm_cc
 
         from ..remote import board_session
 
@@ -111,19 +106,15 @@ class TVMRunner(Runner):
         board = board_session(remote)
         mod, params, export_time = _relax_module(model, example)
         target_dict = {**remote.target, "num-cores": case.threads}
-        if options["tune"] and options["trials"]:
-            board.release()  # MetaSchedule's RPC runner asks the tracker for the board itself
-        mod, config, tuning = _tune(mod, target_dict, options, measure_on=remote)
+        # MetaSchedule's RPC runner asks the tracker for the board itself: hand it back first
+        mod, config, tuning = _tune(mod, target_dict, options, measure_on=remote, before_tuning=board.release)
         t0 = time.perf_counter()
-        executable = tvm.compile(mod, target=tvm.target.Target(target_dict))
-        lib = Path(tempfile.mkdtemp(prefix="benchsuite-tvm-")) / "model.so"
-        executable.export_library(str(lib), fcompile=tvm_cc.cross_compiler(remote.cc) if remote.cc else None)
+        lib = _export_library(remote.cc, tvm.compile(mod, target=tvm.target.Target(target_dict)))
         compile_time = time.perf_counter() - t0
 
-        weights = [w.numpy() for w in params["main"]]
-        if options["cpu_weight_prepack"]:
-            weights = _host_transform_params(mod, params["main"])
-        handle = board.add(str(lib), [example.contiguous().numpy(), *weights])
+        weights = (_host_transform_params(mod, params["main"]) if options["cpu_weight_prepack"]
+                   else [w.numpy() for w in params["main"]])
+        handle = board.add(lib, [example.contiguous().numpy(), *weights])
         t0 = time.perf_counter()
         board.get(handle)
         upload_time = time.perf_counter() - t0
@@ -138,9 +129,7 @@ class TVMRunner(Runner):
             vm, dev, args = board.get(handle)
             vm.set_input("main", *args)
             vm.invoke_stateful("main")
-            out = vm.get_outputs("main")
-            out = out if hasattr(out, "numpy") else out[0]
-            return torch.from_numpy(out.numpy())
+            return _to_torch(vm.get_outputs("main"))
 
         config = {**config, "remote_key": remote.key, "tracker": f"{remote.tracker_host}:{remote.tracker_port}"}
         return Prepared(
@@ -151,6 +140,11 @@ class TVMRunner(Runner):
                       {"metric": "compile_time", "value": compile_time, "message": "cross-compile + export_library"},
                       {"metric": "upload_time", "value": upload_time,
                        "message": f"RPC session to '{remote.key}', upload, load"}])
+
+
+def _to_torch(out) -> torch.Tensor:
+    """A VM result (a tensor, or a tuple holding it) as a torch tensor on the host."""
+    return torch.from_numpy((out if hasattr(out, "numpy") else out[0]).numpy())
 
 
 def _relax_module(model, example):
@@ -165,14 +159,15 @@ def _relax_module(model, example):
     return mod, params, time.perf_counter() - t0
 
 
-def _cross_export(cc: str, module) -> str:
-    """MetaSchedule builder export: a shared library linked by the board's cross compiler."""
+def _export_library(cc: str, module) -> str:
+    """A shared library of `module` in a fresh folder, linked by the cross compiler `cc` ("" = the
+    host's default). Also MetaSchedule's builder export for candidates when a board has `cc`."""
     import tempfile
 
     from tvm.support import cc as tvm_cc
 
-    path = os.path.join(tempfile.mkdtemp(prefix="benchsuite-ms-"), "candidate.so")
-    module.export_library(path, fcompile=tvm_cc.cross_compiler(cc))
+    path = os.path.join(tempfile.mkdtemp(prefix="benchsuite-tvm-"), "model.so")
+    module.export_library(path, fcompile=tvm_cc.cross_compiler(cc) if cc else None)
     return path
 
 
@@ -190,12 +185,13 @@ def _host_transform_params(mod, weights) -> list:
     return [w.numpy() for w in vm["main_transform_params"](weights)]
 
 
-def _tune(mod, target_dict: dict, options: dict, measure_on):
+def _tune(mod, target_dict: dict, options: dict, measure_on, before_tuning=lambda: None):
     """Lower `mod` for the target with MetaSchedule schedules, tuning unless the database has them.
 
     The steps are those of relax.pipeline.static_shape_tuning_pipeline, spelled out because that
     pipeline cannot be given a runner: `measure_on` is "local" or a RemoteSpec, whose board then
-    measures every candidate through the tracker. Returns (module, record config, tuning_time record).
+    measures every candidate through the tracker; `before_tuning` runs only when trials will run.
+    Returns (module, record config, tuning_time record).
     """
     import tvm
     import tvm_ffi
@@ -216,13 +212,14 @@ def _tune(mod, target_dict: dict, options: dict, measure_on):
             transform.DecomposeOpsForInference(), transform.CanonicalizeBindings(), relax.get_pipeline("zero"),
             *([transform.AttachAttrLayoutFreeBuffers()] if prepack else [])])(mod)
         if trials and not reused:
+            before_tuning()
             runner, builder = "local", "local"
             if measure_on != "local":
                 runner = ms.runner.RPCRunner(
                     ms.runner.RPCConfig(measure_on.tracker_host, measure_on.tracker_port, measure_on.key,
                                         session_timeout_sec=int(measure_on.session_timeout_s)), max_workers=1)
                 if measure_on.cc:  # link candidates here, so the board needs no compiler of its own
-                    builder = ms.builder.LocalBuilder(f_export=functools.partial(_cross_export, measure_on.cc))
+                    builder = ms.builder.LocalBuilder(f_export=functools.partial(_export_library, measure_on.cc))
             ms.relax_integration.tune_relax(mod, params={}, target=target, work_dir=str(work_dir),
                                             max_trials_global=trials, runner=runner, builder=builder)
         if trials:
