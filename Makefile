@@ -9,7 +9,7 @@ REPORTS ?= reports
 WINDOW  ?= 5
 NIGHTLY_WORKLOADS ?= guideline1 guideline2 guideline3 guideline4 resolution multipliers architectures
 
-.PHONY: install run test test-fast bench lint report nightly clean
+.PHONY: install run test test-fast bench lint report nightly clean dist arm-board
 
 $(BIN)/benchsuite: pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -51,5 +51,15 @@ nightly: install
 lint: install
 	$(BIN)/ruff check benchsuite tests benchmarks
 
+# sdist + wheel in dist/, checked by twine (the wheel carries the built-in devices and workloads)
+dist: install
+	rm -rf dist
+	$(BIN)/python -m build --no-isolation --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
+# the emulated aarch64 board (Debian arm64 under qemu-user) for the ARM tests; needs root
+arm-board:
+	bash scripts/emulated-arm-board build
+
 clean:
-	rm -rf $(VENV) results reports/*.html
+	rm -rf $(VENV) results reports/*.html dist

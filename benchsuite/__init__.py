@@ -1,6 +1,6 @@
 """benchsuite: re-measure compact-CNN design claims (FLOPs vs speed) on your own hardware."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # the one place the version is defined (pyproject reads it)
 
 
 def load_runs(*paths):

@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from . import __version__
 from .errors import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, EXIT_REGRESSION, EXIT_USAGE, BenchsuiteError
 
 EPILOG = """exit codes:
@@ -20,11 +21,13 @@ EPILOG = """exit codes:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="benchsuite", description="Benchmark compact CNNs on your hardware.",
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"benchsuite {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     r = sub.add_parser("run", help="run a workload on a device", epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    r.add_argument("--device", default="cpu", help="device name (devices/NAME.toml) or path (default: cpu)")
+    r.add_argument("--device", default="cpu", help="device name (see: benchsuite list devices) or path "
+                                                   "(default: cpu)")
     r.add_argument("--workload", default="guideline1", help="workload name or path (default: guideline1)")
     r.add_argument("--runner", action="append", help="run only this runner (repeatable; default: the device's)")
     r.add_argument("--filter", metavar="GLOB", help="only cases whose label matches, e.g. '*c1=128*'")
@@ -47,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     ls.add_argument("pattern", nargs="?", default="*", help="wildcard for models (default: *)")
 
     sub.add_parser("env", help="print what a run records about this machine")
+
+    ini = sub.add_parser("init", help="copy the built-in device profiles and workloads into a folder for editing")
+    ini.add_argument("folder", nargs="?", default=".", help="where devices/ and workloads/ go (default: .)")
 
     v = sub.add_parser("verdict", help="check the published claims against the records of runs")
     v.add_argument("runs", nargs="+", metavar="RUN", help="run folders (or a folder of runs)")
@@ -262,13 +268,17 @@ def cmd_run(a) -> int:
 
 
 def cmd_list(a) -> int:
-    from . import spec
+    from . import catalog
     from .models import get_model_entry, list_models
     from .runners import get_runner, runner_names
 
     if a.what in ("devices", "workloads"):
-        for name, path in spec.available(a.what).items():
-            print(f"{name:24s} {path}")
+        found = catalog.entries(a.what)
+        if not found:
+            print(f"no {a.what} found; looked in: {catalog.where_looked(a.what)}")
+        for name, e in found.items():
+            over = f"  (overrides {', '.join(e.shadows)})" if e.shadows else ""
+            print(f"{name:24s} {e.layer:16s} {e.path}{over}")
     elif a.what == "models":
         names = list_models(a.pattern)
         if not names:
@@ -291,8 +301,17 @@ def cmd_env(a) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": cmd_run, "list": cmd_list, "env": cmd_env, "count": cmd_count, "verdict": cmd_verdict,
-            "compare": cmd_compare, "regress": cmd_regress, "report": cmd_report}
+def cmd_init(a) -> int:
+    from .catalog import init
+
+    written = init(Path(a.folder))
+    print(f"copied {len(written)} files into {Path(a.folder) / 'devices'} and {Path(a.folder) / 'workloads'}; "
+          "edit them there: files in the working folder override the built-ins of the same name")
+    return EXIT_OK
+
+
+COMMANDS = {"run": cmd_run, "list": cmd_list, "env": cmd_env, "init": cmd_init, "count": cmd_count,
+            "verdict": cmd_verdict, "compare": cmd_compare, "regress": cmd_regress, "report": cmd_report}
 
 
 def main(argv=None) -> int:

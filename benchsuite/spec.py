@@ -9,63 +9,35 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
-from pathlib import Path
 from typing import Any
 
+from .catalog import Entry, resolve
 from .errors import SpecError, UnknownNameError
 from .metrics import SELECTABLE_METRICS
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 DEVICE_KINDS = ("cpu", "gpu", "arm")
 DTYPES = ("float32", "float16", "bfloat16")
 
 
-def search_dirs(kind: str) -> list[Path]:
-    """Where `devices/` and `workloads/` are looked up: $BENCHSUITE_HOME, the cwd, the source tree."""
-    roots = [Path(os.environ["BENCHSUITE_HOME"])] if os.environ.get("BENCHSUITE_HOME") else []
-    roots += [Path.cwd(), REPO_ROOT]
-    out: list[Path] = []
-    for r in roots:
-        d = (r / kind).resolve()
-        if d.is_dir() and d not in out:
-            out.append(d)
-    return out
-
-
-def available(kind: str) -> dict[str, Path]:
-    """name -> file for every spec of this kind ('devices' or 'workloads') on the search path."""
-    found: dict[str, Path] = {}
-    for d in search_dirs(kind):
-        for f in sorted(d.glob("*.toml")):
-            found.setdefault(f.stem, f)
-    return found
-
-
-def resolve(kind: str, name_or_path: str) -> Path:
-    p = Path(name_or_path)
-    if p.suffix == ".toml" or os.sep in name_or_path:
-        if not p.is_file():
-            raise SpecError(name_or_path, "(file)", "no such file")
-        return p.resolve()
-    files = available(kind)
-    if name_or_path not in files:
-        raise UnknownNameError(kind[:-1], name_or_path, files)
-    return files[name_or_path]
-
-
-def _read_toml(path: Path) -> dict:
+def _read_toml(entry: Entry) -> tuple[dict, str]:
+    """The parsed table and the text of a spec file; unreadable, non-UTF-8 or malformed files are SpecErrors."""
     try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
+        text = entry.read_bytes().decode("utf-8")
+    except OSError as e:
+        raise SpecError(entry.path, "(file)", f"cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise SpecError(entry.path, "(file)", f"not UTF-8 text (byte {e.start})") from None
+    try:
+        return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as e:
-        raise SpecError(str(path), "(file)", f"malformed TOML: {e}") from None
+        raise SpecError(entry.path, "(file)", f"malformed TOML: {e}") from None
 
 
 def _open(kind: str, name_or_path: str):
-    """(path, source label, parsed TOML, a checker over it) for a device or workload."""
-    path = resolve(kind, name_or_path)
-    raw = _read_toml(path)
-    return path, str(path), raw, _Checker(str(path), raw)
+    """(entry, parsed TOML, its text, a checker over it) for a device or workload."""
+    entry = resolve(kind, name_or_path)
+    raw, text = _read_toml(entry)
+    return entry, raw, text, _Checker(entry.path, raw)
 
 
 # ---------------------------------------------------------------- validation helpers
@@ -165,7 +137,9 @@ class DeviceSpec:
     timing_quick: Timing
     runner_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     batch_sizes: tuple[int, ...] | None = None  # replaces the workload's (the paper used batch 8 on GPU)
-    remote: "RemoteSpec | None" = None
+    remote: "RemoteSpec | None" = None  # a TVM RPC tracker for the tvm runner (its `via = "rpc"` way)
+    transport: dict | None = None  # where workers run: a validated [transport] table (None: this host)
+    emulated: bool = False  # an emulator runs the cases: timings prove paths, verdicts stay inconclusive
     energy: dict = field(default_factory=dict)  # meter settings: hwmon, powercap, idle_s, window_s
     cachegrind_ll: str | None = None  # "size,assoc,line" for the simulated last-level cache
     source: str = ""
@@ -208,8 +182,9 @@ QUICK_TIMING = Timing(warmup_s=0.05, min_sample_s=0.01, target_precision=0.02, m
 def load_device(name_or_path: str) -> DeviceSpec:
     from .runners import runner_names  # local: runners import spec types
 
-    path, source, raw, c = _open("devices", name_or_path)
-    name = c.get("name", str, path.stem)
+    entry, raw, text, c = _open("devices", name_or_path)
+    source = entry.path
+    name = c.get("name", str, entry.name)
     kind = c.get("kind", str, check=lambda v: v in DEVICE_KINDS, valid=", ".join(DEVICE_KINDS))
     description = c.get("description", str, "")
     threads_raw = c.get("threads", (list, str), ["all"])
@@ -236,6 +211,12 @@ def load_device(name_or_path: str) -> DeviceSpec:
             c.fail(f"runner_options.{r}", f"expected a table, got {o!r}")
     batch_sizes = c.get_list("batch_sizes", int, None, check=_positive, valid="positive integers")
     remote = _remote(source, c.get("remote", dict)) if "remote" in raw else None
+    transport = None
+    if "transport" in raw:
+        from .transports import check_table
+
+        transport = check_table(_Checker(source, c.get("transport", dict), "transport."))
+    emulated = c.get("emulated", bool, False)
     ec = _Checker(source, c.get("energy", dict, {}), "energy.")
     energy = {k: v for k, v in (("hwmon", ec.get("hwmon", str, None)), ("powercap", ec.get("powercap", str, None)),
                                 ("idle_s", ec.get("idle_s", (int, float), None, check=_positive, valid="> 0")),
@@ -247,8 +228,9 @@ def load_device(name_or_path: str) -> DeviceSpec:
     c.done()
     return DeviceSpec(name=name, kind=kind, description=description, threads=tuple(dict.fromkeys(threads)),
                       runners=runners, timing=timing, timing_quick=timing_quick, runner_options=opts,
-                      batch_sizes=batch_sizes, remote=remote, energy=energy, cachegrind_ll=ll, source=source,
-                      text=path.read_text())
+                      batch_sizes=batch_sizes, remote=remote, transport=transport,
+                      emulated=emulated, energy=energy, cachegrind_ll=ll, source=source,
+                      text=text)
 
 
 # ---------------------------------------------------------------- workload
@@ -322,8 +304,9 @@ def _check_values(c: _Checker, key: str, values, what: str):
 
 
 def load_workload(name_or_path: str) -> WorkloadSpec:
-    path, source, raw, c = _open("workloads", name_or_path)
-    name = c.get("name", str, path.stem)
+    entry, raw, text, c = _open("workloads", name_or_path)
+    source = entry.path
+    name = c.get("name", str, entry.name)
     description = c.get("description", str, "")
     models_raw = c.get("models", list)
     if not models_raw:
@@ -355,4 +338,4 @@ def load_workload(name_or_path: str) -> WorkloadSpec:
                         batch_sizes=tuple(batch_sizes),
                         resolutions=tuple(None if r == "default" else r for r in resolutions),
                         dtypes=dtypes, compare=compare, reference=reference, quick=quick,
-                        source=source, text=path.read_text())
+                        source=source, text=text)
