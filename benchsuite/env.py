@@ -17,12 +17,15 @@ LIBRARIES = ("torch", "numpy", "scipy", "pandas", "onnxruntime", "onnx", "apache
 
 def cpu_model() -> str:
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith(("model name", "Model", "Hardware")):
-                return line.split(":", 1)[1].strip()
+        text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        pass
-    return platform.processor() or "unknown"
+        return platform.processor() or "unknown"
+    model = next((line.split(":", 1)[1].strip() for line in text.splitlines()
+                  if line.startswith(("model name", "Model", "Hardware"))), platform.processor() or "unknown")
+    if platform.machine().lower() in ("aarch64", "arm64") and "vendor_id" in text:
+        # an x86 /proc/cpuinfo seen from aarch64 code: qemu-user emulation on an x86 host
+        return f"emulated aarch64 (qemu-user) on {model}"
+    return model
 
 
 def cpu_flags() -> list[str]:

@@ -8,17 +8,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import __version__, verdicts
+from . import protocol
+from .ceilings import gemm_cases
 from .env import environment
 from .errors import BenchsuiteError
+from .placement import Placement
 from .progress import Progress
-from .remote import check_device, is_remote
 from .records import SCHEMA_VERSION, append_jsonl, error_records
+from .remote import check_device
 from .runners import get_runner
 from .spec import DeviceSpec, WorkloadSpec
 from .store import HISTORY_FILE, History, RunFolder, new_run_id
+from .supervisor import WorkerFailed, run_group, run_job
 from .sweep import expand, groups
-from .ceilings import bandwidth_records, gemm_cases
-from .worker import run_group
 
 
 @dataclass
@@ -42,18 +44,25 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
         raise BenchsuiteError(f"no cases to run: workload '{workload.name}' on device '{device.name}'"
                               + (f" with filter '{filter_glob}'" if filter_glob else "") + " expands to nothing")
     progress = progress or Progress(enabled=False)
+    timing = device.timing_for(quick)
+    # where each runner's workers go, and the device's own environment: an unreachable board or an
+    # incompatible benchsuite there stops the run here, before a run folder exists
+    place = Placement(device, {c.runner for c in cases}, timing.prepare_timeout_s, progress.detail)
     run_id = new_run_id(device.name, workload.name)
     meta = {"schema_version": SCHEMA_VERSION, "benchsuite_version": __version__, "run_id": run_id,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "finished": None, "status": "running",
             "device": device.name, "workload": workload.name, "quick": quick, "filter": filter_glob,
             "runners": list(runners or device.runners), "argv": list(argv if argv is not None else sys.argv),
-            "n_cases": len(cases), "environment": environment(),
+            "n_cases": len(cases), "environment": place.device_environment,
+            "transport": place.board.where(),
             "device_file": {"path": device.source, "text": device.text},
             "workload_file": {"path": workload.source, "text": workload.text},
-            "timing": vars(device.timing_for(quick))}
+            "timing": vars(timing)}
+    if not place.board.on_this_host:
+        meta["host_environment"] = environment()
     folder = RunFolder.create(results, run_id, meta)
     outcome = RunOutcome(folder, "running")
-    available = {r: get_runner(r).availability() for r in {c.runner for c in cases}}
+    log_path = str(folder.path / "worker.log")
 
     def emit_plain(records):
         for r in records:
@@ -74,21 +83,21 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
     t_start = time.monotonic()
     try:
         if ceilings and any(get_runner(r).measures_hardware for r in {c.runner for c in cases}) \
-                and not is_remote(device):
-            for threads in sorted({c.threads for c in cases}):
-                progress.detail(f"memory bandwidth ceiling, {threads} thread(s)")
-                emit_plain(bandwidth_records(device.name, workload.name, threads, device.timing_for(quick)))
+                and place.device_reachable:
+            job = protocol.bandwidth_job(device, quick, sorted({c.threads for c in cases}), workload.name)
+            try:  # on the device, like every measurement
+                run_job(place.board, job, lambda m: emit_plain(m.get("records", [])), progress.detail,
+                        timing.prepare_timeout_s, log_path)
+            except WorkerFailed as e:
+                progress.detail(f"memory bandwidth ceiling failed: {e}")
         for group in groups(cases):
-            ok, why = available[group[0].runner]
-            if ok and is_remote(device) and group[0].runner != "tvm":
-                ok, why = False, (f"runs on this host only; the {device.kind} board is reached through TVM RPC "
-                                  "(runner tvm)")
-            if not ok:
+            transport, why = place.for_runner(group[0].runner)
+            if transport is None:
                 for case in group:
-                    emit(case, error_records(case, f"runner {case.runner} unavailable here: {why}",
+                    emit(case, error_records(case, f"runner {case.runner} unavailable: {why}",
                                              status="unsupported"), [])
                 continue
-            run_group(group, device, quick, emit, progress.detail, log_path=str(folder.path / "worker.log"))
+            run_group(group, device, quick, emit, progress.detail, log_path=log_path, transport=transport)
         outcome.status = "complete"
     except KeyboardInterrupt:
         outcome.status = "interrupted"

@@ -2,6 +2,8 @@
 
 Format changelog (bump SCHEMA_VERSION and add an upgrade step in `_upgrade` for every change):
   1  first version.
+  2  `source` may be "emulated" (timings taken under an emulator such as qemu-user); v1 records upgrade
+     unchanged (they never hold it).
 """
 from __future__ import annotations
 
@@ -12,8 +14,8 @@ from pathlib import Path
 
 from .metrics import METRICS
 
-SCHEMA_VERSION = 1
-SOURCES = ("measured", "simulated", "modeled")
+SCHEMA_VERSION = 2
+SOURCES = ("measured", "simulated", "modeled", "emulated")
 STATUSES = ("ok", "skipped", "unsupported", "error")
 
 # The columns of a record, in order. `params` (model knobs), `tags` (workload labels) and
@@ -93,6 +95,8 @@ def _upgrade(rec: dict) -> dict:
     v = rec.get("schema_version")
     if v is None or v > SCHEMA_VERSION:
         raise ValueError(f"unknown record schema version {v!r} (this benchsuite reads up to {SCHEMA_VERSION})")
+    if v == 1:  # v2 only added a value of `source`
+        rec = {**rec, "schema_version": 2}
     return rec
 
 

@@ -1,7 +1,9 @@
-"""Reaching devices: is this profile runnable here, and remote boards through a TVM RPC tracker.
+"""Is a device profile runnable from here, and boards behind a TVM RPC tracker.
 
-Transport (getting a compiled model onto a board and a session to it) lives here; the TVM runner
-only compiles and times. Every wait is bounded by the profile's [remote] timeouts.
+Workers reach a board through the profile's [transport] (transports/); the TVM runner can instead
+ship compiled modules to a board behind an RPC tracker ([remote]): getting a module onto that board
+and a session to it lives here, the TVM runner only compiles and times. Every wait is bounded by the
+profile's [remote] timeouts.
 """
 from __future__ import annotations
 
@@ -12,14 +14,16 @@ from .errors import BenchsuiteError
 
 ARM_MACHINES = ("aarch64", "arm64")
 HOW_TO_REMOTE = (
-    "add a [remote] table to the profile: tracker = \"HOST:PORT\" and key = \"BOARD_KEY\" of a TVM RPC tracker "
+    "add a [transport] table to reach a board whose Python has benchsuite (kind = \"ssh\", \"adb\" or "
+    "\"command\"; see README, ARM boards), or "
+    "a [remote] table to the profile: tracker = \"HOST:PORT\" and key = \"BOARD_KEY\" of a TVM RPC tracker "
     "with the board registered (on a host: python -m tvm.exec.rpc_tracker --host 0.0.0.0 --port 9190; on the "
     "board: python -m tvm.exec.rpc_server --tracker HOST:9190 --key BOARD_KEY), plus target and cc for "
     "cross-compiling; or run benchsuite on the board itself")
 
 
-def is_remote(device) -> bool:
-    """True when the profile's cases run on a board reached over RPC rather than on this host."""
+def device_elsewhere(device) -> bool:
+    """True when the profile names hardware this host is not (an ARM profile on an x86 host)."""
     return device.kind == "arm" and platform.machine().lower() not in ARM_MACHINES
 
 
@@ -33,10 +37,10 @@ def check_device(device) -> None:
             raise BenchsuiteError(f"device '{device.name}' is a GPU profile, but no CUDA GPU is usable here "
                                   f"(torch {torch.__version__}, {built}); run it on a machine with an NVIDIA GPU "
                                   f"and a CUDA build of torch")
-    if is_remote(device):
-        if device.remote is None:
-            raise BenchsuiteError(f"device '{device.name}' is an ARM profile and this host is "
-                                  f"{platform.machine()}: {HOW_TO_REMOTE}")
+    if device_elsewhere(device) and device.transport is None and device.remote is None:
+        raise BenchsuiteError(f"device '{device.name}' is an ARM profile and this host is "
+                              f"{platform.machine()}: {HOW_TO_REMOTE}")
+    if device.remote is not None:
         check_tracker(device.remote)
 
 

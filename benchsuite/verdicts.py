@@ -281,7 +281,20 @@ def compute(records: list[dict], samples: dict) -> list[Verdict]:
     if not records:
         return []
     df = to_frame(records)
-    return guideline_verdicts(records, samples) + resolution_verdicts(df, samples) + flops_verdicts(df)
+    verdicts = guideline_verdicts(records, samples) + resolution_verdicts(df, samples) + flops_verdicts(df)
+    return _emulated_inconclusive(verdicts, records)
+
+
+def _emulated_inconclusive(verdicts: list[Verdict], records: list[dict]) -> list[Verdict]:
+    """Timings from an emulator prove that a path runs, not how fast hardware is: never holds/violated."""
+    emulated = {(r["device"], r["runner"]) for r in records if r.get("source") == "emulated"}
+    for v in verdicts:
+        if (v.scope.get("device"), v.scope.get("runner")) in emulated:
+            would = f" (the numbers alone would say {v.verdict})" if v.verdict != "inconclusive" else ""
+            v.note = (f"inconclusive because the timings are emulated{would}; an emulator proves the path, "
+                      "not the speed. " + v.note).strip()
+            v.verdict = "inconclusive"
+    return verdicts
 
 
 def for_runs(*paths) -> list[Verdict]:

@@ -1,19 +1,20 @@
-"""Run the cases of one comparison group in a child process.
+"""The worker: runs where the device is (`python -m benchsuite.worker`) and does one job.
 
-The child builds every case of the group, checks each runner's output against torch eager,
-then measures all (case, metric) series interleaved and sends each case's records back.
-The parent turns a raise, a crash (signal, out-of-memory kill) or silence past the timeout
-into `error` records; when a group of several cases dies, its unfinished cases are re-run
-one per process so that only the case at fault is lost.
+It reads its job as one JSON line on stdin and answers in JSON lines on stdout (protocol.py):
+for a comparison group it builds every case, checks each runner's output against torch eager,
+measures all (case, metric) series interleaved and sends each case's records as it finishes.
+The same program runs on every transport: a child of the host, an emulated board, a board over
+ssh. The host's supervisor turns a crash or silence into error records.
 """
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import signal
+import sys
+import threading
 import traceback
-from typing import Callable
 
+from . import protocol
 from .measure import Series, measure_interleaved, precision_note, summarize
 from .records import error_records, make_record
 
@@ -122,23 +123,26 @@ def prepare_case(case, device):
     return prepared, records
 
 
-def _die_with_parent() -> None:
-    """Linux: have the kernel kill this worker if the run's process dies (even by SIGKILL)."""
+def _die_with_host() -> None:
+    """End this worker when the host goes: the kernel kills it when its parent dies (Linux), and a
+    thread ends it when its stdin closes (the host died, or an ssh/adb connection dropped)."""
     try:
         import ctypes
 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
     except (OSError, AttributeError):
-        pass  # not Linux: an orphan finishes its group and exits
+        pass  # not Linux (or no glibc): the stdin watch below still ends it
+
+    def watch():
+        while sys.stdin.buffer.read(65536):
+            pass
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
-def _child(conn, cases, device, quick: bool, log_path) -> None:
-    _die_with_parent()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C does
-    if log_path:  # library chatter (profiler, compilers) and crash reports go to the run's worker.log
-        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-        os.dup2(fd, 1)
-        os.dup2(fd, 2)
+def measure_group(cases, device, quick: bool, send) -> None:
+    """Prepare, verify and measure one comparison group; send(message) for progress and each case."""
     import torch
 
     from .probes import probes_for
@@ -147,7 +151,7 @@ def _child(conn, cases, device, quick: bool, log_path) -> None:
     torch.set_num_threads(cases[0].threads)
     live = []
     for case in cases:
-        conn.send(("progress", f"preparing {case.label}", timing.prepare_timeout_s))
+        send({"type": "progress", "text": f"preparing {case.label}", "timeout_s": timing.prepare_timeout_s})
         counts = count_records(case)
         try:
             prepared, records = prepare_case(case, device)
@@ -157,14 +161,16 @@ def _child(conn, cases, device, quick: bool, log_path) -> None:
             if not isinstance(e, OutputMismatch):
                 where = traceback.extract_tb(e.__traceback__)[-1]
                 msg += f" (at {where.filename.rsplit('/', 1)[-1]}:{where.lineno})"
-            conn.send(("case", case.case_id, counts + error_records(case, msg), []))
+            send({"type": "case", "case_id": case.case_id,
+                  "records": emulated_sources(counts + error_records(case, msg), device), "samples": []})
             continue
         series = {m: Series((case.case_id, m), prepared.timed[m]) for m in case.metrics if m in prepared.timed}
         live.append((case, prepared, records, series))
 
     all_series = [s for *_, series in live for s in series.values()]
-    conn.send(("progress", f"measuring {len(all_series)} series interleaved", timing.case_timeout_s))
-    measure_interleaved(all_series, timing, on_round=lambda r: conn.send(("progress", f"round {r}")))
+    send({"type": "progress", "text": f"measuring {len(all_series)} series interleaved",
+          "timeout_s": timing.case_timeout_s})
+    measure_interleaved(all_series, timing, on_round=lambda r: send({"type": "progress", "text": f"round {r}"}))
 
     for case, prepared, records, series in live:
         samples = []
@@ -185,7 +191,7 @@ def _child(conn, cases, device, quick: bool, log_path) -> None:
             elif metric in prepared.unsupported:
                 records.append(make_record(case, metric, status="unsupported",
                                            message=prepared.unsupported[metric], config=prepared.config))
-        conn.send(("progress", f"probes for {case.label}", timing.prepare_timeout_s))
+        send({"type": "progress", "text": f"probes for {case.label}", "timeout_s": timing.prepare_timeout_s})
         for probe in probes_for(case.metrics):
             try:
                 results = probe.measure(prepared, case, device)
@@ -196,67 +202,70 @@ def _child(conn, cases, device, quick: bool, log_path) -> None:
                 metric = r.pop("metric")
                 records.append(make_record(case, metric, config=prepared.config,
                                            n=1 if r.get("value") is not None else None, **r))
-        conn.send(("case", case.case_id, records, samples))
-    conn.send(("end",))
+        send({"type": "case", "case_id": case.case_id, "records": emulated_sources(records, device),
+              "samples": samples})
 
 
-def _death_reason(exitcode: int | None) -> str:
-    if exitcode is None:
-        return "worker vanished"
-    if exitcode < 0:
-        sig = signal.Signals(-exitcode).name
-        hint = " (the kernel's out-of-memory killer sends this)" if sig == "SIGKILL" else ""
-        return f"worker process died from {sig}{hint}"
-    return f"worker process exited with code {exitcode} before finishing"
+EMULATED = "timed under an emulator (qemu-user): proves the path, not the speed"
 
 
-def _run_process(cases, device, quick, timeout_s, emit, progress, log_path) -> str | None:
-    """One child for `cases`. Returns None if it ended cleanly, else why it did not."""
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(child, cases, device, quick, log_path), daemon=True)
-    proc.start()
-    child.close()
-    try:
-        while True:
-            if not parent.poll(timeout_s):
-                return f"timed out: no progress for {timeout_s:g} s"
-            try:
-                msg = parent.recv()
-            except EOFError:
-                proc.join(5)
-                return _death_reason(proc.exitcode)
-            if msg[0] == "progress":
-                progress(msg[1])
-                if len(msg) > 2:  # the child says how long its next step may stay silent
-                    timeout_s = msg[2]
-            elif msg[0] == "case":
-                emit(msg[1], msg[2], msg[3])
-            elif msg[0] == "end":
-                return None
-    finally:
-        if proc.is_alive():
-            proc.kill()
-        proc.join(5)
-        parent.close()
+def emulated_sources(records: list[dict], device) -> list[dict]:
+    """On an emulated device every measured number is an emulated one, and says so."""
+    if device.emulated:
+        for r in records:
+            if r["source"] == "measured":
+                r["source"] = "emulated"
+                r["message"] = f"{EMULATED}; {r['message']}" if r["message"] else EMULATED
+    return records
 
 
-def run_group(cases, device, quick: bool, emit: Callable, progress: Callable = lambda s: None,
-              log_path=None) -> None:
-    """Measure one comparison group; every case ends with records passed to emit(case, records, samples)."""
-    timeout = device.timing_for(quick).prepare_timeout_s  # until the child says otherwise: start-up is slow
-    pending = {c.case_id: c for c in cases}
+def _run_job(job: dict, send) -> None:
+    task = job.get("task")
+    if task == "environment":
+        from .env import environment
 
-    def got(case_id, records, samples):
-        emit(pending.pop(case_id), records, samples)
+        send({"type": "environment", "environment": environment()})
+        return
+    device = protocol.device_from_dict(job["device"])
+    if task == "group":
+        measure_group([protocol.case_from_dict(c) for c in job["cases"]], device, job["quick"], send)
+    elif task == "bandwidth":
+        from .ceilings import bandwidth_records
 
-    reason = _run_process(list(pending.values()), device, quick, timeout, got, progress, log_path)
-    if reason and len(pending) > 1:
-        progress(f"group failed ({reason}); re-running {len(pending)} cases one per process")
-        for case in list(pending.values()):
-            reason = _run_process([case], device, quick, timeout, got, progress, log_path)
-            if reason and case.case_id in pending:
-                got(case.case_id, error_records(case, reason), [])
+        for threads in job["threads"]:
+            send({"type": "progress", "text": f"memory bandwidth ceiling, {threads} thread(s)"})
+            records = bandwidth_records(device.name, job["workload"], threads, device.timing_for(job["quick"]))
+            send({"type": "records", "records": emulated_sources(records, device)})
     else:
-        for case in list(pending.values()):
-            got(case.case_id, error_records(case, reason or "worker ended without a result"), [])
+        raise ValueError(f"unknown job {task!r}")
+
+
+def main() -> int:
+    """Entry point on the device: one job from stdin, JSON lines to stdout, library chatter to stderr."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the host decides what Ctrl-C does
+    out = os.fdopen(os.dup(1), "w", buffering=1)  # the protocol's own stream
+    os.dup2(2, 1)  # anything a library prints goes to stderr (the run's worker.log), not into the protocol
+    lock = threading.Lock()
+
+    def send(msg: dict) -> None:
+        with lock:
+            out.write(protocol.dumps(msg) + "\n")
+            out.flush()
+
+    send(protocol.hello())
+    line = sys.stdin.readline()
+    if not line:
+        return 0  # the host went away before sending a job
+    _die_with_host()
+    try:
+        _run_job(protocol.loads(line), send)
+    except Exception as e:  # noqa: BLE001 - a job the worker cannot do ends with the reason, not a traceback
+        traceback.print_exc()
+        send({"type": "fatal", "message": f"{type(e).__name__}: {e}"})
+        return 1
+    send({"type": "end"})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,16 +1,17 @@
 """Energy meters against constructed inputs (powercap tree, NVML stand-in, hwmon file), and the model."""
 import os
-import platform
 import threading
 import time
 from dataclasses import replace
 
 import pytest
 
+from benchsuite.runners.base import Prepared
+
 from benchsuite.energy import EnergyUnavailable, HwmonMeter, NvmlMeter, RaplMeter, modeled_energy
 from benchsuite.measure import Timed
 from benchsuite.probes.energy import EnergyProbe
-from benchsuite.spec import RemoteSpec, load_device
+from benchsuite.spec import load_device
 from benchsuite.sweep import Case
 
 
@@ -139,12 +140,11 @@ def test_energy_probe_with_an_advancing_powercap_counter(tmp_path):
         case = Case("t", "cpu", "torch_eager", "g1_block_stack", (), (), 1, 16, "float32", 1,
                     ("energy_forward", "energy_backward"))
 
-        class Prepared:
-            timed = {"latency_forward": Timed(run=lambda: time.sleep(0.01)),
-                     "latency_backward": Timed(run=lambda: time.sleep(0.02), setup=lambda: time.sleep(0.01))}
-            unsupported = {}
-
-        out = {r["metric"]: r for r in EnergyProbe().measure(Prepared(), case, device)}
+        prepared = Prepared(timed={"latency_forward": Timed(run=lambda: time.sleep(0.01)),
+                                   "latency_backward": Timed(run=lambda: time.sleep(0.02),
+                                                             setup=lambda: time.sleep(0.01))},
+                            output=lambda: None)
+        out = {r["metric"]: r for r in EnergyProbe().measure(prepared, case, device)}
     finally:
         stop.set()
     fwd, bwd = out["energy_forward"]["value"], out["energy_backward"]["value"]
@@ -156,16 +156,15 @@ def test_energy_probe_with_an_advancing_powercap_counter(tmp_path):
 def test_energy_probe_unsupported_here_says_why():
     device = replace(load_device("cpu"), energy={"powercap": "/nonexistent/powercap"})
     case = Case("t", "cpu", "torch_eager", "g1_block_stack", (), (), 1, 16, "float32", 1, ("energy_forward",))
-    out = EnergyProbe().measure(None, case, device)
+    out = EnergyProbe().measure(Prepared(timed={}, output=lambda: None), case, device)
     assert {r["metric"] for r in out} == {"energy_forward", "energy_forward_above_idle"}
     assert all(r["status"] == "unsupported" and "does not exist" in r["message"] for r in out)
 
 
-@pytest.mark.skipif(platform.machine().lower() in ("aarch64", "arm64"), reason="an ARM host runs ARM cases locally")
-def test_energy_probe_on_a_remote_board_is_unsupported_with_both_variants():
-    board = RemoteSpec("127.0.0.1", 9190, "rk3399", {"kind": "llvm"})
-    device = replace(load_device("arm"), remote=board)
+def test_energy_probe_for_a_model_on_an_rpc_board_is_unsupported_with_both_variants():
+    device = load_device("arm")
     case = Case("t", "arm", "tvm", "g1_block_stack", (), (), 1, 16, "float32", 1, ("energy_forward",))
-    out = EnergyProbe().measure(None, case, device)
+    prepared = Prepared(timed={}, output=lambda: None, runs_on="the board 'rk3399' behind the RPC tracker")
+    out = EnergyProbe().measure(prepared, case, device)
     assert {r["metric"] for r in out} == {"energy_forward", "energy_forward_above_idle"}
-    assert all(r["status"] == "unsupported" and "not the board" in r["message"] for r in out)
+    assert all(r["status"] == "unsupported" and "do not see it" in r["message"] for r in out)

@@ -7,7 +7,8 @@ from benchsuite.records import (COLUMNS, append_jsonl, load_runs, make_record, r
 from benchsuite.sweep import Case
 from tests.conftest import REPO
 
-GOLDEN = REPO / "tests" / "data" / "golden_records_v1.jsonl"
+GOLDEN_V1 = REPO / "tests" / "data" / "golden_records_v1.jsonl"
+GOLDEN = REPO / "tests" / "data" / "golden_records_v2.jsonl"
 CASE = Case("guideline1", "cpu", "torch_eager", "g1_block_stack", (("c1", 128), ("c2", 128), ("multiplier", 1)),
             (("paper_set", "gpu"),), 1, 56, "float32", 1, ("latency_forward", "latency_backward"), ("c1", "c2"))
 
@@ -26,6 +27,14 @@ def test_write_matches_golden_file(tmp_path):
     out = tmp_path / "records.jsonl"
     append_jsonl(out, _golden_records())
     assert out.read_text() == GOLDEN.read_text()
+
+
+def test_v1_file_upgrades_to_v2(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "records.jsonl").write_text(GOLDEN_V1.read_text())
+    assert [r["schema_version"] for r in read_records(run)] == [2, 2, 2]
+    assert read_records(run)[0]["value"] == 0.0234
 
 
 def test_golden_file_loads(tmp_path):

@@ -94,7 +94,7 @@ def test_remote_run_on_loopback_board_tuned_over_rpc(tracker, tmp_path):
     assert (tvm.loc["output_error"].value < 1e-4).all() and (tvm.loc["upload_time"].value > 0).all()
     assert (tvm.loc["latency_backward"].status == "unsupported").all()
     eager = df[(df.runner == "torch_eager") & (df.metric == "latency_forward")]
-    assert (eager.status == "unsupported").all() and eager.message.str.contains("TVM RPC").all()
+    assert (eager.status == "unsupported").all() and eager.message.str.contains("add a \\[transport\\]").all()
 
     assert main(args) == 0
     second = load_runs(sorted(p for p in out.iterdir() if p.is_dir())[-1])

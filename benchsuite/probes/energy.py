@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 
 from ..energy import EnergyUnavailable, meter_for
-from ..remote import is_remote
 from . import Probe
 
 WATCH = {"energy_forward": "latency_forward", "energy_backward": "latency_backward"}
@@ -41,8 +40,8 @@ class EnergyProbe(Probe):
             return [{"metric": m, "status": "unsupported", "message": reason}
                     for m in self.metrics if m.rsplit("_above_idle", 1)[0] in wanted]
 
-        if is_remote(device):
-            return unsupported("the meter is on this host, not the board")
+        if prepared.runs_on:
+            return unsupported(f"the model runs on {prepared.runs_on}; the meters this worker reads do not see it")
         try:
             meter = meter_for(device)
         except EnergyUnavailable as e:

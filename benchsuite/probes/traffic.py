@@ -134,7 +134,7 @@ class NcuTrafficProbe(Probe):
             log = Path(tmp) / "ncu.csv"
             cmd = [ncu, "--csv", "--page", "details", "--print-units", "base", "--metrics", ",".join(NCU_METRICS),
                    "--nvtx", "--nvtx-include", f"{NVTX_RANGE}/", "--target-processes", "all",
-                   "--log-file", str(log), *_traffic_run(case, device.source, 1, nvtx=True)]
+                   "--log-file", str(log), *_traffic_run(case, device, 1, nvtx=True)]
             r = subprocess.run(cmd, capture_output=True, text=True)
             text = log.read_text() if log.exists() else ""
         if "ERR_NVGPUCTRPERM" in text + r.stdout + r.stderr:
@@ -163,11 +163,12 @@ class CachegrindProbe(Probe):
             return []
         if not shutil.which("valgrind"):
             return [_unsupported("valgrind is not installed (Debian: valgrind)", "traffic_forward_simulated")]
-        if device.source == "" or getattr(device, "remote", None):
-            return [_unsupported("cachegrind simulates this host's CPU only", "traffic_forward_simulated")]
+        if prepared.runs_on:
+            return [_unsupported(f"cachegrind simulates this machine's CPU, but the model runs on {prepared.runs_on}",
+                                 "traffic_forward_simulated")]
         misses, line, desc = {}, LINE_BYTES, "?"
         for k in self.ITERATIONS:
-            misses[k], line, desc = simulate(case, device.source, k, device.cachegrind_ll)
+            misses[k], line, desc = simulate(case, device, k, device.cachegrind_ll)
         k1, k2 = self.ITERATIONS
         per = (misses[k2] - misses[k1]) / (k2 - k1) * line
         if per < 0:
@@ -180,12 +181,12 @@ class CachegrindProbe(Probe):
                             f"simulated LL: {desc}"}]
 
 
-def simulate(case, device_path: str, iterations: int, ll: str | None = None) -> tuple[int, int, str]:
+def simulate(case, device, iterations: int, ll: str | None = None) -> tuple[int, int, str]:
     """Run `iterations` forwards of the case under cachegrind; (LL data misses, line size)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "cachegrind.out"
         cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=yes", f"--cachegrind-out-file={out}",
-               *([f"--LL={ll}"] if ll else []), *_traffic_run(case, device_path, iterations)]
+               *([f"--LL={ll}"] if ll else []), *_traffic_run(case, device, iterations)]
         env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same allocation pattern in both runs
         r = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if r.returncode != 0 or not out.exists():
@@ -193,9 +194,12 @@ def simulate(case, device_path: str, iterations: int, ll: str | None = None) -> 
         return parse_cachegrind(out.read_text())
 
 
-def _traffic_run(case, device_path: str, iterations: int, nvtx: bool = False) -> list[str]:
+def _traffic_run(case, device, iterations: int, nvtx: bool = False) -> list[str]:
     """The command line of a child that prepares the case and runs its forward `iterations` times."""
-    spec = json.dumps({"case": case.__dict__, "device": device_path, "nvtx": NVTX_RANGE if nvtx else None})
+    from ..protocol import case_to_dict, device_to_dict
+
+    spec = json.dumps({"case": case_to_dict(case), "device": device_to_dict(device),
+                       "nvtx": NVTX_RANGE if nvtx else None})
     return [sys.executable, "-m", "benchsuite.probes.traffic_run", spec, str(iterations)]
 
 

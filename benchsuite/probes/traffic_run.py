@@ -8,18 +8,15 @@ import sys
 
 import torch
 
-from ..spec import load_device
-from ..sweep import Case
+from ..protocol import case_from_dict, device_from_dict
 from ..worker import prepare_case
 
 
 def main(spec_json: str, iterations: int) -> None:
     spec = json.loads(spec_json)
-    fields = {k: tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v
-              for k, v in spec["case"].items()}
-    case = Case(**fields)
+    case = case_from_dict(spec["case"])
     torch.set_num_threads(case.threads)
-    prepared, _ = prepare_case(case, load_device(spec["device"]))
+    prepared, _ = prepare_case(case, device_from_dict(spec["device"]))
     timed = prepared.timed["latency_forward"]
     if spec.get("nvtx"):
         timed.run()

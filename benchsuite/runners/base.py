@@ -19,6 +19,8 @@ class Prepared:
     one_shot:     extra measured values, e.g. {"metric": "prepare_time", "value": 1.2, "unit": "s"}
     config:       runner settings that shaped the numbers (recorded with every record of the case)
     modules:      the torch modules it runs, by role ("eval", "train"), for probes that need them
+    runs_on:      where the model runs when that is not this worker's machine (a board over TVM RPC):
+                  probes that read this machine's meters or simulate its CPU then say unsupported
     """
     timed: dict[str, Timed]
     output: Callable[[], torch.Tensor]
@@ -27,6 +29,7 @@ class Prepared:
     config: dict[str, Any] = field(default_factory=dict)
     verify_output: bool = True
     modules: dict[str, Any] = field(default_factory=dict)
+    runs_on: str = ""
 
 
 class Runner:
@@ -41,8 +44,13 @@ class Runner:
     def availability(self) -> tuple[bool, str]:
         return True, ""
 
-    def prepare(self, model: torch.nn.Module, example: torch.Tensor, case, options: dict) -> Prepared:
+    def prepare(self, model: torch.nn.Module, example: torch.Tensor, case, options: dict, device) -> Prepared:
         raise NotImplementedError
+
+    def reaches_device_itself(self, options: dict, device) -> bool:
+        """True when this runner reaches the device on its own from the host (TVM through an RPC tracker):
+        its workers then run on the host rather than through the device's transport."""
+        return False
 
 
 def resolved_options(runner: Runner, options: dict) -> dict:

@@ -38,8 +38,23 @@ def host_target(threads: int, mcpu: str = "auto") -> dict:
 class TVMRunner(Runner):
     name = "tvm"
     description = "Apache TVM Relax with MetaSchedule tuning (records re-used across runs), forward only"
+    # via: "rpc" cross-compiles on the host and runs on a board behind the profile's [remote] tracker;
+    # "worker" compiles and runs wherever the worker runs (this host, or a board through [transport]);
+    # "auto" is rpc when the profile has a [remote] table, else worker.
     options = {"trials": 64, "tune": True, "database_dir": "results/tvm-tuning", "mcpu": "auto",
-               "cpu_weight_prepack": True}
+               "cpu_weight_prepack": True, "via": "auto"}
+
+    @staticmethod
+    def _via_rpc(options, device) -> bool:
+        via = options.get("via", "auto")
+        if via not in ("auto", "rpc", "worker"):
+            raise ValueError(f"tvm option via={via!r} (valid: auto, rpc, worker)")
+        if via == "rpc" and device.remote is None:
+            raise ValueError("tvm option via=rpc needs a [remote] table (the RPC tracker) in the device profile")
+        return via == "rpc" or (via == "auto" and device.remote is not None)
+
+    def reaches_device_itself(self, options, device) -> bool:
+        return self._via_rpc(options, device)
 
     def availability(self) -> tuple[bool, str]:
         try:
@@ -59,11 +74,9 @@ class TVMRunner(Runner):
         import tvm
         from tvm import relax
 
-        from ..remote import is_remote
-
         if case.dtype != "float32":
             raise ValueError(f"the TVM runner compiles float32 only, not {case.dtype}")
-        if is_remote(device):
+        if self._via_rpc(options, device):
             return self._prepare_remote(model, example, case, options, device)
         if device.kind == "gpu":
             raise RuntimeError("the TVM runner here targets CPUs (local LLVM or remote aarch64 boards); "
@@ -131,8 +144,10 @@ class TVMRunner(Runner):
             vm.invoke_stateful("main")
             return _to_torch(vm.get_outputs("main"))
 
-        config = {**config, "remote_key": remote.key, "tracker": f"{remote.tracker_host}:{remote.tracker_port}"}
+        config = {**config, "via": "rpc", "remote_key": remote.key,
+                  "tracker": f"{remote.tracker_host}:{remote.tracker_port}"}
         return Prepared(
+            runs_on=f"the board '{remote.key}' behind the RPC tracker {remote.tracker_host}:{remote.tracker_port}",
             timed={"latency_forward": Timed(run=output, block_timer=board_timer)}, output=output, config=config,
             unsupported={"latency_backward": INFERENCE_ONLY, "latency_forward_train": INFERENCE_ONLY},
             one_shot=[{"metric": "export_time", "value": export_time, "message": "torch.export + Relax import"},
