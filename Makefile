@@ -48,8 +48,10 @@ nightly: install
 	$(BIN)/benchsuite regress --history $(RESULTS)/history.sqlite --window $(WINDOW) || status=$$?; \
 	exit $$status
 
+# style (ruff) and architecture: the layering and no-cycle contracts in pyproject.toml (import-linter)
 lint: install
 	$(BIN)/ruff check benchsuite tests benchmarks
+	$(BIN)/lint-imports --no-cache
 
 # sdist + wheel in dist/, checked by twine (the wheel carries the built-in devices and workloads)
 dist: install

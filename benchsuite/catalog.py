@@ -42,6 +42,13 @@ def builtin_dir(kind: str) -> Traversable:
     return resources.files("benchsuite") / "builtin" / kind
 
 
+def defaults() -> dict:
+    """The device and workload `benchsuite run` uses when none is given (builtin/defaults.toml)."""
+    import tomllib
+
+    return tomllib.loads((resources.files("benchsuite") / "builtin" / "defaults.toml").read_text())
+
+
 def user_config_dir() -> Path:
     from platformdirs import user_config_dir as ucd
 

@@ -6,22 +6,26 @@ from __future__ import annotations
 import torch
 
 from .measure import Series, Timed, measure_interleaved, summarize
+from .models.calibration import gemm_probe
 from .records import make_record
 from .sweep import Case
+
+GEMM = gemm_probe.__name__
 
 BANDWIDTH_ELEMENTS = 1 << 25   # 32 Mi float32 = 128 MiB per array, two arrays: far beyond any LLC here
 
 
 def gemm_cases(cases: list[Case]) -> list[Case]:
-    """One gemm_probe case per (runner, threads, dtype) of a run."""
-    seen = {(c.runner, c.threads, c.dtype, c.device, c.workload) for c in cases if c.model != "gemm_probe"}
-    return [Case(wl, dev, runner, "gemm_probe", (("n", 1024),), (("calibration", "ceiling"),), 1, 1024, dtype,
+    """One GEMM case per (runner, threads, dtype) of a run."""
+    seen = {(c.runner, c.threads, c.dtype, c.device, c.workload) for c in cases if c.model != GEMM}
+    return [Case(wl, dev, runner, GEMM, (("n", 1024),), (("calibration", "ceiling"),), 1, 1024, dtype,
                  threads, ("latency_forward",)) for runner, threads, dtype, dev, wl in sorted(seen)]
 
 
 def bandwidth_records(device: str, workload: str, threads: int, timing) -> list[dict]:
     """Memory bandwidth from b = a + 1 (read 4 B, write 4 B per element), median over samples."""
-    case = Case(workload, device, "torch_eager", "device_ceilings", (), (("calibration", "ceiling"),), 1, 0,
+    # measured with torch ops on preallocated buffers, through no runner: the runner column stays empty
+    case = Case(workload, device, "", "device_ceilings", (), (("calibration", "ceiling"),), 1, 0,
                 "float32", threads, ("ceiling_bandwidth",))
     torch.set_num_threads(threads)
     try:

@@ -26,9 +26,9 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="run a workload on a device", epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    r.add_argument("--device", default="cpu", help="device name (see: benchsuite list devices) or path "
-                                                   "(default: cpu)")
-    r.add_argument("--workload", default="guideline1", help="workload name or path (default: guideline1)")
+    r.add_argument("--device", help="device name (see: benchsuite list devices) or path (default: the "
+                                    "built-in defaults.toml's, the local CPU)")
+    r.add_argument("--workload", help="workload name or path (default: the built-in defaults.toml's)")
     r.add_argument("--runner", action="append", help="run only this runner (repeatable; default: the device's)")
     r.add_argument("--filter", metavar="GLOB", help="only cases whose label matches, e.g. '*c1=128*'")
     r.add_argument("--quick", action="store_true", help="the workload's quick subset with lighter timing")
@@ -247,7 +247,10 @@ def cmd_run(a) -> int:
     from .progress import Progress
     from .spec import load_device, load_workload
 
-    device, workload = load_device(a.device), load_workload(a.workload)
+    from .catalog import defaults
+
+    device = load_device(a.device or defaults()["device"])
+    workload = load_workload(a.workload or defaults()["workload"])
     device = override_runner_options(device, a.runner_option)
     outcome = execute(device, workload, runners=a.runner, quick=a.quick, filter_glob=a.filter,
                       results=Path(a.out), history=Path(a.history) if a.history else None, argv=sys.argv,

@@ -52,6 +52,7 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
     meta = {"schema_version": SCHEMA_VERSION, "benchsuite_version": __version__, "run_id": run_id,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "finished": None, "status": "running",
             "device": device.name, "workload": workload.name, "quick": quick, "filter": filter_glob,
+            "studies": list(workload.studies), "reference": workload.reference, "emulated": device.emulated,
             "runners": list(runners or device.runners), "argv": list(argv if argv is not None else sys.argv),
             "n_cases": len(cases), "environment": place.device_environment,
             "transport": place.board.where(),

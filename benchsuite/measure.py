@@ -18,9 +18,20 @@ from typing import Callable
 import numpy as np
 from scipy import stats as sps
 
-from .spec import Timing
-
 clock = time.perf_counter
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How hard the measurement engine works for one (case, metric) series."""
+    warmup_s: float = 0.2          # warm-up time before calibration
+    min_sample_s: float = 0.02     # the inner loop is calibrated so one sample lasts at least this
+    target_precision: float = 0.01  # stop when the 95% CI of the median is within +-1% of it
+    min_samples: int = 10
+    max_samples: int = 2000
+    max_time_s: float = 10.0       # time budget per series; the CI is reported as reached
+    case_timeout_s: float = 300.0  # a case silent for this long is killed and recorded as an error
+    prepare_timeout_s: float = 1800.0  # the same while a runner prepares (exports, compiles, tunes)
 
 
 @dataclass

@@ -11,7 +11,6 @@ class Progress:
         self.tty = enabled and getattr(self.stream, "isatty", lambda: False)()
         self.total = self.done_count = 0
         self.start_time = time.monotonic()
-        self.current = ""
 
     def start(self, total: int) -> None:
         self.total, self.start_time = total, time.monotonic()

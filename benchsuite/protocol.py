@@ -79,7 +79,8 @@ def device_to_dict(device) -> dict:
 
 
 def device_from_dict(d: dict):
-    from .spec import DeviceSpec, RemoteSpec, Timing
+    from .measure import Timing
+    from .spec import DeviceSpec, RemoteSpec
 
     kw = {}
     for f in fields(DeviceSpec):

@@ -13,6 +13,7 @@ from typing import Any
 
 from .catalog import Entry, resolve
 from .errors import SpecError, UnknownNameError
+from .measure import Timing
 from .metrics import SELECTABLE_METRICS
 
 DEVICE_KINDS = ("cpu", "gpu", "arm")
@@ -100,19 +101,6 @@ def _positive(v) -> bool:
 
 
 # ---------------------------------------------------------------- device
-
-@dataclass(frozen=True)
-class Timing:
-    """How hard the measurement engine works for one (case, metric) series."""
-    warmup_s: float = 0.2          # warm-up time before calibration
-    min_sample_s: float = 0.02     # the inner loop is calibrated so one sample lasts at least this
-    target_precision: float = 0.01  # stop when the 95% CI of the median is within +-1% of it
-    min_samples: int = 10
-    max_samples: int = 2000
-    max_time_s: float = 10.0       # time budget per series; the CI is reported as reached
-    case_timeout_s: float = 300.0  # a case silent for this long is killed and recorded as an error
-    prepare_timeout_s: float = 1800.0  # the same while a runner prepares (exports, compiles, tunes)
-
 
 def _timing(source: str, table: dict, base: Timing, prefix: str) -> Timing:
     c = _Checker(source, table, prefix)
@@ -255,7 +243,8 @@ class WorkloadSpec:
     resolutions: tuple[int | None, ...]  # None: each model's default resolution
     dtypes: tuple[str, ...]
     compare: tuple[str, ...]   # knobs that vary inside one comparison group
-    reference: str | None
+    studies: tuple[str, ...]   # the studies (studies/) that judge this workload's records
+    reference: str | None      # the published table the studies compare with (benchsuite/data/)
     quick: dict = field(default_factory=dict)
     source: str = ""
     text: str = ""
@@ -297,6 +286,16 @@ def _model_sweep(source: str, raw: dict, idx: int) -> ModelSweep:
     return ModelSweep(name, axes, tuple(rows), skip, tags)
 
 
+def _references() -> list[str]:
+    from importlib import resources
+
+    return sorted(f.name for f in resources.files("benchsuite.data").iterdir() if f.name.endswith(".csv"))
+
+
+def _is_reference(name: str) -> bool:
+    return name in _references()
+
+
 def _check_values(c: _Checker, key: str, values, what: str):
     for v in values:
         if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
@@ -323,19 +322,32 @@ def load_workload(name_or_path: str) -> WorkloadSpec:
             _check_values(c, "resolutions", [r], "resolution")
     dtypes = c.get_list("dtypes", str, ("float32",), check=lambda d: d in DTYPES, valid=", ".join(DTYPES))
     compare = c.get_list("compare", str, (), nonempty=False)
-    reference = c.get("reference", str, None)
+    from .studies import study_names
+
+    known_studies = study_names()
+    studies = c.get_list("studies", str, (), nonempty=False, check=lambda v: v in known_studies,
+                         valid=", ".join(known_studies))
+    reference = c.get("reference", str, None, check=_is_reference, valid=", ".join(_references()))
     quick = c.get("quick", dict, {})
     qc = _Checker(source, quick, "quick.")
-    for k in ("metrics", "batch_sizes", "resolutions", "dtypes", "where"):
-        qc.get(k, list, None)
+    qc.get_list("metrics", str, None, check=lambda m: m in SELECTABLE_METRICS, valid=", ".join(SELECTABLE_METRICS))
+    qc.get_list("dtypes", str, None, check=lambda d: d in DTYPES, valid=", ".join(DTYPES))
+    for key, what in (("batch_sizes", "batch size"), ("resolutions", "resolution")):
+        values = qc.get(key, list, None)
+        if values is not None:
+            if not values:
+                qc.fail(key, "must not be empty")
+            _check_values(qc, key, [v for v in values if not (key == "resolutions" and v == "default")], what)
+    where = qc.get_list("where", dict, None, valid="tables of knob, tag or model values")
+    for j, w in enumerate(where or ()):
+        if not all(isinstance(x, _SCALAR) for x in w.values()):
+            qc.fail(f"where[{j}]", f"expected a table of values, got {w!r}")
     qc.done()
-    if "batch_sizes" in quick:
-        _check_values(qc, "batch_sizes", quick["batch_sizes"], "batch size")
     c.done()
     if not batch_sizes or not resolutions:
         c.fail("batch_sizes" if not batch_sizes else "resolutions", "must not be empty")
     return WorkloadSpec(name=name, description=description, models=models, metrics=metrics,
                         batch_sizes=tuple(batch_sizes),
                         resolutions=tuple(None if r == "default" else r for r in resolutions),
-                        dtypes=dtypes, compare=compare, reference=reference, quick=quick,
+                        dtypes=dtypes, compare=compare, studies=studies, reference=reference, quick=quick,
                         source=source, text=text)

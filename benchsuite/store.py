@@ -10,7 +10,6 @@ from pathlib import Path
 
 from .records import COLUMNS, RECORDS_FILE, RUN_FILE, SAMPLES_FILE, read_jsonl, read_records
 
-DEFAULT_RESULTS = Path("results")
 HISTORY_FILE = "history.sqlite"
 
 

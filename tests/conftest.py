@@ -31,6 +31,7 @@ def fake_device(tmp_path):
 
 SMALL_G1 = """
 name = "smallg1"
+studies = ["g1"]
 metrics = ["latency_forward", "latency_backward"]
 resolutions = [16]
 compare = ["c1", "c2"]

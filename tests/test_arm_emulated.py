@@ -131,3 +131,21 @@ def test_the_boards_benchsuite_is_this_hosts():
     from benchsuite.protocol import incompatibility
 
     assert hello["machine"] == "aarch64" and incompatibility(hello) is None
+
+
+def test_installed_wheel_on_the_board_from_an_empty_folder():
+    """The board's benchsuite is this checkout's wheel installed with the aarch64 constraints (torch's CPU
+    build): from an empty folder it lists its built-ins and runs a quick case locally on aarch64."""
+    script = ("mkdir -p /tmp/empty && cd /tmp/empty && rm -rf results && "
+              "python3 -m benchsuite list devices && python3 -m benchsuite list workloads && "
+              "python3 -c 'import torch; print(\"torch\", torch.__version__)' && "
+              "python3 -m benchsuite run --device cpu --workload guideline1 --quick --filter '*c1=[23]2,*' "
+              "--runner torch_eager --no-ceilings --no-progress")
+    r = subprocess.run([str(SCRIPT), "exec", "--", "env", BOARD_ENV, "sh", "-c", script], capture_output=True,
+                       text=True, timeout=1500, cwd=REPO)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    out = r.stdout
+    assert "cpu " in out and "built-in" in out and "/opt/benchsuite/site/benchsuite/builtin" in out
+    assert "guideline1" in out and "torch 2.9.1" in out and "+cpu" in out
+    assert "records: " in out and " ok" in out and "error" not in out.split("records:")[1].split("\n")[0]
+    assert "G1 [" in out

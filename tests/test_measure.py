@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from benchsuite.measure import Series, Timed, calibrate, measure_interleaved, median_ci, summarize, time_block
-from benchsuite.spec import Timing
+from benchsuite.measure import Timing
 
 
 def test_median_ci_order_statistics():

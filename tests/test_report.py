@@ -35,7 +35,7 @@ def test_report_content(report):
     for section in ("Environment", "Resolution", "Roofline", "Energy", "Trends across the history", "All records"):
         assert section in page
     # sections without records say so instead of vanishing
-    assert "No g2_group_conv_stack records" in page
+    assert "No records of study &#x27;g2&#x27;: run a workload that names it" in page
     energy = page[page.index("Energy (measured and modeled)"):page.index("Trends across the history")]
     assert "<h3>modeled</h3>" in energy and "<h3>measured</h3>" not in energy  # modeled only, never mixed
     assert "No ceiling_flops" in page  # the fake runner measures no hardware

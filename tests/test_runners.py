@@ -6,7 +6,7 @@ from benchsuite.measure import time_block
 from benchsuite.runners import get_runner, resolved_options
 from benchsuite.spec import load_device
 from benchsuite.sweep import Case
-from benchsuite.worker import build_case, prepare_case
+from benchsuite.preparation import build_case, prepare_case
 
 pytestmark = pytest.mark.slow
 CPU = load_device("cpu")

@@ -70,6 +70,14 @@ def test_unknown_names():
     (("c1 = 16, c2 = 16", "c1 = 16, c3 = 16"), "models[0].axes/rows", "no knob 'c3'"),
     (('metrics = ["latency_forward", "latency_backward"]', 'metrics = ["speed"]'), "metrics", "latency_forward"),
     (('compare = ["c1", "c2"]', 'compare = ["c1", "c2"]\nextra = 1'), "extra", "unknown key"),
+    # the [quick] table is checked like the rest
+    (('compare = ["c1", "c2"]', 'compare = ["c1", "c2"]\n[quick]\nmetrics = ["speed"]'), "quick.metrics", "speed"),
+    (('compare = ["c1", "c2"]', 'compare = ["c1", "c2"]\n[quick]\ndtypes = ["int4"]'), "quick.dtypes", "float32"),
+    (('compare = ["c1", "c2"]', 'compare = ["c1", "c2"]\n[quick]\nresolutions = [-5]'), "quick.resolutions",
+     "bad resolution -5"),
+    (('compare = ["c1", "c2"]', 'compare = ["c1", "c2"]\n[quick]\nwhere = [3]'), "quick.where", "got item 3"),
+    (('studies = ["g1"]', 'studies = ["g9"]'), "studies", "bad value 'g9'"),
+    (('studies = ["g1"]', 'studies = ["g1"]\nreference = "nosuch.csv"'), "reference", "shufflenetv2_g1.csv"),
 ])
 def test_workload_errors(small_workload, patch, key, fragment):
     from tests.conftest import SMALL_G1

@@ -4,7 +4,17 @@ import pytest
 
 from benchsuite.records import make_record
 from benchsuite.sweep import Case
-from benchsuite.verdicts import compute, format_verdicts, paper_ratios, GUIDELINES, ratio_interval
+from benchsuite.studies.base import ratio_interval
+from benchsuite.studies.guidelines import GUIDELINES, paper_ratios
+from benchsuite.verdicts import compute as compute_for, format_verdicts
+
+# the workload of each constructed record -> the studies that judge it (run.json carries this for real runs)
+WORKLOADS = {"g1w": {"studies": ["g1"]}, "g4w": {"studies": ["g4"]}, "resolution": {"studies": ["resolution"]},
+             "multipliers": {"studies": ["flops_vs_latency"]}}
+
+
+def compute(records, samples):
+    return compute_for(records, samples, WORKLOADS)
 
 RUN = "run-1"
 
@@ -29,7 +39,8 @@ G1_ROWS = [(128, 128), (90, 180), (52, 312), (36, 432)]
 def _g1(medians, spread=0.005, with_samples=True):
     samples, records = {}, []
     for i, ((c1, c2), med) in enumerate(zip(G1_ROWS, medians)):
-        case = _case("g1_block_stack", {"c1": c1, "c2": c2, "multiplier": 1}, [("paper_set", "gpu")], ("c1", "c2"))
+        case = _case("g1_block_stack", {"c1": c1, "c2": c2, "multiplier": 1}, [("paper_set", "gpu")], ("c1", "c2"),
+                     workload="g1w")
         records.append(_measure(case, med, spread, samples, i, with_samples=with_samples))
     return compute(records, samples)
 
@@ -65,7 +76,7 @@ def test_without_samples_the_conservative_interval_is_used():
 def test_no_baseline_no_verdict():
     samples, records = {}, []
     for i, (c1, c2) in enumerate(G1_ROWS[1:]):
-        case = _case("g1_block_stack", {"c1": c1, "c2": c2, "multiplier": 1}, compare=("c1", "c2"))
+        case = _case("g1_block_stack", {"c1": c1, "c2": c2, "multiplier": 1}, compare=("c1", "c2"), workload="g1w")
         records.append(_measure(case, 1.0 + i / 10, 0.01, samples, i))
     assert compute(records, samples) == []
 
@@ -76,7 +87,7 @@ def test_g4_mirror(medians, verdict):
     samples, records = {}, []
     for i, ((relu, sc), med) in enumerate(zip([(True, True), (True, False), (False, True), (False, False)], medians)):
         case = _case("g4_bottleneck_stack", {"c": 32, "relu": relu, "shortcut": sc, "multiplier": 1},
-                     compare=("relu", "shortcut"))
+                     compare=("relu", "shortcut"), workload="g4w")
         records.append(_measure(case, med, 0.002 if verdict != "inconclusive" else 0.05, samples, i))
     (v,) = compute(records, samples)
     assert v.verdict == verdict
@@ -85,7 +96,7 @@ def test_g4_mirror(medians, verdict):
 
 
 def test_paper_ratios_use_each_blocks_baseline():
-    g2 = paper_ratios(GUIDELINES["g2_group_conv_stack"])
+    g2 = paper_ratios(GUIDELINES["G2"])
     assert g2[(("c", 184), ("groups", 8), ("multiplier", 1))] == {"arm": pytest.approx(27.8 / 40.0)}
     assert g2[(("c", 360), ("groups", 8), ("multiplier", 4))] == {"gpu": pytest.approx(230 / 437)}
 
@@ -142,9 +153,40 @@ def test_flops_rank_correlation():
 
 
 def test_spearman_interval():
-    from benchsuite.verdicts import spearman_interval
+    from benchsuite.studies.flops import spearman_interval
 
     lo, hi = spearman_interval(0.95, 40)
     assert 0.9 < lo < 0.95 < hi < 1
     assert spearman_interval(0.3, 40)[1] < 0.9
     assert spearman_interval(1.0, 3) == (-1.0, 1.0)
+
+
+def test_device_ceilings_never_enter_a_claim():
+    """A run's GEMM ceiling cases (tagged calibration) are not architectures: the FLOPs rank ignores them."""
+    samples, records = {}, []
+    for i, (w, lat) in enumerate([(1.0, 4.0), (0.75, 3.0), (0.5, 2.0), (0.25, 1.0)]):
+        case = _case("mobilenet_v1", {"width": w}, workload="multipliers", resolution=224)
+        records.append(make_record(case, "madds", run_id=RUN, value=1e6 * w, source="modeled"))
+        records.append(_measure(case, lat, 0.01, samples, i))
+    gemm = _case("gemm_probe", {"n": 1024}, tags=[("calibration", "ceiling")], workload="multipliers", resolution=1024)
+    records.append(make_record(gemm, "madds", run_id=RUN, value=1024 ** 3, source="modeled"))
+    records.append(_measure(gemm, 0.5, 0.01, samples, 9))  # fast for its FLOPs: would break the rank
+    (v,) = [v for v in compute(records, samples) if v.study == "flops_vs_latency"]
+    assert v.verdict == "holds" and len(v.rows) == 4 and "n = 4" in v.note
+
+
+def test_emulated_timings_are_never_a_verdict():
+    samples, records = {}, []
+    for i, ((c1, c2), med) in enumerate(zip(G1_ROWS, [1.0, 1.1, 1.2, 1.3])):
+        case = _case("g1_block_stack", {"c1": c1, "c2": c2, "multiplier": 1}, [("paper_set", "gpu")], ("c1", "c2"),
+                     workload="g1w")
+        rec = _measure(case, med, 0.005, samples, i)
+        records.append({**rec, "source": "emulated"})
+    (v,) = compute(records, samples)
+    assert v.verdict == "inconclusive" and "timings are emulated (the numbers alone would say holds)" in v.note
+
+
+def test_a_workload_that_names_no_study_gets_no_verdicts():
+    samples = {}
+    records = [_measure(_case("g1_block_stack", {"c1": 16, "c2": 16}, workload="unnamed"), 1.0, 0.01, samples, 0)]
+    assert compute(records, samples) == []

@@ -49,7 +49,6 @@ class PeakMemoryProbe(Probe):
     metrics = ("peak_memory_forward", "peak_memory_train")
     # which timed metric each memory metric watches
     _watches = {"peak_memory_forward": "latency_forward", "peak_memory_train": "latency_backward"}
-    torch_runners = ("torch_eager", "torch_compile", "fake")
 
     def measure(self, prepared, case, device) -> list[dict]:
         out = []
@@ -57,7 +56,7 @@ class PeakMemoryProbe(Probe):
             if metric not in case.metrics:
                 continue
             timed = prepared.timed.get(self._watches[metric])
-            if case.runner not in self.torch_runners:
+            if not prepared.torch_allocator:
                 out.append({"metric": metric, "status": "unsupported",
                             "message": f"runner {case.runner} allocates outside torch; no allocator to read"})
                 continue

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from .. import verdicts as vd
 from ..records import RUN_FILE, read_records, run_dirs, to_frame
+from ..studies import all_studies
+from ..studies.base import reference_rows
 
 REPORT_FILE = "index.html"
 
@@ -87,7 +89,7 @@ def _verdict_list(verdicts) -> str:
 
 def build_report(paths, out_dir: Path, history=None) -> Path:
     """Render every run under `paths` (run folders or folders of runs) into out_dir/index.html."""
-    from . import figures
+    from .. import figures
 
     dirs = run_dirs(*paths)
     if not dirs:
@@ -96,26 +98,17 @@ def build_report(paths, out_dir: Path, history=None) -> Path:
     records = [r for d in dirs for r in read_records(d)]
     df = to_frame(records)
     verdicts = vd.for_runs(*dirs)
-    by_study: dict[str, list] = {}
-    for v in verdicts:
-        by_study.setdefault(v.study, []).append(v)
 
     sections = [("Environment", _environment(metas))]
-    for g in vd.GUIDELINES.values():
-        vs = by_study.get(g.name, [])
-        sections.append((f"{g.name}: {g.claim}",
-                         _img(figures.guideline(vs), f"{g.name} speed ratios",
-                              f"No {g.model} records: run workload guideline{g.name[1]}.") + _verdict_list(vs)))
-    sections.append(("Resolution: forward and backward latency vs pixels",
-                     _img(figures.resolution(df), "latency vs resolution", "No records: run workload resolution.")
-                     + _verdict_list(by_study.get("resolution", []) + by_study.get("replication", []))))
-    sections.append(("MobileNetV1 width x resolution", _img(figures.multipliers(df), "width x resolution grid",
-                                                           "No records: run workload multipliers.")))
-    sections.append(("FLOPs vs measured latency", _img(figures.flops_vs_latency(df), "FLOPs vs latency",
-                                                       "No records: run workload architectures or multipliers.")
-                     + _verdict_list(by_study.get("flops_vs_latency", []))))
+    claims = df[df["tags.calibration"].isna()] if "tags.calibration" in df else df  # ceilings are no claim's
+    for study in all_studies():  # each study draws its own figures from the records of the runs naming it
+        own = claims[claims.run_id.isin({m["run_id"] for m in metas if study.name in m.get("studies", [])})]
+        vs = [v for v in verdicts if v.by == study.name]
+        shown = [_img(png, alt, "") for png, alt in study.figures(own, vs) if png is not None] if len(own) else []
+        body = "".join(shown) or f'<p class="absent">{html.escape(study.absent)}.</p>'
+        sections.append((study.title, body + _verdict_list(vs)))
     sections.append(("Runtime breakdown by operator category",
-                     _img(figures.breakdown(df, vd.reference_rows("shufflenetv2_runtime_breakdown.csv")),
+                     _img(figures.breakdown(df, reference_rows("shufflenetv2_runtime_breakdown.csv")),
                           "runtime breakdown", "No runtime_share_* records: run workload architectures.")))
     sections.append(("Roofline", _img(figures.roofline(df), "roofline",
                                       "No ceiling_flops / ceiling_bandwidth / achieved_flops records in these runs "

@@ -19,6 +19,7 @@ class Prepared:
     one_shot:     extra measured values, e.g. {"metric": "prepare_time", "value": 1.2, "unit": "s"}
     config:       runner settings that shaped the numbers (recorded with every record of the case)
     modules:      the torch modules it runs, by role ("eval", "train"), for probes that need them
+    torch_allocator: whether its memory comes from torch's allocator (probes can read the peak there)
     runs_on:      where the model runs when that is not this worker's machine (a board over TVM RPC):
                   probes that read this machine's meters or simulate its CPU then say unsupported
     """
@@ -27,8 +28,8 @@ class Prepared:
     unsupported: dict[str, str] = field(default_factory=dict)
     one_shot: list[dict] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
-    verify_output: bool = True
     modules: dict[str, Any] = field(default_factory=dict)
+    torch_allocator: bool = False
     runs_on: str = ""
 
 
@@ -40,6 +41,7 @@ class Runner:
     description = ""
     options: dict[str, Any] = {}
     measures_hardware = True  # False for stand-ins: no device ceilings are taken through them
+    is_reference = False      # True for the runner whose output is the reference the others are checked against
 
     def availability(self) -> tuple[bool, str]:
         return True, ""

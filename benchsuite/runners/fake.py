@@ -62,4 +62,5 @@ class FakeRunner(Runner):
                 t.block_timer = lambda _t, n, c=cost * factor: c * rng.lognormvariate(0, options["jitter"] / n ** 0.5)
         elif options["clock"] != "busy":
             raise ValueError(f"fake clock {options['clock']!r} (valid: busy, simulated)")
-        return Prepared(timed=timed, output=lambda: out, config={"slowdown": options["slowdown"]})
+        return Prepared(timed=timed, output=lambda: out, config={"slowdown": options["slowdown"]},
+                        torch_allocator=True)

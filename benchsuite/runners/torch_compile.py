@@ -51,7 +51,7 @@ class TorchCompileRunner(Runner):
         return Prepared(
             timed={"latency_forward": device_timed(dev, forward), **train}, output=forward,
             config={"backend": options["backend"], "mode": options["mode"]},
-            modules={"eval": compiled_eval, "train": compiled_train},
+            modules={"eval": compiled_eval, "train": compiled_train}, torch_allocator=True,
             one_shot=[{"metric": "compile_time", "value": compile_time,
                        "message": "first inference call: compilation plus one execution"},
                       {"metric": "compile_time_train", "value": compile_time_train,

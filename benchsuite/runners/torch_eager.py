@@ -86,6 +86,7 @@ class TorchEagerRunner(Runner):
     name = "torch_eager"
     description = "PyTorch eager mode (the reference every other runner is checked against)"
     options = {"channels_last": False, "cudnn_benchmark": True, "cuda_graph": False}
+    is_reference = True
 
     def prepare(self, model, example, case, options, device) -> Prepared:
         dev = torch_device(device)
@@ -109,4 +110,5 @@ class TorchEagerRunner(Runner):
             config.update(cudnn_benchmark=options["cudnn_benchmark"], cuda_graph=options["cuda_graph"],
                           gpu=torch.cuda.get_device_name(dev))
         return Prepared(timed={"latency_forward": device_timed(dev, run), **train_timings(train_model, x, dev)},
-                        output=forward, config=config, modules={"eval": eval_model, "train": train_model})
+                        output=forward, config=config, modules={"eval": eval_model, "train": train_model},
+                        torch_allocator=True)

@@ -1,0 +1,94 @@
+"""The study interface, the Verdict it produces, and the statistics studies share.
+
+A study checks one published claim against the records of the runs whose workload names it
+(`studies = ["g1"]` in the workload TOML). Each study is its own module, registered under the
+`benchsuite.studies` entry points; the verdict engine (verdicts.py), the text output and the report
+ask the study, and nothing else knows study, workload or model names.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+
+import numpy as np
+
+BOOTSTRAP = 2000
+LATENCY = ("latency_forward", "latency_backward")
+
+
+@dataclass
+class Verdict:
+    study: str                 # the claim's label: G1..G4, resolution, replication, flops_vs_latency
+    claim: str
+    verdict: str               # holds / violated / inconclusive
+    scope: dict                # what the verdict is about: device, runner, threads, metric, group knobs
+    rows: list[dict] = field(default_factory=list)
+    note: str = ""
+    by: str = ""               # the registered study that made it (it formats its rows)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class WorkloadInfo:
+    """What a study knows of the workload it judges (from the run's run.json)."""
+    name: str
+    reference: str | None = None  # the workload's `reference` table of published numbers, if any
+
+
+class Study:
+    """Subclasses set `name` (what workloads write), `title` (the report's section), `order` (where the
+    section goes) and implement `verdicts`; `format_row` and `figures` have plain defaults."""
+
+    name = "base"
+    title = ""
+    order = 100
+    hint = ""  # which built-in workloads name it, for the report's empty section
+
+    @property
+    def absent(self) -> str:
+        return f"No records of study '{self.name}': run a workload that names it{self.hint}"
+
+    def verdicts(self, records: list[dict], samples: dict, workload: WorkloadInfo) -> list[Verdict]:
+        raise NotImplementedError(f"study {self.name} must say how it judges records")
+
+    def format_row(self, verdict: Verdict, row: dict) -> str:
+        return ", ".join(f"{k}={v}" for k, v in row.items())
+
+    def figures(self, df, verdicts: list[Verdict]) -> list[tuple[bytes | None, str]]:
+        """(PNG or None, alt text) pairs for the report's section."""
+        return []
+
+
+def reference_rows(name: str) -> list[dict]:
+    text = resources.files("benchsuite.data").joinpath(name).read_text()
+    return list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
+
+
+def ratio_interval(a, b, rng) -> tuple[float, float, float]:
+    """Median ratio a/b and its 95% bootstrap interval, a and b raw samples."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    ra = np.median(a[rng.integers(0, len(a), (BOOTSTRAP, len(a)))], axis=1)
+    rb = np.median(b[rng.integers(0, len(b), (BOOTSTRAP, len(b)))], axis=1)
+    lo, hi = np.percentile(ra / rb, [2.5, 97.5])
+    return float(np.median(a) / np.median(b)), float(lo), float(hi)
+
+
+def sample_ratio(row: dict, base: dict, samples, rng) -> tuple[float, float, float, str]:
+    sa = samples.get((row["run_id"], row["case_id"], row["metric"]))
+    sb = samples.get((base["run_id"], base["case_id"], base["metric"]))
+    if sa and sb:
+        return (*ratio_interval(sa, sb, rng), "bootstrap")
+    # conservative: the extreme ratios the two medians' CIs allow
+    return (row["value"] / base["value"], row["ci_low"] / base["ci_high"], row["ci_high"] / base["ci_low"],
+            "ci-bounds")
+
+
+def div(a, b):
+    return a / b if a is not None and b else None
+
+
+def outcome(lo: float, hi: float) -> str:
+    return "slower" if lo > 1 else "faster" if hi < 1 else "same"

@@ -1,0 +1,160 @@
+"""ShuffleNet V2's guidelines G1-G4 (Tables 1-4): within each comparison group (the rows of one paper
+table, measured interleaved) every row's latency is divided by the baseline row's.
+
+The 95% interval of that ratio comes from a bootstrap over the raw samples of both rows (medians
+resampled, 2000 times); where raw samples are missing, a conservative interval from the two records'
+median CIs is used and said. A row is `slower` / `faster` when its interval excludes 1, else `same`.
+For G1-G3 (the baseline should be fastest) a group's verdict is `holds` if every other row is slower,
+`violated` if any is faster, else `inconclusive`; for G4 (removing ReLU / shortcut should speed up) the
+mirror image. Each row shows the paper's normalised speed and its FLOP ratio beside it.
+Registered as studies g1..g4; a workload names one (`studies = ["g1"]`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .base import LATENCY, Study, Verdict, WorkloadInfo, div, reference_rows, sample_ratio
+from .base import outcome as outcome_of
+
+
+@dataclass(frozen=True)
+class Guideline:
+    name: str
+    reference: str                          # the published table (the workload's `reference` overrides it)
+    claim: str
+    compare: tuple[str, ...]
+    row_knobs: Callable[[dict], dict]       # reference CSV row -> model knobs
+    is_baseline: Callable[[dict], bool]
+    expect: str                             # how the other rows should compare: "slower" or "faster"
+
+
+_yes = lambda v: v == "yes"  # noqa: E731
+GUIDELINES = {g.name: g for g in (
+    Guideline("G1", "shufflenetv2_g1.csv", "equal channel width (1:1) is fastest at equal FLOPs",
+              ("c1", "c2"), lambda r: {"c1": int(r["c1"]), "c2": int(r["c2"]), "multiplier": int(r["multiplier"])},
+              lambda k: k["c1"] == k["c2"], "slower"),
+    Guideline("G2", "shufflenetv2_g2.csv", "more groups are slower at equal FLOPs",
+              ("groups", "c"), lambda r: {"groups": int(r["groups"]), "c": int(r["c"]),
+                                          "multiplier": int(r["multiplier"])},
+              lambda k: k["groups"] == 1, "slower"),
+    Guideline("G3", "shufflenetv2_g3.csv", "fragmented blocks are slower at equal FLOPs",
+              ("structure",), lambda r: {"structure": r["structure"], "c": int(r["c"])},
+              lambda k: k["structure"] == "1-fragment", "slower"),
+    Guideline("G4", "shufflenetv2_g4.csv", "removing ReLU and/or the shortcut speeds up",
+              ("relu", "shortcut"), lambda r: {"relu": _yes(r["relu"]), "shortcut": _yes(r["shortcut"]),
+                                               "c": int(r["c"])},
+              lambda k: k["relu"] and k["shortcut"], "faster"),
+)}
+
+
+def paper_ratios(g: Guideline, reference: str | None = None) -> dict[tuple, dict[str, float]]:
+    """knob items -> {platform: the row's speed over its table block's baseline speed}."""
+    rows = [(r["platform"], g.row_knobs(r), float(r["speed"])) for r in reference_rows(reference or g.reference)]
+    block = lambda plat, k: (plat,) + tuple(sorted((n, v) for n, v in k.items() if n not in g.compare))  # noqa: E731
+    base = {block(plat, k): speed for plat, k, speed in rows if g.is_baseline(k)}
+    out: dict[tuple, dict[str, float]] = {}
+    for plat, k, speed in rows:
+        out.setdefault(tuple(sorted(k.items())), {})[plat] = speed / base[block(plat, k)]
+    return out
+
+
+def _paper_for(params: dict, tags: dict, table: dict) -> dict[str, float]:
+    for key, per_platform in table.items():
+        if all(params.get(n) == v for n, v in key):
+            plat = tags.get("paper_set")
+            return {p: v for p, v in per_platform.items() if plat in (None, p)}
+    return {}
+
+
+def _group_verdict(outcomes: list[str], expect: str) -> str:
+    wrong = "faster" if expect == "slower" else "slower"
+    if any(o == wrong for o in outcomes):
+        return "violated"
+    return "holds" if outcomes and all(o == expect for o in outcomes) else "inconclusive"
+
+
+def _scope(r: dict, extra: dict) -> dict:
+    return {"device": r["device"], "runner": r["runner"], "threads": r["threads"], "batch_size": r["batch_size"],
+            "dtype": r["dtype"], "resolution": r["resolution"], "metric": r["metric"], **extra}
+
+
+def guideline_verdicts(g: Guideline, records: list[dict], samples, reference: str | None = None) -> list[Verdict]:
+    rng = np.random.default_rng(0)
+    groups: dict[tuple, list[dict]] = {}
+    for r in records:
+        if r["status"] == "ok" and r["metric"] in LATENCY and all(k in r["params"] for k in g.compare):
+            groups.setdefault((r["run_id"], r["group_id"], r["metric"]), []).append(r)
+    madds = {(r["run_id"], r["case_id"]): r["value"] for r in records
+             if r["metric"] == "madds" and r["status"] == "ok"}
+    out = []
+    table = paper_ratios(g, reference)
+    for rows in groups.values():
+        base = next((r for r in rows if g.is_baseline(r["params"])), None)
+        if base is None:
+            continue
+        vrows, outcomes = [], []
+        for r in rows:
+            if r is base:
+                ratio, lo, hi, method, outcome = 1.0, 1.0, 1.0, "", "baseline"
+            else:
+                ratio, lo, hi, method = sample_ratio(r, base, samples, rng)
+                outcome = outcome_of(lo, hi)
+                outcomes.append(outcome)
+            vrows.append({"row": {k: r["params"][k] for k in g.compare}, "latency_s": r["value"],
+                          "images_per_s": r["batch_size"] / r["value"], "batches_per_s": 1 / r["value"],
+                          "speed_ratio": 1 / ratio, "speed_ratio_ci": [1 / hi, 1 / lo],
+                          "latency_ratio": ratio, "latency_ratio_ci": [lo, hi], "interval": method,
+                          "outcome": outcome, "paper_speed_ratio": _paper_for(r["params"], r["tags"], table),
+                          "flops_ratio": div(madds.get((r["run_id"], r["case_id"])),
+                                              madds.get((base["run_id"], base["case_id"])))})
+        fixed = {k: v for k, v in base["params"].items() if k not in g.compare}
+        out.append(Verdict(g.name, g.claim, _group_verdict(outcomes, g.expect),
+                           _scope(base, {**fixed, **base["tags"]}), vrows, by=g.name.lower()))
+    return out
+
+
+
+
+class GuidelineStudy(Study):
+    guideline: Guideline
+    hint = " (a built-in guideline workload)"
+
+    def __init__(self):
+        self.name = self.guideline.name.lower()
+        self.title = f"{self.guideline.name}: {self.guideline.claim}"
+        self.order = int(self.guideline.name[1])
+
+    def verdicts(self, records, samples, workload: WorkloadInfo) -> list[Verdict]:
+        return guideline_verdicts(self.guideline, records, samples, workload.reference)
+
+    def format_row(self, verdict, r) -> str:
+        label = ",".join(f"{k}={val}" for k, val in r["row"].items())
+        lo, hi = r["speed_ratio_ci"]
+        paper = " ".join(f"{p}={x:.2f}" for p, x in r["paper_speed_ratio"].items()) or "-"
+        flops = f"flops x{r['flops_ratio']:.3f}" if r.get("flops_ratio") else ""
+        return (f"{label:32s} {r['images_per_s']:9.1f} img/s  speed x{r['speed_ratio']:.3f} "
+                f"[{lo:.3f}, {hi:.3f}] {r['outcome']:8s} paper: {paper:14s} {flops}")
+
+    def figures(self, df, verdicts):
+        from .. import figures
+
+        return [(figures.guideline(verdicts), f"{self.guideline.name} speed ratios")]
+
+
+class G1(GuidelineStudy):
+    guideline = GUIDELINES["G1"]
+
+
+class G2(GuidelineStudy):
+    guideline = GUIDELINES["G2"]
+
+
+class G3(GuidelineStudy):
+    guideline = GUIDELINES["G3"]
+
+
+class G4(GuidelineStudy):
+    guideline = GUIDELINES["G4"]

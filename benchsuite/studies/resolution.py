@@ -1,0 +1,96 @@
+"""Resolution: the log-log slope of latency against pixel count per model (OLS, t interval), and the
+smallest resolution at which the MobileNetV2 replication variant (b) is significantly faster than (a):
+the claim that replacing the 1x1 expansion with replication gains speed only at large resolutions."""
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats as sps
+
+from .base import LATENCY, Study, Verdict, outcome, sample_ratio
+
+
+def resolution_verdicts(df, samples) -> list[Verdict]:
+    """Latency exponent vs pixels per model, and where the replication variant (b) overtakes (a)."""
+    rng = np.random.default_rng(0)
+    out = []
+    ok = df[(df.status == "ok") & df.metric.isin(LATENCY)]
+    if ok.empty:
+        return out
+    keys = ["run_id", "device", "runner", "threads", "batch_size", "dtype", "metric"]
+    for key, grp in ok.groupby(keys, sort=False):
+        scope = dict(zip(keys[1:], key[1:]))
+        variant = grp["params.variant"] if "params.variant" in grp else None
+        fits = []
+        for model, mg in grp.assign(label=grp.model + (("_" + variant.fillna("")) if variant is not None else ""))\
+                .groupby("label"):
+            mg = mg.sort_values("resolution")
+            if len(mg) < 2:
+                continue
+            x, y = np.log(mg.resolution.astype(float) ** 2), np.log(mg.value.astype(float))
+            fit = sps.linregress(x, y)
+            ci = None
+            if len(x) > 2:
+                t = sps.t.ppf(0.975, len(x) - 2)
+                ci = [fit.slope - t * fit.stderr, fit.slope + t * fit.stderr]
+            fits.append({"model": model.rstrip("_"), "exponent": fit.slope, "exponent_ci": ci, "points": len(x)})
+        if fits:
+            grows = all(f["exponent_ci"] and f["exponent_ci"][0] > 0 for f in fits)
+            out.append(Verdict("resolution", "latency grows with pixel count (fitted exponent)",
+                               "holds" if grows else "inconclusive",
+                               {**scope, "metric": key[-1]}, fits,
+                               "exponent 1 = linear in pixels; 95% OLS t-interval (none from 2 resolutions)",
+                               by="resolution"))
+        # the model with both variants (a: the original, b: replication instead of the 1x1 expansion)
+        both = grp[grp["params.variant"].isin(["a", "b"])] if variant is not None else grp.iloc[0:0]
+        rows = []
+        for res, rg in both.groupby("resolution"):
+            a = rg[rg["params.variant"] == "a"]
+            b = rg[rg["params.variant"] == "b"]
+            if a.empty or b.empty:
+                continue
+            ra, rb = a.iloc[0].to_dict(), b.iloc[0].to_dict()
+            ratio, lo, hi, method = sample_ratio(rb, ra, samples, rng)
+            rows.append({"resolution": int(res), "latency_a_s": ra["value"], "latency_b_s": rb["value"],
+                         "speed_ratio_b_over_a": 1 / ratio, "speed_ratio_ci": [1 / hi, 1 / lo],
+                         "outcome": {"slower": "b slower", "faster": "b faster", "same": "same"}[outcome(lo, hi)],
+                         "interval": method})
+        if rows:
+            faster = [r["resolution"] for r in rows if r["outcome"] == "b faster"]
+            small, large = rows[0], rows[-1]
+            if large["outcome"] == "b faster" and small["outcome"] != "b faster":
+                verdict = "holds"
+            elif large["outcome"] == "b slower" or (small["outcome"] == "b faster" and len(rows) > 1):
+                verdict = "violated"
+            else:
+                verdict = "inconclusive"
+            out.append(Verdict("replication", "MobileNetV2 replication (b) is faster only at large resolutions",
+                               verdict, {**scope, "metric": key[-1]}, rows,
+                               f"smallest resolution where (b) is significantly faster: "
+                               f"{min(faster) if faster else 'none'}", by="resolution"))
+    return out
+
+
+
+class ResolutionStudy(Study):
+    name = "resolution"
+    title = "Resolution: forward and backward latency vs pixels"
+    order = 10
+    hint = " (the built-in resolution)"
+
+    def verdicts(self, records, samples, workload) -> list[Verdict]:
+        from ..records import to_frame
+
+        return resolution_verdicts(to_frame(records), samples)
+
+    def format_row(self, verdict, r) -> str:
+        if verdict.study == "replication":
+            lo, hi = r["speed_ratio_ci"]
+            return (f"{r['resolution']:4d}px  b/a speed x{r['speed_ratio_b_over_a']:.3f} [{lo:.3f}, {hi:.3f}] "
+                    f"{r['outcome']}")
+        ci = "[{:.2f}, {:.2f}]".format(*r["exponent_ci"]) if r["exponent_ci"] else "(no interval)"
+        return f"{r['model']:24s} latency ~ pixels^{r['exponent']:.2f} {ci}"
+
+    def figures(self, df, verdicts):
+        from .. import figures
+
+        return [(figures.resolution(df), "latency vs resolution")]
