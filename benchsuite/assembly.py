@@ -79,7 +79,7 @@ def case_records(case, prepared, records: list[dict], series: dict, timing, devi
             metric = r.pop("metric")
             records.append(make_record(case, metric, config=prepared.config,
                                        n=1 if r.get("value") is not None else None, **r))
-    return emulated_sources(records, device), samples
+    return records, samples
 
 
 EMULATED = "timed under an emulator (qemu-user): proves the path, not the speed"

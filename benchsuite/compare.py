@@ -40,6 +40,7 @@ class Comparison:
     candidate: str
     changes: list[CaseChange] = field(default_factory=list)
     unmatched: int = 0
+    code_changed: int = 0  # joined cases whose model or runner code differs between the two sides
 
     @property
     def regressions(self) -> list[CaseChange]:
@@ -88,6 +89,9 @@ def compare(base_records: list[dict], base_samples: dict, cand_records: list[dic
                         if r["status"] == "ok" and r["metric"] in TIMING_METRICS}
     base, cand = timed(base_records), timed(cand_records)
     out = Comparison(base_name, cand_name, unmatched=len(set(base) ^ set(cand)))
+    out.code_changed = sum(1 for k in set(base) & set(cand)
+                           if base[k].get("fingerprint") and cand[k].get("fingerprint")
+                           and base[k]["fingerprint"] != cand[k]["fingerprint"])
     for key in sorted(set(base) & set(cand)):
         b, c = base_samples.get(key), cand_samples.get(key)
         if not b or not c:
@@ -109,6 +113,9 @@ def format_comparison(cmp: Comparison) -> str:
     lines.append(f"{len(cmp.changes)} cases: {n_slow} slower, {n_fast} faster, "
                  f"{len(cmp.changes) - n_slow - n_fast} not significant; geometric mean ratio "
                  f"x{cmp.geomean_ratio:.3f}" + (f"; {cmp.unmatched} without a counterpart" if cmp.unmatched else ""))
+    if cmp.code_changed:
+        lines.append(f"warning: {cmp.code_changed} case(s) ran different model or runner code (their fingerprints "
+                     "differ): a change there may be the code's, not the machine's")
     return "\n".join(lines)
 
 

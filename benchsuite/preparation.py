@@ -2,6 +2,10 @@
 and check the runner's output against torch eager before anything is timed."""
 from __future__ import annotations
 
+import hashlib
+import inspect
+import sys
+
 from .records import make_record
 
 OUTPUT_TOLERANCE = {"float32": 1e-3, "float16": 2e-2, "bfloat16": 5e-2}
@@ -43,11 +47,8 @@ def prepare_case(case, device):
 
     runner = get_runner(case.runner)
     model, x = build_case(case)
-    check = not (runner.is_reference and case.dtype == "float32")  # the reference's float32 output is eager's
-    ref = None
-    if check:
-        with torch.inference_mode():
-            ref = model.eval()(x).float()
+    with torch.inference_mode():
+        ref = model.eval()(x).float()  # torch eager, float32, on this CPU: what every runner must reproduce
     ok, why = runner.availability()
     if not ok:
         raise RuntimeError(f"runner {case.runner} unavailable: {why}")
@@ -56,7 +57,7 @@ def prepare_case(case, device):
     records = [
         make_record(case, r["metric"], value=r["value"], unit=r.get("unit"), n=1, config=prepared.config,
                     message=r.get("message", "")) for r in prepared.one_shot]
-    if check:
+    if not prepared.output_is_reference:
         err = relative_error(prepared.output(), ref)
         tol = OUTPUT_TOLERANCE[case.dtype]
         if err > tol:
@@ -65,3 +66,25 @@ def prepare_case(case, device):
         records.append(make_record(case, "output_error", value=err, n=1, config=prepared.config,
                                    message=f"within tolerance {tol:g}"))
     return prepared, records
+
+
+def code_fingerprint(case) -> str:
+    """A hash of the code behind a case's numbers: the model's module and the runner's module, with the
+    benchsuite modules each uses directly, and benchsuite's version. Not part of case_id (a case stays the
+    same case), but kept beside it so that comparing runs can say when the code changed in between."""
+    from . import __version__
+    from .models import get_model_entry
+    from .runners import get_runner
+
+    roots = [sys.modules[get_model_entry(case.model).fn.__module__],
+             sys.modules[type(get_runner(case.runner)).__module__]]
+    mods = {m.__name__: m for m in roots}
+    for m in roots:  # one level of benchsuite modules they use (shared layers, shared runner helpers)
+        for v in vars(m).values():
+            dep = v if inspect.ismodule(v) else sys.modules.get(getattr(v, "__module__", "") or "")
+            if dep is not None and dep.__name__.startswith(("benchsuite.models", "benchsuite.runners")):
+                mods.setdefault(dep.__name__, dep)
+    h = hashlib.sha1(__version__.encode())
+    for name in sorted(mods):
+        h.update(name.encode() + inspect.getsource(mods[name]).encode())
+    return h.hexdigest()[:12]

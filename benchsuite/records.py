@@ -2,8 +2,9 @@
 
 Format changelog (bump SCHEMA_VERSION and add an upgrade step in `_upgrade` for every change):
   1  first version.
-  2  `source` may be "emulated" (timings taken under an emulator such as qemu-user); v1 records upgrade
-     unchanged (they never hold it).
+  2  `source` may be "emulated" (timings taken under an emulator such as qemu-user); `fingerprint`: a hash
+     of the code that built and ran the case (the model's and the runner's modules, benchsuite's version),
+     so a comparison can tell a code change from a machine's. v1 records upgrade with fingerprint "".
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ STATUSES = ("ok", "skipped", "unsupported", "error")
 
 # The columns of a record, in order. `params` (model knobs), `tags` (workload labels) and
 # `config` (runner settings) are dicts in JSONL and are flattened to one column per key by load_runs.
-COLUMNS = ("schema_version", "run_id", "case_id", "group_id", "workload", "device", "runner", "model",
+COLUMNS = ("schema_version", "run_id", "case_id", "fingerprint", "group_id", "workload", "device", "runner", "model",
            "params", "tags", "batch_size", "resolution", "dtype", "threads", "metric", "unit", "value",
            "n", "ci_low", "ci_high", "iqr", "min", "max", "source", "status", "message", "config")
 _STATS = ("value", "n", "ci_low", "ci_high", "iqr", "min", "max")
@@ -41,7 +42,7 @@ def make_record(case, metric: str, *, status: str = "ok", source: str = "measure
         raise ValueError("an ok record needs a value")
     if status != "ok" and not message:
         raise ValueError(f"a {status} record needs a message saying why")
-    rec = {"schema_version": SCHEMA_VERSION, "run_id": run_id, "case_id": case.case_id,
+    rec = {"schema_version": SCHEMA_VERSION, "run_id": run_id, "case_id": case.case_id, "fingerprint": "",
            "group_id": case.group_id, "workload": case.workload, "device": case.device,
            "runner": case.runner, "model": case.model, "params": case.params, "tags": dict(case.tags),
            "batch_size": case.batch_size, "resolution": case.resolution, "dtype": case.dtype,
@@ -95,8 +96,8 @@ def _upgrade(rec: dict) -> dict:
     v = rec.get("schema_version")
     if v is None or v > SCHEMA_VERSION:
         raise ValueError(f"unknown record schema version {v!r} (this benchsuite reads up to {SCHEMA_VERSION})")
-    if v == 1:  # v2 only added a value of `source`
-        rec = {**rec, "schema_version": 2}
+    if v == 1:  # v2 added a value of `source` and the `fingerprint` column
+        rec = {**rec, "schema_version": 2, "fingerprint": rec.get("fingerprint", "")}
     return rec
 
 

@@ -17,7 +17,7 @@ import traceback
 from . import protocol
 from .assembly import case_records, count_records, emulated_sources
 from .measure import Series, measure_interleaved
-from .preparation import OutputMismatch, prepare_case
+from .preparation import OutputMismatch, code_fingerprint, prepare_case
 from .records import error_records
 
 
@@ -39,6 +39,12 @@ def _die_with_host() -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+def _case_message(case, records: list[dict], samples: list[dict], fingerprint: str, device) -> dict:
+    """A finished case: every record stamped with the code's fingerprint and, on an emulator, as emulated."""
+    stamped = emulated_sources([{**r, "fingerprint": fingerprint} for r in records], device)
+    return {"type": "case", "case_id": case.case_id, "records": stamped, "samples": samples}
+
+
 def measure_group(cases, device, quick: bool, send) -> None:
     """Prepare, verify and measure one comparison group; send(message) for progress and each case."""
     import torch
@@ -48,30 +54,28 @@ def measure_group(cases, device, quick: bool, send) -> None:
     live = []
     for case in cases:
         send({"type": "progress", "text": f"preparing {case.label}", "timeout_s": timing.prepare_timeout_s})
-        counts = count_records(case)
+        counts, fingerprint = count_records(case), code_fingerprint(case)
         try:
             prepared, records = prepare_case(case, device)
-            records = counts + records
         except Exception as e:  # noqa: BLE001 - becomes this case's error records
             msg = f"{type(e).__name__}: {e}"
             if not isinstance(e, OutputMismatch):
                 where = traceback.extract_tb(e.__traceback__)[-1]
                 msg += f" (at {where.filename.rsplit('/', 1)[-1]}:{where.lineno})"
-            send({"type": "case", "case_id": case.case_id,
-                  "records": emulated_sources(counts + error_records(case, msg), device), "samples": []})
+            send(_case_message(case, counts + error_records(case, msg), [], fingerprint, device))
             continue
         series = {m: Series((case.case_id, m), prepared.timed[m]) for m in case.metrics if m in prepared.timed}
-        live.append((case, prepared, records, series))
+        live.append((case, prepared, counts + records, series, fingerprint))
 
-    all_series = [s for *_, series in live for s in series.values()]
+    all_series = [s for *_, series, _ in live for s in series.values()]
     send({"type": "progress", "text": f"measuring {len(all_series)} series interleaved",
           "timeout_s": timing.case_timeout_s})
     measure_interleaved(all_series, timing, on_round=lambda r: send({"type": "progress", "text": f"round {r}"}))
 
-    for case, prepared, records, series in live:
+    for case, prepared, records, series, fingerprint in live:
         send({"type": "progress", "text": f"probes for {case.label}", "timeout_s": timing.prepare_timeout_s})
         records, samples = case_records(case, prepared, records, series, timing, device)
-        send({"type": "case", "case_id": case.case_id, "records": records, "samples": samples})
+        send(_case_message(case, records, samples, fingerprint, device))
 
 
 def _run_job(job: dict, send) -> None:

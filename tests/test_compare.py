@@ -73,3 +73,29 @@ def test_compare_and_regress_end_to_end(tmp_path, fake_device, small_workload, c
     assert main(["compare", str(a), str(slow)]) == 2
     assert "not comparable" in capsys.readouterr().err
     assert main(["compare", str(a), str(slow), "--force"]) == 3
+
+
+def test_a_code_change_between_runs_is_said():
+    """Fingerprints sit beside case_id: the same case, run by changed model or runner code, is still joined,
+    and the comparison warns that the difference may be the code's."""
+    from benchsuite.compare import compare, format_comparison
+    from benchsuite.preparation import code_fingerprint
+    from benchsuite.records import make_record
+    from benchsuite.sweep import Case
+
+    case = Case("w", "cpu", "torch_eager", "g1_block_stack", (("c1", 8), ("c2", 8)), (), 1, 16, "float32", 1,
+                ("latency_forward",))
+    fp = code_fingerprint(case)
+    assert len(fp) == 12 and fp == code_fingerprint(case)
+    assert fp != code_fingerprint(Case(*[*vars(case).values()][:2], "fake", *[*vars(case).values()][3:]))
+    rng = np.random.default_rng(0)
+    samples = {(case.case_id, "latency_forward"): list(rng.lognormal(0, 0.01, 30))}
+
+    def rec(fingerprint):
+        return {**make_record(case, "latency_forward", value=1.0, n=30, ci_low=0.99, ci_high=1.01),
+                "fingerprint": fingerprint}
+
+    same = compare([rec(fp)], samples, [rec(fp)], samples, "a", "b")
+    assert same.code_changed == 0 and "warning" not in format_comparison(same)
+    changed = compare([rec(fp)], samples, [rec("0123456789ab")], samples, "a", "b")
+    assert changed.code_changed == 1 and "ran different model or runner code" in format_comparison(changed)

@@ -1,5 +1,4 @@
 import math
-import time
 
 import numpy as np
 import pytest
@@ -30,29 +29,49 @@ def test_summarize_fields():
     assert s["iqr"] == 2.0 and s["ci_low"] <= s["value"] <= s["ci_high"]
 
 
-def test_time_block_excludes_setup():
-    t = Timed(run=lambda: time.sleep(0.002), setup=lambda: time.sleep(0.01))
-    per_call = time_block(t, 5)
-    assert 0.0018 < per_call < 0.008
+class VirtualClock:
+    """The engine's clock, advanced only by the code under test: timings that no machine load can change."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
-def test_calibrate_reaches_min_sample_time():
+@pytest.fixture
+def vclock(monkeypatch):
+    from benchsuite import measure
+
+    c = VirtualClock()
+    monkeypatch.setattr(measure, "clock", c)
+    return c
+
+
+def test_time_block_excludes_setup(vclock):
+    t = Timed(run=lambda: vclock.advance(0.002), setup=lambda: vclock.advance(0.01))
+    assert time_block(t, 5) == pytest.approx(0.002)
+
+
+def test_calibrate_reaches_min_sample_time(vclock):
     timing = Timing(warmup_s=0.01, min_sample_s=0.02)
-    n = calibrate(Timed(run=lambda: time.sleep(0.001)), timing)
-    assert 5 <= n <= 20
+    assert calibrate(Timed(run=lambda: vclock.advance(0.001)), timing) == 20
 
 
-def test_adaptive_stops_on_precision_or_budget():
+def test_adaptive_stops_on_precision_or_budget(vclock):
     timing = Timing(warmup_s=0.0, min_sample_s=0.001, target_precision=0.5, min_samples=5, max_time_s=5)
-    steady = Series(("a", "m"), Timed(run=lambda: time.sleep(0.001)))
+    steady = Series(("a", "m"), Timed(run=lambda: vclock.advance(0.001)))
     measure_interleaved([steady], timing)
     assert steady.reason == "converged" and len(steady.samples) == 5
 
     rng = np.random.default_rng(1)
-    noisy = Series(("b", "m"), Timed(run=lambda: time.sleep(float(rng.exponential(0.002)))))
+    noisy = Series(("b", "m"), Timed(run=lambda: vclock.advance(float(rng.exponential(0.002)))))
     tight = Timing(warmup_s=0.0, min_sample_s=0.0005, target_precision=1e-4, min_samples=5, max_time_s=0.2)
     measure_interleaved([noisy], tight)
-    assert noisy.reason == "time budget" and 0.15 < noisy.spent < 0.5
+    assert noisy.reason == "time budget" and 0.2 <= noisy.spent < 0.25
 
 
 def test_interleaving_alternates_series():

@@ -19,6 +19,7 @@ class Prepared:
     one_shot:     extra measured values, e.g. {"metric": "prepare_time", "value": 1.2, "unit": "s"}
     config:       runner settings that shaped the numbers (recorded with every record of the case)
     modules:      the torch modules it runs, by role ("eval", "train"), for probes that need them
+    output_is_reference: True only when `output` is the reference itself (torch eager, float32, no graph)
     torch_allocator: whether its memory comes from torch's allocator (probes can read the peak there)
     runs_on:      where the model runs when that is not this worker's machine (a board over TVM RPC):
                   probes that read this machine's meters or simulate its CPU then say unsupported
@@ -30,6 +31,7 @@ class Prepared:
     config: dict[str, Any] = field(default_factory=dict)
     modules: dict[str, Any] = field(default_factory=dict)
     torch_allocator: bool = False
+    output_is_reference: bool = False  # the output *is* torch eager's float32 forward: nothing to check
     runs_on: str = ""
 
 
@@ -41,7 +43,6 @@ class Runner:
     description = ""
     options: dict[str, Any] = {}
     measures_hardware = True  # False for stand-ins: no device ceilings are taken through them
-    is_reference = False      # True for the runner whose output is the reference the others are checked against
 
     def availability(self) -> tuple[bool, str]:
         return True, ""
@@ -53,6 +54,14 @@ class Runner:
         """True when this runner reaches the device on its own from the host (TVM through an RPC tracker):
         its workers then run on the host rather than through the device's transport."""
         return False
+
+
+TRAINING_METRICS = ("latency_forward_train", "latency_backward")
+
+
+def inference_only(why: str) -> dict[str, str]:
+    """The `unsupported` entries of a runner that runs inference only."""
+    return {m: why for m in TRAINING_METRICS}
 
 
 def resolved_options(runner: Runner, options: dict) -> dict:

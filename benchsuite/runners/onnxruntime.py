@@ -7,11 +7,11 @@ import time
 import torch
 
 from ..measure import Timed
-from .base import Prepared, Runner
+from .base import Prepared, Runner, inference_only
 
 LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED",
           "all": "ORT_ENABLE_ALL"}
-INFERENCE_ONLY = "onnxruntime runs inference only: no autograd, so no training forward or backward pass"
+INFERENCE_ONLY = inference_only("onnxruntime runs inference only: no autograd, so no training forward or backward pass")
 
 
 def export_onnx(model: torch.nn.Module, example: torch.Tensor, exporter: str) -> bytes:
@@ -43,7 +43,7 @@ class OnnxRuntimeRunner(Runner):
     def prepare(self, model, example, case, options, device) -> Prepared:
         import onnxruntime as ort
 
-        from .torch_eager import DTYPES
+        from .torch_common import DTYPES
 
         if options["graph_optimization_level"] not in LEVELS:
             raise ValueError(f"graph_optimization_level {options['graph_optimization_level']!r} "
@@ -95,7 +95,7 @@ class OnnxRuntimeRunner(Runner):
                   "provider": providers[0], "onnxruntime": ort.__version__}
         return Prepared(
             timed={"latency_forward": Timed(run=run)}, output=output, config=config,
-            unsupported={"latency_backward": INFERENCE_ONLY, "latency_forward_train": INFERENCE_ONLY},
+            unsupported=INFERENCE_ONLY,
             one_shot=[{"metric": "export_time", "value": export_time, "message": f"torch.onnx ({options['exporter']})"},
                       {"metric": "session_time", "value": session_time,
                        "message": "InferenceSession creation (graph optimisation included)"}])

@@ -8,7 +8,7 @@ import time
 import torch
 
 from .base import Prepared, Runner
-from .torch_eager import DTYPES, device_timed, sync_for, torch_device, train_timings
+from .torch_common import DTYPES, device_timed, sync_for, torch_device, train_timings
 
 
 class TorchCompileRunner(Runner):

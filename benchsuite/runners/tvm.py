@@ -20,9 +20,9 @@ from pathlib import Path
 import torch
 
 from ..measure import Timed
-from .base import Prepared, Runner
+from .base import Prepared, Runner, inference_only
 
-INFERENCE_ONLY = "the TVM runner compiles inference graphs only: no training forward or backward pass"
+INFERENCE_ONLY = inference_only("the TVM runner compiles inference graphs only: no training forward or backward pass")
 DONE_MARK = "benchsuite-tuning.json"
 
 
@@ -103,7 +103,7 @@ class TVMRunner(Runner):
 
         return Prepared(
             timed={"latency_forward": Timed(run=run)}, output=output, config=config,
-            unsupported={"latency_backward": INFERENCE_ONLY, "latency_forward_train": INFERENCE_ONLY},
+            unsupported=INFERENCE_ONLY,
             one_shot=[{"metric": "export_time", "value": export_time, "message": "torch.export + Relax import"},
                       tuning,
                       {"metric": "compile_time", "value": compile_time, "message": "tvm.compile + VM creation"}])
@@ -149,7 +149,7 @@ class TVMRunner(Runner):
         return Prepared(
             runs_on=f"the board '{remote.key}' behind the RPC tracker {remote.tracker_host}:{remote.tracker_port}",
             timed={"latency_forward": Timed(run=output, block_timer=board_timer)}, output=output, config=config,
-            unsupported={"latency_backward": INFERENCE_ONLY, "latency_forward_train": INFERENCE_ONLY},
+            unsupported=INFERENCE_ONLY,
             one_shot=[{"metric": "export_time", "value": export_time, "message": "torch.export + Relax import"},
                       tuning,
                       {"metric": "compile_time", "value": compile_time, "message": "cross-compile + export_library"},
