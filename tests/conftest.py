@@ -1,4 +1,7 @@
+import subprocess
+import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -46,3 +49,19 @@ def small_workload(tmp_path):
     def make(text: str = SMALL_G1, name: str = "smallg1") -> Path:
         return write(tmp_path / f"{name}.toml", text)
     return make
+
+
+def start_run_until(dev: Path, wl: Path, out: Path, latency_records: int, timeout_s: float = 120):
+    """Start `benchsuite run` as its own process and return (process, records file) once the records file
+    holds `latency_records` latency records: the moment a kill test pulls the plug."""
+    proc = subprocess.Popen([sys.executable, "-m", "benchsuite", "run", "--device", str(dev), "--workload", str(wl),
+                             "--out", str(out), "--no-progress"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        runs = list(out.glob("*/records.jsonl")) if out.exists() else []
+        if runs and runs[0].read_text().count('"latency_') >= latency_records:
+            return proc, runs[0]
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError(f"no {latency_records} latency records within {timeout_s} s")

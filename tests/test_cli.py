@@ -3,8 +3,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -12,6 +10,7 @@ import pytest
 from benchsuite import load_runs
 from benchsuite.cli import main
 from benchsuite.store import History
+from tests.conftest import start_run_until
 
 
 def _run_dir(out):
@@ -99,21 +98,9 @@ def test_sigkill_keeps_finished_records(tmp_path, fake_device, small_workload):
     wl = small_workload(small_workload().read_text().replace('compare = ["c1", "c2"]\n', ""), "nocompare")
     dev = fake_device('[runner_options.fake]\nhang_on = ["*c1=4,*"]\n')
     out = tmp_path / "results"
-    proc = subprocess.Popen([sys.executable, "-m", "benchsuite", "run", "--device", str(dev),
-                             "--workload", str(wl), "--out", str(out), "--no-progress"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 90
-    records = None
-    while time.monotonic() < deadline:
-        runs = [p for p in out.glob("*/records.jsonl")] if out.exists() else []
-        if runs and runs[0].read_text().count('"latency_') >= 4:
-            records = runs[0]
-            break
-        time.sleep(0.05)
-    assert records is not None, "no case finished in time"
+    proc, records = start_run_until(dev, wl, out, latency_records=4)
     time.sleep(3)  # the third case's worker is now stuck in its (hanging) preparation
-    workers = [c for c in psutil.Process(proc.pid).children(recursive=True)
-               if "resource_tracker" not in " ".join(c.cmdline())]
+    workers = psutil.Process(proc.pid).children(recursive=True)
     assert workers, "the hanging case's worker should be running"
     os.kill(proc.pid, signal.SIGKILL)  # the run's process alone
     proc.wait()

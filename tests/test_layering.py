@@ -100,13 +100,14 @@ def toy_plugin(tmp_path, monkeypatch):
         "toy_wider_is_slower = toyplug:WiderIsSlower\n")
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.setenv("PYTHONPATH", f"{site}:{REPO}")  # the workers find it too
-    from benchsuite import runners, studies
+    from benchsuite import studies
+    from benchsuite.plugins import Registry
 
-    for cached in (runners._entry_points, studies._entry_points, studies.get_study):
-        cached.cache_clear()
+    Registry.refresh()
+    studies.get_study.cache_clear()
     yield site
-    for cached in (runners._entry_points, studies._entry_points, studies.get_study):
-        cached.cache_clear()
+    Registry.refresh()
+    studies.get_study.cache_clear()
 
 
 def test_a_runner_and_a_study_are_one_module_and_one_entry_point_each(toy_plugin, tmp_path, capsys):

@@ -6,7 +6,6 @@ stdin and stdout, so killing it drops the connection the way a dead ssh does."""
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 
@@ -14,7 +13,7 @@ from benchsuite import load_runs
 from benchsuite.cli import main
 from benchsuite.spec import load_device
 from benchsuite.transports import transport_for
-from tests.conftest import REPO
+from tests.conftest import REPO, start_run_until
 
 RELAY = REPO / "tests" / "data" / "relay.py"
 
@@ -145,18 +144,7 @@ def test_host_killed_mid_run_keeps_finished_board_cases(tmp_path, fake_device, s
     wl = small_workload(small_workload().read_text().replace('compare = ["c1", "c2"]\n', ""), "nocompare")
     dev = fake_device(_command_transport([sys.executable, RELAY], '\n[runner_options.fake]\nhang_on = ["*c1=4,*"]\n'))
     out = tmp_path / "results"
-    proc = subprocess.Popen([sys.executable, "-m", "benchsuite", "run", "--device", str(dev),
-                             "--workload", str(wl), "--out", str(out), "--no-progress"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 120
-    records = None
-    while time.monotonic() < deadline:
-        runs = list(out.glob("*/records.jsonl")) if out.exists() else []
-        if runs and runs[0].read_text().count('"latency_') >= 4:
-            records = runs[0]
-            break
-        time.sleep(0.05)
-    assert records is not None, "no case finished in time"
+    proc, records = start_run_until(dev, wl, out, latency_records=4)
     time.sleep(3)  # the third case's worker is now stuck in its (hanging) preparation
     board_side = psutil.Process(proc.pid).children(recursive=True)
     assert any("benchsuite.worker" in " ".join(p.cmdline()) for p in board_side)

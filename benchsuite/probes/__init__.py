@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 from functools import cache
-from importlib.metadata import entry_points
 
-GROUP = "benchsuite.probes"
+from ..plugins import Registry
+
+REGISTRY = Registry("benchsuite.probes", "probe")
 
 
 class Probe:
@@ -19,7 +20,7 @@ class Probe:
 
 @cache
 def all_probes() -> tuple[Probe, ...]:
-    return tuple(ep.load()() for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name))
+    return tuple(REGISTRY.load(name)() for name in REGISTRY.names())
 
 
 def probes_for(metrics) -> list[Probe]:

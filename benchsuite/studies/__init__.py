@@ -4,29 +4,20 @@ its module, one entry point and a workload that names it."""
 from __future__ import annotations
 
 from functools import cache
-from importlib.metadata import entry_points
 
-from ..errors import UnknownNameError
+from ..plugins import Registry
 from .base import Study, Verdict, WorkloadInfo
 
-GROUP = "benchsuite.studies"
-
-
-@cache
-def _entry_points() -> dict:
-    return {ep.name: ep for ep in entry_points(group=GROUP)}
+REGISTRY = Registry("benchsuite.studies", "study")
 
 
 def study_names() -> list[str]:
-    return sorted(_entry_points())
+    return REGISTRY.names()
 
 
 @cache
 def get_study(name: str) -> Study:
-    eps = _entry_points()
-    if name not in eps:
-        raise UnknownNameError("study", name, eps)
-    return eps[name].load()()
+    return REGISTRY.load(name)()
 
 
 def all_studies() -> list[Study]:

@@ -7,30 +7,19 @@ a new kind of board is one module plus one entry point.
 """
 from __future__ import annotations
 
-from functools import cache
-from importlib.metadata import entry_points
-
-from ..errors import UnknownNameError
+from ..plugins import Registry
 from .base import Transport
 
-GROUP = "benchsuite.transports"
+REGISTRY = Registry("benchsuite.transports", "transport")
 LOCAL = {"kind": "local"}
 
 
-@cache
-def _entry_points() -> dict:
-    return {ep.name: ep for ep in entry_points(group=GROUP)}
-
-
 def transport_kinds() -> list[str]:
-    return sorted(_entry_points())
+    return REGISTRY.names()
 
 
 def transport_class(kind: str) -> type[Transport]:
-    eps = _entry_points()
-    if kind not in eps:
-        raise UnknownNameError("transport", kind, eps)
-    return eps[kind].load()
+    return REGISTRY.load(kind)
 
 
 def transport_for(table: dict | None) -> Transport:
