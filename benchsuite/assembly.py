@@ -89,7 +89,7 @@ def emulated_sources(records: list[dict], device) -> list[dict]:
     """On an emulated device every measured number is an emulated one, and says so."""
     if device.emulated:
         for r in records:
-            if r["source"] == "measured":
+            if r["source"] == "measured" and r["status"] == "ok":
                 r["source"] = "emulated"
                 r["message"] = f"{EMULATED}; {r['message']}" if r["message"] else EMULATED
     return records

@@ -31,8 +31,8 @@ def _die_with_host() -> None:
     except (OSError, AttributeError):
         pass  # not Linux (or no glibc): the stdin watch below still ends it
 
-    def watch():
-        while sys.stdin.buffer.read(65536):
+    def watch():  # the raw descriptor: a buffered stdin's lock would abort interpreter shutdown
+        while os.read(0, 65536):
             pass
         os._exit(0)
 

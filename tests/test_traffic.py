@@ -6,6 +6,7 @@ from dataclasses import replace
 import pytest
 
 from benchsuite.measure import Timed
+from benchsuite.runners.base import Prepared
 from benchsuite.probes.traffic import (CachegrindProbe, NcuTrafficProbe, PerfTrafficProbe, parse_cachegrind,
                                        parse_ncu_csv, parse_perf_csv)
 from benchsuite.spec import load_device
@@ -115,7 +116,7 @@ def test_cachegrind_traffic_approaches_the_analytic_mac_when_nothing_fits():
     knobs = (("c1", 32), ("c2", 32), ("multiplier", 1))
     case = Case("t", "cpu", "torch_eager", "g1_block_stack", knobs, (), 1, 56, "float32", 1,
                 ("traffic_forward_simulated",))
-    (r,) = CachegrindProbe().measure(None, case, device)
+    (r,) = CachegrindProbe().measure(Prepared(timed={}, output=lambda: None), case, device)
     mac = count_registered("g1_block_stack", 56, c1=32, c2=32).totals()["mac_bytes"]
     assert r["source"] == "simulated" and "262144 B" in r["message"], r
     assert 0.3 * mac < r["value"] < 3 * mac, (r["value"], mac)

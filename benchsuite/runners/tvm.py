@@ -174,6 +174,14 @@ def _relax_module(model, example):
     return mod, params, time.perf_counter() - t0
 
 
+BUILD_TIMEOUT_S = 600.0
+
+
+def _import_intrinsics() -> None:
+    """MetaSchedule builder processes' initializer: the slow one-time import, outside every build's timeout."""
+    import tvm.s_tir.tensor_intrin  # noqa: F401
+
+
 def _export_library(cc: str, module) -> str:
     """A shared library of `module` in a fresh folder, linked by the cross compiler `cc` ("" = the
     host's default). Also MetaSchedule's builder export for candidates when a board has `cc`."""
@@ -228,13 +236,19 @@ def _tune(mod, target_dict: dict, options: dict, measure_on, before_tuning=lambd
             *([transform.AttachAttrLayoutFreeBuffers()] if prepack else [])])(mod)
         if trials and not reused:
             before_tuning()
-            runner, builder = "local", "local"
+            # TVM's default 30 s per build is shorter than a builder process's first import of its tensor
+            # intrinsics on some machines (49 s measured on the 2-core CI machine): every candidate then
+            # "failed to build" and nothing was tuned. The initializer pays that import once per process.
+            runner = "local"
+            # with a cross compiler, candidates are linked here, so the board needs no compiler of its own;
+            # otherwise MetaSchedule's tar export (linked by the board's RPC server when remote)
+            cc = "" if measure_on == "local" else measure_on.cc
+            export = {"f_export": functools.partial(_export_library, cc)} if cc else {}
+            builder = ms.builder.LocalBuilder(timeout_sec=BUILD_TIMEOUT_S, initializer=_import_intrinsics, **export)
             if measure_on != "local":
                 runner = ms.runner.RPCRunner(
                     ms.runner.RPCConfig(measure_on.tracker_host, measure_on.tracker_port, measure_on.key,
                                         session_timeout_sec=int(measure_on.session_timeout_s)), max_workers=1)
-                if measure_on.cc:  # link candidates here, so the board needs no compiler of its own
-                    builder = ms.builder.LocalBuilder(f_export=functools.partial(_export_library, measure_on.cc))
             ms.relax_integration.tune_relax(mod, params={}, target=target, work_dir=str(work_dir),
                                             max_trials_global=trials, runner=runner, builder=builder)
         if trials:
