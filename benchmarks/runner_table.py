@@ -2,7 +2,7 @@
 
     python benchmarks/runner_table.py [--trials N] [--out docs/runners.md]
 
-Runs workloads/mobilenet_v2_runners.toml on devices/cpu-all.toml with threads 1 and 2 through the
+Runs the built-in workload mobilenet_v2_runners on the device cpu-all with threads 1 and 2 through the
 suite itself (worker processes, output checks, adaptive timing) and writes the table with the
 environment it was measured on. TVM is tuned with MetaSchedule (--trials, global for the model).
 """
