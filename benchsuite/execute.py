@@ -10,7 +10,6 @@ from pathlib import Path
 from . import __version__, verdicts
 from . import protocol
 from .ceilings import gemm_cases
-from .env import environment
 from .errors import BenchsuiteError
 from .placement import Placement
 from .progress import Progress
@@ -60,7 +59,7 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
             "workload_file": {"path": workload.source, "text": workload.text},
             "timing": vars(timing)}
     if not place.board.on_this_host:
-        meta["host_environment"] = environment()
+        meta["host_environment"] = place.host_environment()
     folder = RunFolder.create(results, run_id, meta)
     outcome = RunOutcome(folder, "running")
     log_path = str(folder.path / "worker.log")

@@ -47,8 +47,6 @@ def prepare_case(case, device):
 
     runner = get_runner(case.runner)
     model, x = build_case(case)
-    with torch.inference_mode():
-        ref = model.eval()(x).float()  # torch eager, float32, on this CPU: what every runner must reproduce
     ok, why = runner.availability()
     if not ok:
         raise RuntimeError(f"runner {case.runner} unavailable: {why}")
@@ -58,6 +56,11 @@ def prepare_case(case, device):
         make_record(case, r["metric"], value=r["value"], unit=r.get("unit"), n=1, config=prepared.config,
                     message=r.get("message", "")) for r in prepared.one_shot]
     if not prepared.output_is_reference:
+        # the reference from a fresh build (seeded: the same weights and input), since a runner may have
+        # moved or converted the model it was given; torch eager, float32, on this CPU
+        ref_model, ref_x = build_case(case)
+        with torch.inference_mode():
+            ref = ref_model.eval()(ref_x).float()
         err = relative_error(prepared.output(), ref)
         tol = OUTPUT_TOLERANCE[case.dtype]
         if err > tol:
