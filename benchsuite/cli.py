@@ -44,6 +44,30 @@ def _parser() -> argparse.ArgumentParser:
                         "NVIDIA GPUs (unsupported, with the reason, where neither can read counters)")
     r.add_argument("--no-ceilings", action="store_true",
                    help="skip the roofline ceilings (memory bandwidth, GEMM FLOP/s per runner)")
+    r.add_argument("--processes", type=_positive_int, metavar="N",
+                   help="measure every comparison group in N worker processes, in rounds over the sweep: the "
+                        "intervals then cover run-to-run variation (default: the device profile's timing, 1 for "
+                        "--quick)")
+    r.add_argument("--margin", type=_fraction, metavar="M",
+                   help="practical-equivalence margin of the verdicts' ratios (default: the workload's, 0.02)")
+
+    t = sub.add_parser("tune", help="tune a workload's TVM kernels for a device (before runs that use them)",
+                       description="Extracts the TVM kernels of a workload's cases, deduplicated, and tunes each "
+                                   "with MetaSchedule into the target's database; resumes where a previous call "
+                                   "stopped. Runs then apply the database and record what it held. Tune alone: "
+                                   "other work on the machine skews the candidates' timings.")
+    t.add_argument("--device", help="device name or path (default: the built-in defaults.toml's)")
+    t.add_argument("--workload", help="workload name or path (default: the built-in defaults.toml's)")
+    t.add_argument("--quick", action="store_true", help="the workload's quick subset")
+    t.add_argument("--filter", metavar="GLOB", help="only cases whose label matches")
+    t.add_argument("--trials-per-task", type=_positive_int, metavar="K",
+                   help="MetaSchedule trials per kernel (default: the profile's tvm trials; with --budget: "
+                        "the most per kernel)")
+    t.add_argument("--budget", type=_duration, metavar="TIME",
+                   help="wall-clock budget, e.g. 30m, 1h, 900s: kernels are tuned breadth-first in doubling "
+                        "steps (16, 32, 64, ... trials each) until it runs out")
+    t.add_argument("--runner-option", action="append", default=[], metavar="tvm.KEY=VALUE",
+                   help="override a tvm option of the device profile, e.g. tvm.database_dir=DIR")
 
     ls = sub.add_parser("list", help="list devices, workloads, models or runners")
     ls.add_argument("what", choices=["devices", "workloads", "models", "runners"])
@@ -57,6 +81,8 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verdict", help="check the published claims against the records of runs")
     v.add_argument("runs", nargs="+", metavar="RUN", help="run folders (or a folder of runs)")
     v.add_argument("--format", default="text", choices=["text", "json"])
+    v.add_argument("--margin", type=_fraction, metavar="M",
+                   help="practical-equivalence margin (default: what each run recorded, 0.02)")
 
     cmp = sub.add_parser("compare", help="compare two runs case by case; exit 3 on a regression")
     cmp.add_argument("base", help="run folder or run id (from the history database)")
@@ -69,9 +95,11 @@ def _parser() -> argparse.ArgumentParser:
     for p_ in (cmp, rg):
         p_.add_argument("--history", default="results/history.sqlite", help="history database")
         p_.add_argument("--force", action="store_true", help="compare across machines / library versions")
-        p_.add_argument("--alpha", type=float, default=0.01, help="Mann-Whitney significance level (default 0.01)")
-        p_.add_argument("--min-effect", type=float, default=0.05,
-                        help="smallest median change that counts (default 0.05 = 5%%)")
+        p_.add_argument("--alpha", type=_fraction, default=0.01,
+                        help="false-alarm rate per case and direction (default 0.01)")
+        p_.add_argument("--min-effect", type=_fraction, default=None,
+                        help="smallest median change that counts (default 0.05; 0.10 where a side has fewer than "
+                             "3 processes, since one process cannot show run-to-run noise)")
 
     rp = sub.add_parser("report", help="render the HTML report (reports/index.html)")
     rp.add_argument("runs", nargs="*", metavar="RUN",
@@ -98,6 +126,28 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if v <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
+
+
+def _fraction(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction such as 0.02, got {text!r}") from None
+    if not 0 <= v < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text!r}")
+    return v
+
+
+def _duration(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600}
+    number, unit = (text[:-1], text[-1]) if text and text[-1] in units else (text, "s")
+    try:
+        v = float(number) * units[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a duration such as 30m, 1h or 900s, got {text!r}") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive duration, got {text!r}")
     return v
 
 
@@ -146,7 +196,7 @@ def cmd_verdict(a) -> int:
     from .verdicts import for_runs, format_verdicts
 
     try:
-        verdicts = for_runs(*a.runs)
+        verdicts = for_runs(*a.runs, margin=a.margin)
     except FileNotFoundError as e:
         raise BenchsuiteError(str(e)) from None
     if a.format == "json":
@@ -256,7 +306,7 @@ def cmd_run(a) -> int:
                       results=Path(a.out), history=Path(a.history) if a.history else None, argv=sys.argv,
                       progress=Progress(enabled=not a.no_progress), ceilings=not a.no_ceilings,
                       extra_metrics=("traffic_forward_simulated",) * a.simulate_traffic
-                      + ("traffic_forward_measured",) * a.measure_traffic)
+                      + ("traffic_forward_measured",) * a.measure_traffic, processes=a.processes, margin=a.margin)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(outcome.statuses.items()))
     duration = outcome.folder.meta().get("duration_s")
     print(f"run {outcome.folder.path.name}: {outcome.status} in {duration} s; records: {counts}")
@@ -268,6 +318,30 @@ def cmd_run(a) -> int:
     if outcome.status == "interrupted":
         return EXIT_INTERRUPTED
     return EXIT_FAILURES if outcome.statuses.get("error") else EXIT_OK
+
+
+def cmd_tune(a) -> int:
+    from .catalog import defaults
+    from .spec import load_device, load_workload
+    from .tune import summary, tune_workload
+
+    device = override_runner_options(load_device(a.device or defaults()["device"]), a.runner_option)
+    workload = load_workload(a.workload or defaults()["workload"])
+
+    def say(text):
+        print(text, file=sys.stderr, flush=True)
+
+    try:
+        outcome = tune_workload(device, workload, quick=a.quick, filter_glob=a.filter,
+                                trials_per_task=a.trials_per_task, budget_s=a.budget, say=say)
+    except KeyboardInterrupt:
+        print("benchsuite: tuning interrupted; the trials finished so far are kept, and the same command "
+              "resumes from them", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(summary(outcome))
+    why = "; the time budget ran out (the same command resumes)" if outcome.stopped_by_budget else ""
+    print(f"tuned {outcome.trials_given} trials in {outcome.seconds:.0f} s{why}")
+    return EXIT_OK
 
 
 def cmd_list(a) -> int:
@@ -313,7 +387,7 @@ def cmd_init(a) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": cmd_run, "list": cmd_list, "env": cmd_env, "init": cmd_init, "count": cmd_count,
+COMMANDS = {"run": cmd_run, "tune": cmd_tune, "list": cmd_list, "env": cmd_env, "init": cmd_init, "count": cmd_count,
             "verdict": cmd_verdict, "compare": cmd_compare, "regress": cmd_regress, "report": cmd_report}
 
 

@@ -1,10 +1,19 @@
-"""Regression detection: a candidate run against a baseline (one run, or the pooled history).
+"""Regression detection: a candidate run against a baseline run (`compare`) or against the history (`regress`).
 
-Cases are joined on (case_id, metric) for the timing metrics. A case is `slower` / `faster` when
-a two-sided Mann-Whitney U test on the raw samples gives p < alpha AND the median moved by more
-than min_effect; otherwise `not significant`. Both conditions matter: with thousands of samples a
-0.5% shift is "significant" yet meaningless, and between-process drift of a shared machine is real
-variance that only an effect threshold absorbs. Defaults: alpha = 0.01, min_effect = 5%.
+Cases are joined on (case_id, metric) for the timing metrics. The unit of replication is the process
+(replicates.py): a shared machine shifts every case of a runner in a run together, by several per cent,
+and samples of one process cannot show that.
+
+- `compare A B`: when both runs measured the case in >= 3 processes, a Welch t-test on the log process
+  medians (p < alpha) AND a median change beyond min_effect (default 5%). With fewer processes only the
+  samples of one process are there: a Mann-Whitney test on them, which mistakes run noise for an effect,
+  so only changes beyond a wider floor count (default 10%), and the output says so.
+- `regress`: the newest run against the run medians of up to `window` earlier comparable runs: `slower`
+  when its median lies above the one-sided (1 - alpha) prediction limit of those medians (log scale,
+  t distribution) AND above their geometric mean by more than min_effect (default 5%); `faster`
+  mirrored. With normal run-to-run noise the false-alarm rate is at most alpha per case and direction
+  (the A/A benchmark measures it). Fewer than 3 earlier runs: the pooled comparison above, said so.
+
 Runs from different machines or library versions are refused unless forced.
 """
 from __future__ import annotations
@@ -17,9 +26,13 @@ from scipy import stats as sps
 
 from .errors import BenchsuiteError
 from .metrics import TIMING_METRICS
+from .replicates import pooled, prediction_outcome, processes
 
 ALPHA = 0.01
-MIN_EFFECT = 0.05
+MIN_EFFECT = 0.05             # with process replicates, or against the history's spread
+MIN_EFFECT_ONE_PROCESS = 0.10  # when only one process's samples are there: run noise reaches ~6% here
+MIN_PROCESSES = 3
+MIN_HISTORY = 3
 
 
 @dataclass
@@ -30,8 +43,9 @@ class CaseChange:
     base_median: float
     cand_median: float
     ratio: float
-    p_value: float
+    p_value: float | None
     outcome: str   # slower / faster / not significant
+    method: str = ""  # what the test stood on: process medians, one process's samples, history spread
 
 
 @dataclass
@@ -41,6 +55,7 @@ class Comparison:
     changes: list[CaseChange] = field(default_factory=list)
     unmatched: int = 0
     code_changed: int = 0  # joined cases whose model or runner code differs between the two sides
+    notes: list[str] = field(default_factory=list)
 
     @property
     def regressions(self) -> list[CaseChange]:
@@ -71,48 +86,71 @@ def _label(r: dict) -> str:
     return f"{r['model']}({knobs}) b{r['batch_size']} r{r['resolution']} {r['runner']} t{r['threads']} {r['metric']}"
 
 
-def classify(base, cand, alpha: float = ALPHA, min_effect: float = MIN_EFFECT) -> tuple[float, float, str]:
-    """(candidate/base median ratio, p-value, outcome) from two raw sample lists."""
-    ratio = float(np.median(cand) / np.median(base))
-    p = float(sps.mannwhitneyu(cand, base, alternative="two-sided").pvalue)
-    if p < alpha and ratio > 1 + min_effect:
-        return ratio, p, "slower"
-    if p < alpha and ratio < 1 / (1 + min_effect):
-        return ratio, p, "faster"
-    return ratio, p, "not significant"
+def classify(base, cand, alpha: float = ALPHA, min_effect: float | None = None) -> tuple[float, float, str, str]:
+    """(candidate/base median ratio, p-value, outcome, method) from two sample sets (flat, or per process)."""
+    gb, gc = processes(base), processes(cand)
+    ratio = float(np.median(pooled(cand)) / np.median(pooled(base)))
+    if len(gb) >= MIN_PROCESSES and len(gc) >= MIN_PROCESSES:
+        mb, mc = np.log([np.median(g) for g in gb]), np.log([np.median(g) for g in gc])
+        p = float(sps.ttest_ind(mc, mb, equal_var=False).pvalue)
+        effect, method = MIN_EFFECT if min_effect is None else min_effect, "process medians"
+    else:
+        p = float(sps.mannwhitneyu(pooled(cand), pooled(base), alternative="two-sided").pvalue)
+        effect, method = MIN_EFFECT_ONE_PROCESS if min_effect is None else min_effect, "one process"
+    if not p < alpha:  # NaN (identical medians) included
+        return ratio, p, "not significant", method
+    if ratio > 1 + effect:
+        return ratio, p, "slower", method
+    if ratio < 1 / (1 + effect):
+        return ratio, p, "faster", method
+    return ratio, p, "not significant", method
+
+
+def _timed(records: list[dict]) -> dict:
+    return {(r["case_id"], r["metric"]): r for r in records if r["status"] == "ok" and r["metric"] in TIMING_METRICS}
+
+
+def _code_changed(base: dict, cand: dict) -> int:
+    return sum(1 for k in set(base) & set(cand) if base[k].get("fingerprint") and cand[k].get("fingerprint")
+               and base[k]["fingerprint"] != cand[k]["fingerprint"])
 
 
 def compare(base_records: list[dict], base_samples: dict, cand_records: list[dict], cand_samples: dict,
-            base_name: str, cand_name: str, alpha: float = ALPHA, min_effect: float = MIN_EFFECT) -> Comparison:
-    """Samples are keyed (case_id, metric); a baseline's may pool several runs."""
-    timed = lambda rs: {(r["case_id"], r["metric"]): r for r in rs  # noqa: E731
-                        if r["status"] == "ok" and r["metric"] in TIMING_METRICS}
-    base, cand = timed(base_records), timed(cand_records)
+            base_name: str, cand_name: str, alpha: float = ALPHA, min_effect: float | None = None) -> Comparison:
+    """Samples are keyed (case_id, metric): flat lists, or per-process lists."""
+    base, cand = _timed(base_records), _timed(cand_records)
     out = Comparison(base_name, cand_name, unmatched=len(set(base) ^ set(cand)))
-    out.code_changed = sum(1 for k in set(base) & set(cand)
-                           if base[k].get("fingerprint") and cand[k].get("fingerprint")
-                           and base[k]["fingerprint"] != cand[k]["fingerprint"])
+    out.code_changed = _code_changed(base, cand)
     for key in sorted(set(base) & set(cand)):
         b, c = base_samples.get(key), cand_samples.get(key)
         if not b or not c:
             out.unmatched += 1
             continue
-        ratio, p, outcome = classify(b, c, alpha, min_effect)
-        out.changes.append(CaseChange(key[0], key[1], _label(cand[key]), float(np.median(b)), float(np.median(c)),
-                                      ratio, p, outcome))
+        ratio, p, outcome, method = classify(b, c, alpha, min_effect)
+        out.changes.append(CaseChange(key[0], key[1], _label(cand[key]), float(np.median(pooled(b))),
+                                      float(np.median(pooled(c))), ratio, p, outcome, method))
+    single = sum(c.method == "one process" for c in out.changes)
+    if single:
+        floor = MIN_EFFECT_ONE_PROCESS if min_effect is None else min_effect
+        out.notes.append(
+            f"{single} of {len(out.changes)} cases were measured in fewer than {MIN_PROCESSES} processes on a side: "
+            "their samples cannot separate run-to-run noise from an effect, so only changes beyond "
+            f"x{1 + floor:.2f} count (run with --processes {MIN_PROCESSES} or more to test on process medians)")
     return out
 
 
 def format_comparison(cmp: Comparison) -> str:
     lines = [f"base {cmp.base} -> candidate {cmp.candidate}"]
     for c in cmp.changes:
-        lines.append(f"  {c.outcome:16s} x{c.ratio:.3f}  p={c.p_value:.2g}  {c.base_median * 1e3:.4g} -> "
+        p = f"p={c.p_value:.2g}" if c.p_value is not None else "history"
+        lines.append(f"  {c.outcome:16s} x{c.ratio:.3f}  {p:9s} {c.base_median * 1e3:.4g} -> "
                      f"{c.cand_median * 1e3:.4g} ms  {c.label}")
     n_slow = len(cmp.regressions)
     n_fast = sum(c.outcome == "faster" for c in cmp.changes)
     lines.append(f"{len(cmp.changes)} cases: {n_slow} slower, {n_fast} faster, "
                  f"{len(cmp.changes) - n_slow - n_fast} not significant; geometric mean ratio "
                  f"x{cmp.geomean_ratio:.3f}" + (f"; {cmp.unmatched} without a counterpart" if cmp.unmatched else ""))
+    lines += [f"note: {n}" for n in cmp.notes]
     if cmp.code_changed:
         lines.append(f"warning: {cmp.code_changed} case(s) ran different model or runner code (their fingerprints "
                      "differ): a change there may be the code's, not the machine's")
@@ -132,12 +170,12 @@ def load_run(ref: str, history=None) -> LoadedRun:
     import json
     from pathlib import Path
 
-    from .records import RUN_FILE, read_jsonl, read_records
+    from .records import RUN_FILE, read_jsonl, read_records, sample_sets
 
     p = Path(ref)
     if (p / RUN_FILE).exists():
         meta = json.loads((p / RUN_FILE).read_text())
-        samples = {(s["case_id"], s["metric"]): s["samples"] for s in read_jsonl(p / "samples.jsonl")}
+        samples = {(s["case_id"], s["metric"]): sample_sets(s) for s in read_jsonl(p / "samples.jsonl")}
         return LoadedRun(meta["run_id"], meta.get("environment", {}), read_records(p), samples)
     if history is not None:
         meta = history.meta(ref)
@@ -147,14 +185,15 @@ def load_run(ref: str, history=None) -> LoadedRun:
 
 
 def regress(history, workload: str, device: str, window: int = 5, force: bool = False,
-            alpha: float = ALPHA, min_effect: float = MIN_EFFECT) -> Comparison | None:
-    """The newest run of (workload, device) against the pooled samples of the `window` runs before it
-    that are comparable with it. None when there is no earlier comparable run."""
+            alpha: float = ALPHA, min_effect: float | None = None) -> Comparison | None:
+    """The newest run of (workload, device) against the `window` comparable runs before it: per case, its
+    median against the prediction interval of their medians (>= 3 of them), else against their pooled
+    samples. None when there is no earlier comparable run."""
     runs = [r for r in history.runs(workload=workload, device=device) if r["status"] == "complete"]
     if len(runs) < 2:
         return None
     cand = load_run(runs[-1]["run_id"], history)
-    pooled_records, pooled_samples, used = {}, {}, []
+    earlier, used = [], []
     for r in reversed(runs[:-1]):
         if len(used) == window:
             break
@@ -164,11 +203,40 @@ def regress(history, workload: str, device: str, window: int = 5, force: bool = 
         except BenchsuiteError:
             continue
         used.append(base.name)
-        for rec in base.records:
-            pooled_records.setdefault((rec["case_id"], rec["metric"]), rec)
-        for key, s in base.samples.items():
-            pooled_samples.setdefault(key, []).extend(s)
+        earlier.append(base)
     if not used:
         return None
-    return compare(list(pooled_records.values()), pooled_samples, cand.records, cand.samples,
-                   f"{len(used)} earlier runs ({used[-1]} .. {used[0]})", cand.name, alpha, min_effect)
+    name = f"{len(used)} earlier runs ({used[-1]} .. {used[0]})"
+    cand_timed = _timed(cand.records)
+    medians: dict[tuple, list[float]] = {}
+    for base in earlier:
+        for key, rec in _timed(base.records).items():
+            medians.setdefault(key, []).append(rec["value"])
+    spread = {k for k, v in medians.items() if len(v) >= MIN_HISTORY and k in cand_timed}
+    effect = MIN_EFFECT if min_effect is None else min_effect
+    out = Comparison(name, cand.name, unmatched=len(set(medians) ^ set(cand_timed)))
+    for key in sorted(spread):
+        rec = cand_timed[key]
+        outcome, ratio = prediction_outcome(medians[key], rec["value"], alpha, effect)
+        gmean = float(np.exp(np.mean(np.log(medians[key]))))
+        out.changes.append(CaseChange(key[0], key[1], _label(rec), gmean, rec["value"], ratio, None, outcome,
+                                      f"history of {len(medians[key])} run medians"))
+    rest = set(medians) & set(cand_timed) - spread
+    if rest:  # too short a history for a spread: the pooled samples, with the one-process floor
+        pooled_records: dict = {}
+        pooled_samples: dict = {}
+        for base in earlier:
+            for rec in base.records:
+                if (rec["case_id"], rec["metric"]) in rest:
+                    pooled_records.setdefault((rec["case_id"], rec["metric"]), rec)
+            for key, s in base.samples.items():
+                if key in rest:
+                    pooled_samples.setdefault(key, []).extend(processes(s))
+        fallback = compare(list(pooled_records.values()), pooled_samples,
+                           [cand_timed[k] for k in rest], cand.samples, name, cand.name, alpha, min_effect)
+        out.changes += fallback.changes
+        out.notes.append(f"{len(fallback.changes)} cases have fewer than {MIN_HISTORY} earlier runs: judged on "
+                         "pooled samples instead of the spread of run medians")
+        out.notes += fallback.notes
+    out.code_changed = _code_changed({k: v for b in earlier for k, v in _timed(b.records).items()}, cand_timed)
+    return out

@@ -13,6 +13,7 @@ from .ceilings import gemm_cases
 from .errors import BenchsuiteError
 from .placement import Placement
 from .progress import Progress
+from .pooling import pool_case
 from .records import SCHEMA_VERSION, append_jsonl, error_records
 from .remote import check_device
 from .runners import get_runner
@@ -20,6 +21,9 @@ from .spec import DeviceSpec, WorkloadSpec
 from .store import HISTORY_FILE, History, RunFolder, new_run_id
 from .supervisor import WorkerFailed, run_group, run_job
 from .sweep import expand, groups
+
+
+REPLICATES_FILE = "replicates.jsonl"
 
 
 @dataclass
@@ -33,7 +37,8 @@ class RunOutcome:
 def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: bool = False,
             filter_glob: str | None = None, results: Path = Path("results"), history: Path | None = None,
             argv=None, progress: Progress | None = None, ceilings: bool = True,
-            extra_metrics: tuple[str, ...] = ()) -> RunOutcome:
+            extra_metrics: tuple[str, ...] = (), processes: int | None = None,
+            margin: float | None = None) -> RunOutcome:
     for r in runners or ():
         get_runner(r)  # unknown names fail before anything is written
     check_device(device)
@@ -44,6 +49,8 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
                               + (f" with filter '{filter_glob}'" if filter_glob else "") + " expands to nothing")
     progress = progress or Progress(enabled=False)
     timing = device.timing_for(quick)
+    processes = processes or timing.processes
+    margin = workload.margin if margin is None else margin
     # where each runner's workers go, and the device's own environment: an unreachable board or an
     # incompatible benchsuite there stops the run here, before a run folder exists
     place = Placement(device, {c.runner for c in cases}, timing.prepare_timeout_s, progress.detail)
@@ -52,6 +59,7 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "finished": None, "status": "running",
             "device": device.name, "workload": workload.name, "quick": quick, "filter": filter_glob,
             "studies": list(workload.studies), "reference": workload.reference, "emulated": device.emulated,
+            "processes": processes, "margin": margin,
             "runners": list(runners or device.runners), "argv": list(argv if argv is not None else sys.argv),
             "n_cases": len(cases), "environment": place.device_environment,
             "transport": place.board.where(),
@@ -79,7 +87,18 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
 
     if ceilings:
         cases += gemm_cases([c for c in cases if get_runner(c.runner).measures_hardware])
-    progress.start(len(cases))
+    progress.start(len(cases) * processes)
+    # with several processes each case's results are kept per process (replicates.jsonl, as they come)
+    # and pooled into records.jsonl once every round is done, or when the run is interrupted
+    rounds: dict[str, list] = {}
+
+    def keep(case, records, samples):
+        rounds.setdefault(case.case_id, []).append((records, samples))
+        append_jsonl(folder.path / REPLICATES_FILE, [{"process": len(rounds[case.case_id]), "case_id": case.case_id,
+                                                      "records": records, "samples": samples}])
+        progress.case_done(f"{case.label} (process {len(rounds[case.case_id])}/{processes})",
+                           Counter(r["status"] for r in records))
+
     t_start = time.monotonic()
     try:
         if ceilings and any(get_runner(r).measures_hardware for r in {c.runner for c in cases}) \
@@ -90,18 +109,29 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
                         timing.prepare_timeout_s, log_path)
             except WorkerFailed as e:
                 progress.detail(f"memory bandwidth ceiling failed: {e}")
-        for group in groups(cases):
-            transport, why = place.for_runner(group[0].runner)
-            if transport is None:
-                for case in group:
-                    emit(case, error_records(case, f"runner {case.runner} unavailable: {why}",
-                                             status="unsupported"), [])
-                continue
-            run_group(group, device, quick, emit, progress.detail, log_path=log_path, transport=transport)
+        for _ in range(processes):  # rounds over the whole sweep: drift reaches every row alike
+            for group in groups(cases):
+                transport, why = place.for_runner(group[0].runner)
+                if transport is None:
+                    for case in group:
+                        if case.case_id not in rounds:
+                            emit(case, error_records(case, f"runner {case.runner} unavailable: {why}",
+                                                     status="unsupported"), [])
+                            rounds[case.case_id] = []
+                    continue
+                run_group(group, device, quick, emit if processes == 1 else keep, progress.detail,
+                          log_path=log_path, transport=transport)
         outcome.status = "complete"
     except KeyboardInterrupt:
         outcome.status = "interrupted"
     finally:
+        for case_id, per_process in rounds.items():
+            if per_process:
+                records, samples = pool_case(per_process)
+                for r in samples:
+                    r["run_id"] = run_id
+                emit_plain(records)
+                append_jsonl(folder.samples_path, samples)
         meta.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), duration_s=round(time.monotonic() - t_start, 1),
                     status=outcome.status if outcome.status != "running" else "failed",
                     statuses=dict(outcome.statuses))

@@ -32,6 +32,7 @@ class Timing:
     max_time_s: float = 10.0       # time budget per series; the CI is reported as reached
     case_timeout_s: float = 300.0  # a case silent for this long is killed and recorded as an error
     prepare_timeout_s: float = 1800.0  # the same while a runner prepares (exports, compiles, tunes)
+    processes: int = 1             # worker processes per comparison group: the replicates of a run
 
 
 @dataclass

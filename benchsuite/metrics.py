@@ -35,6 +35,8 @@ _ALL = [
     Metric("compile_time", "s", "runner", "compiling the inference graph"),
     Metric("compile_time_train", "s", "runner", "compiling the training graphs (forward and backward)"),
     Metric("tuning_time", "s", "runner", "auto-tuning schedules (TVM MetaSchedule)"),
+    Metric("tuned_kernel_time", "s", "runner",
+           "sum of a case's TVM kernels' best tuned times x their counts (from MetaSchedule's measurements)"),
     Metric("upload_time", "s", "runner", "getting the compiled model onto a remote board (RPC)"),
     Metric("madds", "count", "counter", "multiply-accumulates of convolutions and linear layers"),
     Metric("params", "count", "counter", "learnable parameters"),

@@ -53,8 +53,9 @@ def prepare_case(case, device):
     options = resolved_options(runner, device.runner_options.get(case.runner, {}))
     prepared = runner.prepare(model, x, case, options, device)
     records = [
-        make_record(case, r["metric"], value=r["value"], unit=r.get("unit"), n=1, config=prepared.config,
-                    message=r.get("message", "")) for r in prepared.one_shot]
+        make_record(case, r["metric"], value=r["value"], unit=r.get("unit"), n=1, source=r.get("source", "measured"),
+                    config={**prepared.config, **r.get("config", {})}, message=r.get("message", ""))
+        for r in prepared.one_shot]
     if not prepared.output_is_reference:
         # the reference from a fresh build (seeded: the same weights and input), since a runner may have
         # moved or converted the model it was given; torch eager, float32, on this CPU

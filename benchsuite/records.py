@@ -53,6 +53,11 @@ def make_record(case, metric: str, *, status: str = "ok", source: str = "measure
     return rec
 
 
+def sample_sets(entry: dict) -> list:
+    """A samples.jsonl entry's samples: per process (a list of lists) when the run had several, else flat."""
+    return entry.get("process_samples") or entry["samples"]
+
+
 def error_records(case, message: str, *, status: str = "error", metrics=None, run_id: str = "") -> list[dict]:
     return [make_record(case, m, status=status, message=message, run_id=run_id)
             for m in (metrics or case.metrics)]

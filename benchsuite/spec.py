@@ -246,6 +246,7 @@ class WorkloadSpec:
     studies: tuple[str, ...]   # the studies (studies/) that judge this workload's records
     reference: str | None      # the published table the studies compare with (benchsuite/data/)
     quick: dict = field(default_factory=dict)
+    margin: float = 0.02       # practical-equivalence margin of the studies' ratios (0.02: within x1.02)
     source: str = ""
     text: str = ""
 
@@ -328,6 +329,7 @@ def load_workload(name_or_path: str) -> WorkloadSpec:
     studies = c.get_list("studies", str, (), nonempty=False, check=lambda v: v in known_studies,
                          valid=", ".join(known_studies))
     reference = c.get("reference", str, None, check=_is_reference, valid=", ".join(_references()))
+    margin = c.get("margin", (int, float), 0.02, check=lambda m: 0 <= m < 1, valid="a fraction in [0, 1), e.g. 0.02")
     quick = c.get("quick", dict, {})
     qc = _Checker(source, quick, "quick.")
     qc.get_list("metrics", str, None, check=lambda m: m in SELECTABLE_METRICS, valid=", ".join(SELECTABLE_METRICS))
@@ -350,4 +352,4 @@ def load_workload(name_or_path: str) -> WorkloadSpec:
                         batch_sizes=tuple(batch_sizes),
                         resolutions=tuple(None if r == "default" else r for r in resolutions),
                         dtypes=dtypes, compare=compare, studies=studies, reference=reference, quick=quick,
-                        source=source, text=text)
+                        margin=float(margin), source=source, text=text)

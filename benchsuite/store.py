@@ -8,7 +8,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from .records import COLUMNS, RECORDS_FILE, RUN_FILE, SAMPLES_FILE, read_jsonl, read_records
+from .records import COLUMNS, RECORDS_FILE, RUN_FILE, SAMPLES_FILE, read_jsonl, read_records, sample_sets
 
 HISTORY_FILE = "history.sqlite"
 
@@ -93,7 +93,7 @@ class History:
                     for r in folder.records()]
             db.executemany(f"INSERT INTO records VALUES ({','.join('?' * len(COLUMNS))})", rows)
             db.executemany("INSERT INTO samples VALUES (?,?,?,?,?)",
-                           [(run_id, s["case_id"], s["metric"], s["number"], json.dumps(s["samples"]))
+                           [(run_id, s["case_id"], s["metric"], s["number"], json.dumps(sample_sets(s)))
                             for s in folder.samples()])
 
     def runs(self, workload: str | None = None, device: str | None = None) -> list[dict]:

@@ -3,12 +3,14 @@
 Each run's records are judged by the studies its workload names (`studies = [...]` in the workload TOML,
 kept in run.json); each study is its own module under studies/ and formats its own rows. Device
 ceilings (cases tagged `calibration`) are never a claim's rows. Timings from an emulated device never
-make a verdict hold or fail: they prove a path, not a speed.
+make a verdict hold or fail: they prove a path, not a speed. Nor do timings of TVM cases whose kernels
+were not (all) tuned: they describe TVM's default loop nests, not what TVM can do.
 """
 from __future__ import annotations
 
 import json
 
+from .replicates import MARGIN
 from .studies import Study, Verdict, WorkloadInfo, get_study, study_names
 
 
@@ -22,35 +24,53 @@ def compute(records: list[dict], samples: dict, workloads: dict[str, dict]) -> l
     for name, recs in claims.items():
         info = workloads.get(name) or {}
         for study in info.get("studies", []):
-            out += get_study(study).verdicts(recs, samples, WorkloadInfo(name, info.get("reference")))
-    return _emulated_inconclusive(out, records)
+            margin = info.get("margin")
+            out += get_study(study).verdicts(recs, samples, WorkloadInfo(
+                name, info.get("reference"), MARGIN if margin is None else float(margin)))
+    return _not_for_claims(out, records)
 
 
-def _emulated_inconclusive(verdicts: list[Verdict], records: list[dict]) -> list[Verdict]:
-    """Timings from an emulator prove that a path runs, not how fast hardware is: never holds/violated."""
-    emulated = {(r["device"], r["runner"]) for r in records if r.get("source") == "emulated"}
+def _why_not_for_claims(r: dict) -> str:
+    if r.get("source") == "emulated":
+        return "the timings are emulated; an emulator proves the path, not the speed"
+    tuning = (r.get("config") or {}).get("tuning")
+    if tuning in ("untuned", "partial") and r.get("metric", "").startswith("latency"):
+        return (f"TVM's kernels are {tuning} here (default loop nests, not TVM's speed); run benchsuite tune "
+                "for this device and workload first")
+    return ""
+
+
+def _not_for_claims(verdicts: list[Verdict], records: list[dict]) -> list[Verdict]:
+    """Emulated timings and timings of untuned TVM kernels never make a claim hold or fail."""
+    why: dict[tuple, str] = {}
+    for r in records:
+        reason = _why_not_for_claims(r)
+        if reason:
+            why.setdefault((r["device"], r["runner"]), reason)
     for v in verdicts:
-        if (v.scope.get("device"), v.scope.get("runner")) in emulated:
+        reason = why.get((v.scope.get("device"), v.scope.get("runner")))
+        if reason:
             would = f" (the numbers alone would say {v.verdict})" if v.verdict != "inconclusive" else ""
-            v.note = (f"inconclusive because the timings are emulated{would}; an emulator proves the path, "
-                      "not the speed. " + v.note).strip()
+            v.note = f"inconclusive because {reason}{would}. {v.note}".strip()
             v.verdict = "inconclusive"
     return verdicts
 
 
-def for_runs(*paths) -> list[Verdict]:
-    from .records import RUN_FILE, read_jsonl, read_records, run_dirs
+def for_runs(*paths, margin: float | None = None) -> list[Verdict]:
+    """Verdicts over run folders; `margin` overrides the margin each run recorded (default 2%)."""
+    from .records import RUN_FILE, read_jsonl, read_records, run_dirs, sample_sets
 
     records, samples, workloads = [], {}, {}
     for d in run_dirs(*paths):
         records += read_records(d)
         for s in read_jsonl(d / "samples.jsonl"):
-            samples[(s.get("run_id"), s["case_id"], s["metric"])] = s["samples"]
+            samples[(s.get("run_id"), s["case_id"], s["metric"])] = sample_sets(s)
         try:
             meta = json.loads((d / RUN_FILE).read_text())
         except (OSError, ValueError):
             continue  # a run without its run.json names no studies
-        workloads[meta.get("workload")] = {"studies": meta.get("studies", []), "reference": meta.get("reference")}
+        workloads[meta.get("workload")] = {"studies": meta.get("studies", []), "reference": meta.get("reference"),
+                                           "margin": meta.get("margin") if margin is None else margin}
     return compute(records, samples, workloads)
 
 
@@ -60,7 +80,8 @@ def format_verdicts(verdicts: list[Verdict]) -> str:
     for v in verdicts:
         s = v.scope
         where = ", ".join(f"{k}={val}" for k, val in s.items() if k not in ("device", "dtype"))
-        lines.append(f"{v.study} [{v.verdict.upper()}] {v.claim} — {s.get('device')}: {where}")
+        margin = f" (margin ±{v.margin * 100:g}%)" if v.margin is not None else ""
+        lines.append(f"{v.study} [{v.verdict.upper()}]{margin} {v.claim} — {s.get('device')}: {where}")
         study = get_study(v.by) if v.by in study_names() else Study()
         lines += [f"    {study.format_row(v, r)}" for r in v.rows]
         if v.note:

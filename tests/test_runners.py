@@ -1,4 +1,6 @@
 """The real backends on a small G1 case: output verified against torch eager, one-off costs recorded."""
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -53,19 +55,40 @@ def test_torch_compile_runner():
     assert time_block(prepared.timed["latency_backward"], 2) > 0
 
 
-def test_tvm_untuned_and_tuning_reuse(tmp_path):
+def test_tvm_untuned_then_tuned_per_task_and_resumed(tmp_path):
+    """Without tuning a case says untuned; tuning gives every task its own trials (none left on its default
+    schedule); a second run finds them all and tunes nothing; a bigger budget tunes only the difference."""
+    import json
+
+    from benchsuite.runners.tvm_tuning import LOG_FILE
+
     db = str(tmp_path / "db")
-    prepared, records = _prepare(_case("tvm"), tune=False, database_dir=db)
-    assert prepared.config["tuned"] is False and _metrics(records)["output_error"]["value"] < 1e-4
-    prepared, records = _prepare(_case("tvm"), trials=4, database_dir=db)
+    prepared, records = _prepare(_case("tvm"), database_dir=db)
     m = _metrics(records)
-    assert prepared.config == {**prepared.config, "tuned": True, "trials": 4, "tuning_reused": False}
-    first_tuning = m["tuning_time"]["value"]
-    assert m["output_error"]["value"] < 1e-4 and first_tuning > 0
-    prepared, records = _prepare(_case("tvm"), trials=4, database_dir=db)
+    assert prepared.config["tuning"] == "untuned" and prepared.config["tuned"] is False
+    assert prepared.config["tasks"] >= 2 and prepared.config["tasks_tuned"] == 0
+    assert "benchsuite tune --device cpu --workload t" in m["tuning_time"]["message"]
+    assert m["output_error"]["value"] < 1e-4 and "tuned_kernel_time" not in m
+
+    prepared, records = _prepare(_case("tvm"), tune=True, trials=4, database_dir=db)
     m = _metrics(records)
-    assert prepared.config["tuning_reused"] is True and "re-used tuning records" in m["tuning_time"]["message"]
-    assert m["tuning_time"]["value"] < first_tuning
+    cfg = prepared.config
+    assert cfg["tuning"] == "tuned" and cfg["tasks_tuned"] == cfg["tasks"] and cfg["tasks_missed"] == ""
+    assert cfg["trials_per_task"] == 4 and cfg["trials_tuned_here"] == 4 * cfg["tasks"]
+    assert m["output_error"]["value"] < 1e-4 and m["tuning_time"]["value"] > 0
+    curve = json.loads(m["tuned_kernel_time"]["config"]["convergence"])
+    assert m["tuned_kernel_time"]["source"] == "modeled" and curve[-1][0] == 4 and curve[-1][1] > 0
+    database_id = cfg["database_id"]
+
+    prepared, records = _prepare(_case("tvm"), tune=True, trials=4, database_dir=db)
+    assert prepared.config["trials_tuned_here"] == 0 and prepared.config["database_id"] == database_id
+    assert "no tuning in this run" in _metrics(records)["tuning_time"]["message"]
+
+    prepared, _ = _prepare(_case("tvm"), tune=True, trials=6, database_dir=db)
+    assert prepared.config["trials_tuned_here"] == 2 * prepared.config["tasks"]
+    assert prepared.config["trials_per_task"] == 6 and prepared.config["database_id"] != database_id
+    rounds = [json.loads(ln) for ln in (Path(prepared.config["database"]) / LOG_FILE).read_text().splitlines()]
+    assert max(r["trials"] for r in rounds if r["event"] == "round") == 6
     x = build_case(_case("tvm"))[1]
     assert prepared.output().shape == x.shape
 

@@ -36,13 +36,17 @@ def _measure(case, median, spread, samples, seed, metric="latency_forward", with
 G1_ROWS = [(128, 128), (90, 180), (52, 312), (36, 432)]
 
 
-def _g1(medians, spread=0.005, with_samples=True):
+def _g1_records(medians, spread=0.005, with_samples=True):
     samples, records = {}, []
     for i, ((c1, c2), med) in enumerate(zip(G1_ROWS, medians)):
         case = _case("g1_block_stack", {"c1": c1, "c2": c2, "multiplier": 1}, [("paper_set", "gpu")], ("c1", "c2"),
                      workload="g1w")
         records.append(_measure(case, med, spread, samples, i, with_samples=with_samples))
-    return compute(records, samples)
+    return records, samples
+
+
+def _g1(medians, spread=0.005, with_samples=True):
+    return compute(*_g1_records(medians, spread, with_samples))
 
 
 def test_g1_holds_when_every_row_is_slower():
@@ -51,7 +55,7 @@ def test_g1_holds_when_every_row_is_slower():
     assert [r["outcome"] for r in v.rows] == ["baseline", "slower", "slower", "slower"]
     r = v.rows[1]
     assert r["speed_ratio"] == pytest.approx(1 / 1.1, rel=0.01) and r["speed_ratio_ci"][1] < 1
-    assert r["interval"] == "bootstrap"
+    assert r["interval"].startswith("bootstrap within one process")
     assert r["paper_speed_ratio"] == {"gpu": pytest.approx(1296 / 1480)}
 
 
@@ -62,14 +66,22 @@ def test_g1_violated_when_a_row_is_faster():
 
 def test_g1_inconclusive_with_overlapping_intervals():
     (v,) = _g1([1.0, 1.002, 1.2, 1.3], spread=0.05)
-    assert v.verdict == "inconclusive" and v.rows[1]["outcome"] == "same"
+    assert v.verdict == "inconclusive" and v.rows[1]["outcome"] == "unresolved"
     lo, hi = v.rows[1]["speed_ratio_ci"]
-    assert lo < 1 < hi
+    assert lo < 1 / 1.02 and hi > 1  # reaches past the margin: neither different nor the same
+
+
+def test_a_row_inside_the_margin_is_the_same_and_the_margin_is_said():
+    (v,) = _g1([1.0, 1.004, 1.2, 1.3], spread=0.002)
+    assert v.rows[1]["outcome"] == "same" and v.verdict == "inconclusive" and v.margin == 0.02
+    assert "(margin ±2%)" in format_verdicts([v])
+    (v,) = compute_for(*_g1_records([1.0, 1.004, 1.2, 1.3], 0.002), {"g1w": {"studies": ["g1"], "margin": 0.001}})
+    assert v.rows[1]["outcome"] == "slower" and v.verdict == "holds" and "(margin ±0.1%)" in format_verdicts([v])
 
 
 def test_without_samples_the_conservative_interval_is_used():
     (v,) = _g1([1.0, 1.002, 1.2, 1.3], spread=0.05, with_samples=False)
-    assert v.rows[1]["interval"] == "ci-bounds" and v.rows[1]["outcome"] == "same"
+    assert v.rows[1]["interval"] == "ci-bounds" and v.rows[1]["outcome"] == "unresolved"
     assert v.rows[3]["outcome"] == "slower" and v.verdict == "inconclusive"
 
 
@@ -175,15 +187,30 @@ def test_device_ceilings_never_enter_a_claim():
     assert v.verdict == "holds" and len(v.rows) == 4 and "n = 4" in v.note
 
 
-def test_emulated_timings_are_never_a_verdict():
+@pytest.mark.parametrize("label, expect", [
+    ({"source": "emulated"}, "the timings are emulated; an emulator proves the path"),
+    ({"config": {"tuning": "untuned"}}, "TVM's kernels are untuned here"),
+    ({"config": {"tuning": "partial"}}, "TVM's kernels are partial here"),
+])
+def test_emulated_or_untuned_timings_are_never_a_verdict(label, expect):
     samples, records = {}, []
     for i, ((c1, c2), med) in enumerate(zip(G1_ROWS, [1.0, 1.1, 1.2, 1.3])):
         case = _case("g1_block_stack", {"c1": c1, "c2": c2, "multiplier": 1}, [("paper_set", "gpu")], ("c1", "c2"),
                      workload="g1w")
         rec = _measure(case, med, 0.005, samples, i)
-        records.append({**rec, "source": "emulated"})
+        records.append({**rec, **label} if i == 2 else rec)  # one case of the group is enough
     (v,) = compute(records, samples)
-    assert v.verdict == "inconclusive" and "timings are emulated (the numbers alone would say holds)" in v.note
+    assert v.verdict == "inconclusive" and expect in v.note and "(the numbers alone would say holds)" in v.note
+
+
+def test_tuned_timings_make_a_verdict():
+    samples, records = {}, []
+    for i, ((c1, c2), med) in enumerate(zip(G1_ROWS, [1.0, 1.1, 1.2, 1.3])):
+        case = _case("g1_block_stack", {"c1": c1, "c2": c2, "multiplier": 1}, [("paper_set", "gpu")], ("c1", "c2"),
+                     workload="g1w")
+        records.append({**_measure(case, med, 0.005, samples, i), "config": {"tuning": "tuned"}})
+    (v,) = compute(records, samples)
+    assert v.verdict == "holds" and "inconclusive because" not in v.note
 
 
 def test_a_workload_that_names_no_study_gets_no_verdicts():

@@ -16,7 +16,8 @@ class Prepared:
     timed:        metric -> Timed, for the timing metrics this runner supports
     unsupported:  metric -> reason, for the ones it cannot measure
     output:       one inference forward on the case's input, as a torch tensor (for the output check)
-    one_shot:     extra measured values, e.g. {"metric": "prepare_time", "value": 1.2, "unit": "s"}
+    one_shot:     extra values, e.g. {"metric": "prepare_time", "value": 1.2, "unit": "s"}; optional
+                  "source" (default measured) and "config" (added to the case's config for that record)
     config:       runner settings that shaped the numbers (recorded with every record of the case)
     modules:      the torch modules it runs, by role ("eval", "train"), for probes that need them
     output_is_reference: True only when `output` is the reference itself (torch eager, float32, no graph)

@@ -1,21 +1,20 @@
-"""Apache TVM (Relax): torch.export -> Relax -> MetaSchedule tuning -> tvm.compile -> VirtualMachine.
+"""Apache TVM (Relax): torch.export -> Relax -> MetaSchedule schedules -> tvm.compile -> VirtualMachine.
 
-Untuned TVM runs convolutions as naive loops, so numbers without tuning mislead: the runner tunes
-with MetaSchedule by default (`trials` from the device profile or `--runner-option tvm.trials=N`)
-and keeps the tuning records in a database keyed by target and workload (the Relax module's
-structural hash), so a repeated run applies them without tuning again. Tuning and compile times
-are their own metrics, and every record's config says whether it was tuned, with how many trials,
-and whether the records were re-used. Forward only. Boards behind an RPC tracker are tuned the
-same way, their candidates measured on the board, and timed with the board's own clock.
+Untuned TVM runs convolutions as naive loops, so its numbers mean something only with tuning. Tuning is
+its own step (`benchsuite tune`, see tvm_tuning.py: a budget per task, one database per target); a run
+applies the target's database and records per case what it found: `config.tuning` is tuned (every
+kernel has records), partial or untuned, with the trials per task, the tasks missed and the database's
+identity. Untuned cases are still timed, labelled so, and verdicts over them are inconclusive. With the
+option `tune = true` a run tunes the kernels that lack trials itself first. Forward only. Boards behind
+an RPC tracker are tuned the same way, their candidates measured on the board, and timed with the
+board's own clock.
 """
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import time
-from pathlib import Path
 
 import torch
 
@@ -23,7 +22,6 @@ from ..measure import Timed
 from .base import Prepared, Runner, inference_only
 
 INFERENCE_ONLY = inference_only("the TVM runner compiles inference graphs only: no training forward or backward pass")
-DONE_MARK = "benchsuite-tuning.json"
 
 
 def host_target(threads: int, mcpu: str = "auto") -> dict:
@@ -37,11 +35,12 @@ def host_target(threads: int, mcpu: str = "auto") -> dict:
 
 class TVMRunner(Runner):
     name = "tvm"
-    description = "Apache TVM Relax with MetaSchedule tuning (records re-used across runs), forward only"
+    description = "Apache TVM Relax with MetaSchedule schedules from `benchsuite tune`, forward only"
     # via: "rpc" cross-compiles on the host and runs on a board behind the profile's [remote] tracker;
     # "worker" compiles and runs wherever the worker runs (this host, or a board through [transport]);
     # "auto" is rpc when the profile has a [remote] table, else worker.
-    options = {"trials": 64, "tune": True, "database_dir": "results/tvm-tuning", "mcpu": "auto",
+    # trials: MetaSchedule trials per task (kernel); tune: tune kernels that lack them during the run
+    options = {"trials": 64, "tune": False, "database_dir": "results/tvm-tuning", "mcpu": "auto",
                "cpu_weight_prepack": True, "via": "auto"}
 
     @staticmethod
@@ -56,18 +55,30 @@ class TVMRunner(Runner):
     def reaches_device_itself(self, options, device) -> bool:
         return self._via_rpc(options, device)
 
+    def target(self, case, options, device) -> dict:
+        """The LLVM target a case compiles for: the board's from [remote] (via RPC), else this host's CPU,
+        with the case's threads as num-cores (MetaSchedule's tasks and database folder depend on it)."""
+        if self._via_rpc(options, device):
+            return {**device.remote.target, "num-cores": case.threads}
+        if device.kind == "gpu":
+            raise RuntimeError("the TVM runner here targets CPUs (local LLVM or remote aarch64 boards); "
+                               "GPU targets are not wired up")
+        return host_target(case.threads, options["mcpu"])
+
+    def candidates(self, options, device):
+        """Where tuning measures candidates ("local", or the board's RemoteSpec through its tracker) and the
+        function that links them here (a cross compiler; None: MetaSchedule's tar, linked where they run)."""
+        if self._via_rpc(options, device):
+            remote = device.remote
+            return remote, (functools.partial(_export_library, remote.cc) if remote.cc else None)
+        return "local", None
+
     def availability(self) -> tuple[bool, str]:
         try:
             import tvm  # noqa: F401
             from tvm.relax.frontend.torch import from_exported_program  # noqa: F401
         except ImportError as e:
             return False, f"TVM not importable ({e}); pip install 'benchsuite[tvm]'"
-        if self.options["tune"]:
-            try:
-                import cloudpickle  # noqa: F401
-                import xgboost  # noqa: F401
-            except ImportError as e:
-                return False, f"MetaSchedule tuning needs {e.name} (pip install 'benchsuite[tvm]')"
         return True, ""
 
     def prepare(self, model, example, case, options, device) -> Prepared:
@@ -76,15 +87,12 @@ class TVMRunner(Runner):
 
         if case.dtype != "float32":
             raise ValueError(f"the TVM runner compiles float32 only, not {case.dtype}")
+        target_dict = self.target(case, options, device)
         if self._via_rpc(options, device):
-            return self._prepare_remote(model, example, case, options, device)
-        if device.kind == "gpu":
-            raise RuntimeError("the TVM runner here targets CPUs (local LLVM or remote aarch64 boards); "
-                               "GPU targets are not wired up")
+            return self._prepare_remote(model, example, case, options, device, target_dict)
         os.environ["TVM_NUM_THREADS"] = str(case.threads)  # read when TVM's thread pool starts
-        mod, params, export_time = _relax_module(model, example)
-        target_dict = host_target(case.threads, options["mcpu"])
-        mod, config, tuning = _tune(mod, target_dict, options, measure_on="local")
+        mod, params, export_time = relax_module(model, example)
+        mod, config, tuning = _schedule(mod, target_dict, options, case, device)
         t0 = time.perf_counter()
         vm = relax.VirtualMachine(tvm.compile(mod, target=tvm.target.Target(target_dict)), tvm.cpu())
         compile_time = time.perf_counter() - t0
@@ -105,10 +113,10 @@ class TVMRunner(Runner):
             timed={"latency_forward": Timed(run=run)}, output=output, config=config,
             unsupported=INFERENCE_ONLY,
             one_shot=[{"metric": "export_time", "value": export_time, "message": "torch.export + Relax import"},
-                      tuning,
+                      *tuning,
                       {"metric": "compile_time", "value": compile_time, "message": "tvm.compile + VM creation"}])
 
-    def _prepare_remote(self, model, example, case, options, device) -> Prepared:
+    def _prepare_remote(self, model, example, case, options, device, target_dict) -> Prepared:
         """Tune through the tracker (MetaSchedule's RPC runner measures candidates on the board),
         cross-compile, upload into the worker's board session, time with the board's own timer."""
         import tvm
@@ -117,10 +125,11 @@ class TVMRunner(Runner):
 
         remote = device.remote
         board = board_session(remote)
-        mod, params, export_time = _relax_module(model, example)
-        target_dict = {**remote.target, "num-cores": case.threads}
+        mod, params, export_time = relax_module(model, example)
         # MetaSchedule's RPC runner asks the tracker for the board itself: hand it back first
-        mod, config, tuning = _tune(mod, target_dict, options, measure_on=remote, before_tuning=board.release)
+        _, export = self.candidates(options, device)
+        mod, config, tuning = _schedule(mod, target_dict, options, case, device, measure_on=remote,
+                                        before_tuning=board.release, export=export)
         t0 = time.perf_counter()
         lib = _export_library(remote.cc, tvm.compile(mod, target=tvm.target.Target(target_dict)))
         compile_time = time.perf_counter() - t0
@@ -151,7 +160,7 @@ class TVMRunner(Runner):
             timed={"latency_forward": Timed(run=output, block_timer=board_timer)}, output=output, config=config,
             unsupported=INFERENCE_ONLY,
             one_shot=[{"metric": "export_time", "value": export_time, "message": "torch.export + Relax import"},
-                      tuning,
+                      *tuning,
                       {"metric": "compile_time", "value": compile_time, "message": "cross-compile + export_library"},
                       {"metric": "upload_time", "value": upload_time,
                        "message": f"RPC session to '{remote.key}', upload, load"}])
@@ -162,7 +171,7 @@ def _to_torch(out) -> torch.Tensor:
     return torch.from_numpy((out if hasattr(out, "numpy") else out[0]).numpy())
 
 
-def _relax_module(model, example):
+def relax_module(model, example):
     """(Relax module, its weights, seconds taken) from torch.export of the eval-mode model."""
     from tvm import relax
     from tvm.relax.frontend.torch import from_exported_program
@@ -172,14 +181,6 @@ def _relax_module(model, example):
     exported = torch.export.export(model, (example,))
     mod, params = relax.frontend.detach_params(from_exported_program(exported, keep_params_as_input=True))
     return mod, params, time.perf_counter() - t0
-
-
-BUILD_TIMEOUT_S = 600.0
-
-
-def _import_intrinsics() -> None:
-    """MetaSchedule builder processes' initializer: the slow one-time import, outside every build's timeout."""
-    import tvm.s_tir.tensor_intrin  # noqa: F401
 
 
 def _export_library(cc: str, module) -> str:
@@ -208,60 +209,50 @@ def _host_transform_params(mod, weights) -> list:
     return [w.numpy() for w in vm["main_transform_params"](weights)]
 
 
-def _tune(mod, target_dict: dict, options: dict, measure_on, before_tuning=lambda: None):
-    """Lower `mod` for the target with MetaSchedule schedules, tuning unless the database has them.
+def _schedule(mod, target_dict: dict, options: dict, case, device, measure_on="local",
+              before_tuning=lambda: None, export=None):
+    """Lower `mod` for the target with the schedules of its target's tuning database, first tuning the
+    tasks that lack trials when the `tune` option is on (measure_on: "local" or the board's RemoteSpec).
 
-    The steps are those of relax.pipeline.static_shape_tuning_pipeline, spelled out because that
-    pipeline cannot be given a runner: `measure_on` is "local" or a RemoteSpec, whose board then
-    measures every candidate through the tracker; `before_tuning` runs only when trials will run.
-    Returns (module, record config, tuning_time record).
-    """
+    Returns (module, record config, one-shot records: tuning_time and the convergence estimate)."""
     import tvm
-    import tvm_ffi
-    from tvm import relax
-    from tvm.relax import transform
-    from tvm.s_tir import meta_schedule as ms
 
-    trials = int(options["trials"]) if options["tune"] else 0
-    key = hashlib.sha1(json.dumps([target_dict, int(tvm_ffi.structural_hash(mod)), trials]).encode()).hexdigest()
-    work_dir = Path(options["database_dir"]) / key[:16]
-    mark = work_dir / DONE_MARK
-    reused = trials > 0 and mark.exists()
-    prepack = options["cpu_weight_prepack"]
+    from . import tvm_tuning as tt
+
     target = tvm.target.Target(target_dict)
+    trials = int(options["trials"])
+    prepack = options["cpu_weight_prepack"]
     t0 = time.perf_counter()
-    with target:
-        mod = tvm.transform.Sequential([
-            transform.DecomposeOpsForInference(), transform.CanonicalizeBindings(), relax.get_pipeline("zero"),
-            *([transform.AttachAttrLayoutFreeBuffers()] if prepack else [])])(mod)
-        if trials and not reused:
-            before_tuning()
-            # TVM's default 30 s per build is shorter than a builder process's first import of its tensor
-            # intrinsics on some machines (49 s measured on the 2-core CI machine): every candidate then
-            # "failed to build" and nothing was tuned. The initializer pays that import once per process.
-            runner = "local"
-            # with a cross compiler, candidates are linked here, so the board needs no compiler of its own;
-            # otherwise MetaSchedule's tar export (linked by the board's RPC server when remote)
-            cc = "" if measure_on == "local" else measure_on.cc
-            export = {"f_export": functools.partial(_export_library, cc)} if cc else {}
-            builder = ms.builder.LocalBuilder(timeout_sec=BUILD_TIMEOUT_S, initializer=_import_intrinsics, **export)
-            if measure_on != "local":
-                runner = ms.runner.RPCRunner(
-                    ms.runner.RPCConfig(measure_on.tracker_host, measure_on.tracker_port, measure_on.key,
-                                        session_timeout_sec=int(measure_on.session_timeout_s)), max_workers=1)
-            ms.relax_integration.tune_relax(mod, params={}, target=target, work_dir=str(work_dir),
-                                            max_trials_global=trials, runner=runner, builder=builder)
-        if trials:
-            mod = transform.MetaScheduleApplyDatabase(str(work_dir))(mod)
-        if prepack:
-            mod = tvm.transform.Sequential([transform.SplitLayoutRewritePreproc(), transform.LiftTransformParams(),
-                                            transform.FoldConstant()])(mod)
+    mod = tt.lowered(mod, target, prepack)
+    folder = tt.target_folder(options["database_dir"], target_dict)
+    tasks = tt.tasks_of(mod, target)
+    given = {}
+    if options["tune"] and trials > 0 and tt.remaining(tasks, tt.TuningLog(folder), trials):
+        before_tuning()
+        given = tt.tune(tasks, target, folder, trials, threads=case.threads, measure_on=measure_on, export=export)
+    prov = tt.provenance(tasks, target, folder)
+    mod = tt.finish(mod, target, folder, prepack)
     tuning_time = time.perf_counter() - t0
-    if trials and not reused:
-        mark.write_text(json.dumps({"trials": trials, "tuning_time_s": tuning_time, "target": target_dict}))
     where = "" if measure_on == "local" else f", candidates measured on '{measure_on.key}' over RPC"
-    message = (f"re-used tuning records in {work_dir} (no new trials)" if reused else
-               f"MetaSchedule, {trials} trials{where}" if trials else "not tuned: default schedules (slow loops)")
-    config = {"tuned": trials > 0, "trials": trials, "tuning_reused": reused, "target": json.dumps(target_dict),
-              "database": str(work_dir) if trials else None}
-    return mod, config, {"metric": "tuning_time", "value": tuning_time, "message": message}
+    held = (f"{prov['tasks_tuned']} of {prov['tasks']} tasks in the database {folder.name} "
+            f"(trials per task: {prov['trials_per_task']})")
+    if given:
+        message = f"MetaSchedule: {len(given)} tasks tuned here, {sum(given.values())} trials{where}; {held}"
+    else:
+        message = f"no tuning in this run; {held}"
+    if prov["tuning"] != "tuned":
+        message += (f"; {prov['tuning']}: tasks without records run TVM's default schedules (slow loops). "
+                    f"Tune first: benchsuite tune --device {device.name} --workload {case.workload}")
+    config = {"tuning": prov["tuning"], "tuned": prov["tuning"] == "tuned", "trials_per_task": prov["trials_per_task"],
+              "tasks": prov["tasks"], "tasks_tuned": prov["tasks_tuned"],
+              "tasks_missed": ", ".join(prov["tasks_missed"]), "trials_tuned_here": sum(given.values()),
+              "target": json.dumps(target_dict), "database": prov["database"], "database_id": prov["database_id"]}
+    one_shot = [{"metric": "tuning_time", "value": tuning_time, "message": message}]
+    curve = tt.convergence(tasks, folder)
+    if curve:
+        one_shot.append({
+            "metric": "tuned_kernel_time", "value": curve[-1][1], "source": "modeled",
+            "config": {"convergence": json.dumps([[n, s] for n, s in curve])},
+            "message": "sum over the case's TVM kernels of the best time MetaSchedule measured, times each "
+                       "kernel's count; config.convergence holds it per trials-per-task"})
+    return mod, config, one_shot

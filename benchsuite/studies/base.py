@@ -11,9 +11,9 @@ import csv
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 
-import numpy as np
+from .. import replicates
+from ..replicates import MARGIN
 
-BOOTSTRAP = 2000
 LATENCY = ("latency_forward", "latency_backward")
 
 
@@ -26,6 +26,7 @@ class Verdict:
     rows: list[dict] = field(default_factory=list)
     note: str = ""
     by: str = ""               # the registered study that made it (it formats its rows)
+    margin: float | None = None  # the practical-equivalence margin its row outcomes used
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -36,6 +37,7 @@ class WorkloadInfo:
     """What a study knows of the workload it judges (from the run's run.json)."""
     name: str
     reference: str | None = None  # the workload's `reference` table of published numbers, if any
+    margin: float = MARGIN        # ratios within x(1 + margin) either way are practically the same
 
 
 class Study:
@@ -68,19 +70,18 @@ def reference_rows(name: str) -> list[dict]:
 
 
 def ratio_interval(a, b, rng) -> tuple[float, float, float]:
-    """Median ratio a/b and its 95% bootstrap interval, a and b raw samples."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    ra = np.median(a[rng.integers(0, len(a), (BOOTSTRAP, len(a)))], axis=1)
-    rb = np.median(b[rng.integers(0, len(b), (BOOTSTRAP, len(b)))], axis=1)
-    lo, hi = np.percentile(ra / rb, [2.5, 97.5])
-    return float(np.median(a) / np.median(b)), float(lo), float(hi)
+    """Median ratio a/b and its 95% interval from the hierarchical bootstrap (replicates.py); a and b are
+    raw samples, flat (one process) or per process."""
+    return replicates.ratio_interval(a, b, rng)
 
 
 def sample_ratio(row: dict, base: dict, samples, rng) -> tuple[float, float, float, str]:
     sa = samples.get((row["run_id"], row["case_id"], row["metric"]))
     sb = samples.get((base["run_id"], base["case_id"], base["metric"]))
     if sa and sb:
-        return (*ratio_interval(sa, sb, rng), "bootstrap")
+        k = min(len(replicates.processes(sa)), len(replicates.processes(sb)))
+        how = f"bootstrap over {k} processes" if k > 1 else "bootstrap within one process (no run-to-run noise)"
+        return (*ratio_interval(sa, sb, rng), how)
     # conservative: the extreme ratios the two medians' CIs allow
     return (row["value"] / base["value"], row["ci_low"] / base["ci_high"], row["ci_high"] / base["ci_low"],
             "ci-bounds")
@@ -90,5 +91,6 @@ def div(a, b):
     return a / b if a is not None and b else None
 
 
-def outcome(lo: float, hi: float) -> str:
-    return "slower" if lo > 1 else "faster" if hi < 1 else "same"
+def outcome(lo: float, hi: float, margin: float = MARGIN) -> str:
+    """slower / faster (wholly beyond the margin), same (wholly inside it) or unresolved."""
+    return replicates.equivalence(lo, hi, margin)

@@ -1,12 +1,15 @@
 """ShuffleNet V2's guidelines G1-G4 (Tables 1-4): within each comparison group (the rows of one paper
 table, measured interleaved) every row's latency is divided by the baseline row's.
 
-The 95% interval of that ratio comes from a bootstrap over the raw samples of both rows (medians
-resampled, 2000 times); where raw samples are missing, a conservative interval from the two records'
-median CIs is used and said. A row is `slower` / `faster` when its interval excludes 1, else `same`.
-For G1-G3 (the baseline should be fastest) a group's verdict is `holds` if every other row is slower,
-`violated` if any is faster, else `inconclusive`; for G4 (removing ReLU / shortcut should speed up) the
-mirror image. Each row shows the paper's normalised speed and its FLOP ratio beside it.
+The 95% interval of that ratio comes from a hierarchical bootstrap (processes, then samples within them;
+with one process it covers that process's noise only, and says so); where raw samples are missing, a
+conservative interval from the two records' median CIs is used and said. A row is `slower` / `faster`
+only when its interval lies wholly beyond the practical-equivalence margin (default 2%, the workload's
+`margin`, or --margin), `same` when wholly inside it, else `unresolved`. For G1-G3 (the baseline should
+be fastest) a group's verdict is `holds` if every other row is slower, `violated` if any is faster, else
+`inconclusive`; for G4 (removing ReLU / shortcut should speed up) the mirror image. The verdict uses
+the raw latency ratio; each row shows beside it the FLOP-normalised ratio (latency ratio / FLOP ratio:
+the paper's channel choices are up to 5.5% off FLOP-equal), the paper's normalised speed and the FLOP ratio.
 Registered as studies g1..g4; a workload names one (`studies = ["g1"]`).
 """
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from .base import LATENCY, Study, Verdict, WorkloadInfo, div, reference_rows, sample_ratio
+from .base import LATENCY, MARGIN, Study, Verdict, WorkloadInfo, div, reference_rows, sample_ratio
 from .base import outcome as outcome_of
 
 
@@ -81,7 +84,8 @@ def _scope(r: dict, extra: dict) -> dict:
             "dtype": r["dtype"], "resolution": r["resolution"], "metric": r["metric"], **extra}
 
 
-def guideline_verdicts(g: Guideline, records: list[dict], samples, reference: str | None = None) -> list[Verdict]:
+def guideline_verdicts(g: Guideline, records: list[dict], samples, reference: str | None = None,
+                       margin: float = MARGIN) -> list[Verdict]:
     rng = np.random.default_rng(0)
     groups: dict[tuple, list[dict]] = {}
     for r in records:
@@ -97,22 +101,23 @@ def guideline_verdicts(g: Guideline, records: list[dict], samples, reference: st
             continue
         vrows, outcomes = [], []
         for r in rows:
+            flops = div(madds.get((r["run_id"], r["case_id"])), madds.get((base["run_id"], base["case_id"])))
             if r is base:
                 ratio, lo, hi, method, outcome = 1.0, 1.0, 1.0, "", "baseline"
             else:
                 ratio, lo, hi, method = sample_ratio(r, base, samples, rng)
-                outcome = outcome_of(lo, hi)
+                outcome = outcome_of(lo, hi, margin)
                 outcomes.append(outcome)
             vrows.append({"row": {k: r["params"][k] for k in g.compare}, "latency_s": r["value"],
                           "images_per_s": r["batch_size"] / r["value"], "batches_per_s": 1 / r["value"],
                           "speed_ratio": 1 / ratio, "speed_ratio_ci": [1 / hi, 1 / lo],
                           "latency_ratio": ratio, "latency_ratio_ci": [lo, hi], "interval": method,
                           "outcome": outcome, "paper_speed_ratio": _paper_for(r["params"], r["tags"], table),
-                          "flops_ratio": div(madds.get((r["run_id"], r["case_id"])),
-                                              madds.get((base["run_id"], base["case_id"])))})
+                          "flops_ratio": flops, "flops_normalised_ratio": div(ratio, flops)})
         fixed = {k: v for k, v in base["params"].items() if k not in g.compare}
         out.append(Verdict(g.name, g.claim, _group_verdict(outcomes, g.expect),
-                           _scope(base, {**fixed, **base["tags"]}), vrows, by=g.name.lower()))
+                           _scope(base, {**fixed, **base["tags"]}), vrows, by=g.name.lower(), margin=margin,
+                           note="the verdict uses the raw latency ratio; flops/n is it divided by the FLOP ratio"))
     return out
 
 
@@ -128,15 +133,16 @@ class GuidelineStudy(Study):
         self.order = int(self.guideline.name[1])
 
     def verdicts(self, records, samples, workload: WorkloadInfo) -> list[Verdict]:
-        return guideline_verdicts(self.guideline, records, samples, workload.reference)
+        return guideline_verdicts(self.guideline, records, samples, workload.reference, workload.margin)
 
     def format_row(self, verdict, r) -> str:
         label = ",".join(f"{k}={val}" for k, val in r["row"].items())
         lo, hi = r["speed_ratio_ci"]
         paper = " ".join(f"{p}={x:.2f}" for p, x in r["paper_speed_ratio"].items()) or "-"
-        flops = f"flops x{r['flops_ratio']:.3f}" if r.get("flops_ratio") else ""
+        flops = (f"flops x{r['flops_ratio']:.3f}, latency/flops x{r['flops_normalised_ratio']:.3f}"
+                 if r.get("flops_ratio") else "")
         return (f"{label:32s} {r['images_per_s']:9.1f} img/s  speed x{r['speed_ratio']:.3f} "
-                f"[{lo:.3f}, {hi:.3f}] {r['outcome']:8s} paper: {paper:14s} {flops}")
+                f"[{lo:.3f}, {hi:.3f}] {r['outcome']:10s} paper: {paper:14s} {flops}")
 
     def figures(self, df, verdicts):
         from .. import figures

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats as sps
 
-from .base import LATENCY, Study, Verdict, outcome, sample_ratio
+from .base import LATENCY, MARGIN, Study, Verdict, outcome, sample_ratio
 
 
-def resolution_verdicts(df, samples) -> list[Verdict]:
+def resolution_verdicts(df, samples, margin: float = MARGIN) -> list[Verdict]:
     """Latency exponent vs pixels per model, and where the replication variant (b) overtakes (a)."""
     rng = np.random.default_rng(0)
     out = []
@@ -52,7 +52,8 @@ def resolution_verdicts(df, samples) -> list[Verdict]:
             ratio, lo, hi, method = sample_ratio(rb, ra, samples, rng)
             rows.append({"resolution": int(res), "latency_a_s": ra["value"], "latency_b_s": rb["value"],
                          "speed_ratio_b_over_a": 1 / ratio, "speed_ratio_ci": [1 / hi, 1 / lo],
-                         "outcome": {"slower": "b slower", "faster": "b faster", "same": "same"}[outcome(lo, hi)],
+                         "outcome": {"slower": "b slower", "faster": "b faster", "same": "same",
+                                     "unresolved": "unresolved"}[outcome(lo, hi, margin)],
                          "interval": method})
         if rows:
             faster = [r["resolution"] for r in rows if r["outcome"] == "b faster"]
@@ -66,7 +67,7 @@ def resolution_verdicts(df, samples) -> list[Verdict]:
             out.append(Verdict("replication", "MobileNetV2 replication (b) is faster only at large resolutions",
                                verdict, {**scope, "metric": key[-1]}, rows,
                                f"smallest resolution where (b) is significantly faster: "
-                               f"{min(faster) if faster else 'none'}", by="resolution"))
+                               f"{min(faster) if faster else 'none'}", by="resolution", margin=margin))
     return out
 
 
@@ -80,7 +81,7 @@ class ResolutionStudy(Study):
     def verdicts(self, records, samples, workload) -> list[Verdict]:
         from ..records import to_frame
 
-        return resolution_verdicts(to_frame(records), samples)
+        return resolution_verdicts(to_frame(records), samples, workload.margin)
 
     def format_row(self, verdict, r) -> str:
         if verdict.study == "replication":

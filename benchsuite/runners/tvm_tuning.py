@@ -1,0 +1,263 @@
+"""TVM MetaSchedule tuning with a budget per task: one database per target, resumable, logged.
+
+MetaSchedule's own entry points take a global trial budget and give each round up to 64 candidates to
+one task, so a global budget below 64 x tasks leaves most tasks on their default schedules (for CPU
+convolutions: an unparallelised loop nest). Here every task gets the same number of trials, tasks are
+tuned one after another (a task's candidates are never measured while another task's are being built,
+which on a small machine would pick schedules by noise), and a log beside the database records, per task
+and per round, how many trials it has had and the best kernel time so far. The log makes tuning
+resumable (a second call gives each task only what it still lacks) and gives the convergence curve:
+the estimated forward time of a case as a function of trials per task.
+
+The database is keyed by folder, one per target (TVM's database does not key on the target itself,
+apache/tvm#15549): kind, CPU, thread count and a hash of the whole target.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+LOG_FILE = "tuning-log.jsonl"
+TARGET_FILE = "target.json"
+RECORDS_FILE = "database_tuning_record.json"
+BUILD_TIMEOUT_S = 600.0
+# MetaSchedule schedules a convolution in rounds of candidates; a round below 16 gives its cost model
+# too little to learn from, above 32 spends a small budget in one blind step.
+MAX_ROUND = 32
+
+
+def target_folder(root, target_dict: dict) -> Path:
+    """The database folder of one target under `root` (created, with the target written beside it)."""
+    text = json.dumps(target_dict, sort_keys=True)
+    cpu = target_dict.get("mcpu") or target_dict.get("mtriple") or "generic"
+    name = f"{target_dict.get('kind', 'llvm')}-{cpu}-{target_dict.get('num-cores', 'x')}c-" \
+           f"{hashlib.sha1(text.encode()).hexdigest()[:10]}"
+    folder = Path(root) / name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / TARGET_FILE).write_text(text + "\n")
+    return folder
+
+
+def lowered(mod, target, prepack: bool):
+    """The Relax module as MetaSchedule sees it: decomposed for inference, fused, legalised to TIR."""
+    import tvm
+    from tvm import relax
+    from tvm.relax import transform
+
+    with target:
+        return tvm.transform.Sequential([
+            transform.DecomposeOpsForInference(), transform.CanonicalizeBindings(), relax.get_pipeline("zero"),
+            *([transform.AttachAttrLayoutFreeBuffers()] if prepack else [])])(mod)
+
+
+def finish(mod, target, folder: Path | None, prepack: bool):
+    """Apply the database's best schedules (none when `folder` is None), then lift the weight layout
+    transforms into main_transform_params when prepacking."""
+    import tvm
+    from tvm.relax import transform
+    from tvm.s_tir import meta_schedule as ms
+
+    with target:
+        if folder is not None:
+            with ms.database.JSONDatabase(work_dir=str(folder)):
+                mod = transform.MetaScheduleApplyDatabase()(mod)
+        if prepack:
+            mod = tvm.transform.Sequential([transform.SplitLayoutRewritePreproc(), transform.LiftTransformParams(),
+                                            transform.FoldConstant()])(mod)
+    return mod
+
+
+@dataclass
+class Task:
+    """One tunable kernel: its identity across cases and models (name + structural hash), how many
+    times the module calls it, and MetaSchedule's extracted task."""
+    key: str
+    name: str
+    weight: int
+    extracted: object
+
+
+def tasks_of(mod, target) -> list[Task]:
+    """The module's tunable kernels, one per distinct kernel."""
+    import tvm_ffi
+    from tvm.s_tir import meta_schedule as ms
+
+    out = {}
+    for t in ms.relax_integration.extract_tasks(mod, target):
+        key = f"{t.task_name}-{int(tvm_ffi.structural_hash(t.dispatched[0])) & (2**64 - 1):016x}"
+        if key in out:
+            out[key].weight += int(t.weight)
+        else:
+            out[key] = Task(key, t.task_name, int(t.weight), t)
+    return list(out.values())
+
+
+class TuningLog:
+    """The folder's tuning log: per task, rounds of (trials so far, best kernel seconds so far), and
+    the budgets whose tuning call finished (a task can end short of its budget when its search space
+    runs out; it is then done all the same)."""
+
+    def __init__(self, folder: Path):
+        self.path = Path(folder) / LOG_FILE
+        self.rounds: dict[str, list[tuple[int, float | None]]] = {}
+        self.finished: dict[str, int] = {}
+        if self.path.exists():
+            for line in self.path.read_text().splitlines():
+                try:
+                    e = json.loads(line)
+                except ValueError:
+                    continue  # a line cut short by a kill: the rounds before it still count
+                if e.get("event") == "round":
+                    self.rounds.setdefault(e["task"], []).append((int(e["trials"]), e["best_s"]))
+                elif e.get("event") == "finished":
+                    self.finished[e["task"]] = max(self.finished.get(e["task"], 0), int(e["budget"]))
+
+    def append(self, **entry) -> None:
+        with self.path.open("a") as f:
+            f.write(json.dumps(entry) + "\n")
+        if entry["event"] == "round":
+            self.rounds.setdefault(entry["task"], []).append((entry["trials"], entry["best_s"]))
+        else:
+            self.finished[entry["task"]] = max(self.finished.get(entry["task"], 0), entry["budget"])
+
+    def trials(self, key: str) -> int:
+        return max((t for t, _ in self.rounds.get(key, [])), default=0)
+
+    def done_to(self, key: str) -> int:
+        """The budget per task this task has been tuned to (its trials, or a finished budget's)."""
+        return max(self.trials(key), self.finished.get(key, 0))
+
+    def best_within(self, key: str, trials: int) -> float | None:
+        best = [b for t, b in self.rounds.get(key, []) if t <= trials and b is not None]
+        return min(best) if best else None
+
+
+def remaining(tasks: list[Task], log: TuningLog, trials_per_task: int) -> dict[str, int]:
+    """Trials each task still needs to reach `trials_per_task` (tasks already there are left out)."""
+    return {t.key: trials_per_task - log.done_to(t.key) for t in tasks if log.done_to(t.key) < trials_per_task}
+
+
+def round_size(trials: int) -> int:
+    return max(1, min(trials, MAX_ROUND))
+
+
+def build_candidate(mod, target, _params):
+    """MetaSchedule builder function: the default build without its import of every tensor intrinsic
+    (CUDA's alone take 30 s in each fresh builder process here, and the builder's processes are
+    restarted for every round). A scheduled candidate carries its intrinsics' bodies already."""
+    from tvm.driver import build
+    from tvm.s_tir.transform import RemoveWeightLayoutRewriteBlock
+
+    return build(RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod), target=target)
+
+
+def _callback(log: TuningLog, task: Task, on_round):
+    from tvm.ir.utils import derived_object
+    from tvm.s_tir.meta_schedule.measure_callback import PyMeasureCallback
+
+    @derived_object
+    class LogRound(PyMeasureCallback):
+        def __init__(self):
+            self.start = log.trials(task.key)
+            self.trials = self.start
+            self.best = log.best_within(task.key, self.start)
+
+        def apply(self, task_scheduler, task_id, measure_candidates, builder_results, runner_results):
+            for res in runner_results:
+                secs = [float(s) for s in (res.run_secs or [])]
+                if res.error_msg is None and secs and (self.best is None or sum(secs) / len(secs) < self.best):
+                    self.best = sum(secs) / len(secs)
+            self.trials += len(runner_results)
+            log.append(event="round", task=task.key, trials=self.trials, best_s=self.best, time=time.time())
+            on_round(task, self.trials - self.start, self.best)
+
+    return LogRound()
+
+
+def tune(tasks: list[Task], target, folder: Path, trials_per_task: int, *, threads: int, measure_on="local",
+         export: Callable | None = None, on_round=lambda task, trials, best: None,
+         should_stop=lambda: False) -> dict[str, int]:
+    """Tune each task that lacks trials up to `trials_per_task`, one task at a time, into `folder`'s
+    database. `measure_on` is "local" or a RemoteSpec (candidates measured on the board through its
+    tracker); `export` links candidates here (a cross compiler) instead of on the board; `on_round`
+    hears of every round (task, trials in this call, best seconds so far); `should_stop` is asked
+    before each task. Returns the trials given to each task in this call."""
+    from tvm.s_tir import meta_schedule as ms
+
+    for module in ("xgboost", "cloudpickle"):  # MetaSchedule's cost model and its process pools
+        try:
+            __import__(module)
+        except ImportError:
+            raise RuntimeError(f"MetaSchedule tuning needs {module}: pip install 'benchsuite[tvm]'") from None
+    log = TuningLog(folder)
+    need = remaining(tasks, log, trials_per_task)
+    if not need:
+        return {}
+    os.environ["TVM_NUM_THREADS"] = str(threads)  # the runner's measuring processes inherit it
+    builder = ms.builder.LocalBuilder(f_build=build_candidate, timeout_sec=BUILD_TIMEOUT_S,
+                                      **({"f_export": export} if export else {}))
+    if measure_on == "local":
+        runner = ms.runner.LocalRunner()
+    else:
+        runner = ms.runner.RPCRunner(
+            ms.runner.RPCConfig(measure_on.tracker_host, measure_on.tracker_port, measure_on.key,
+                                session_timeout_sec=int(measure_on.session_timeout_s)), max_workers=1)
+    database = ms.database.JSONDatabase(work_dir=str(folder))
+    given = {}
+    for task in (t for t in tasks if t.key in need):
+        if should_stop():
+            break
+        trials = need[task.key]
+        contexts, weights = ms.relax_integration.extracted_tasks_to_tune_contexts(
+            [task.extracted], work_dir=str(folder), num_threads=threads)
+        ms.tune_tasks(tasks=contexts, task_weights=weights, work_dir=str(folder), max_trials_global=trials,
+                      max_trials_per_task=trials, num_trials_per_iter=round_size(trials), builder=builder,
+                      runner=runner, database=database, task_scheduler="round-robin",
+                      measure_callbacks=[*ms.measure_callback.MeasureCallback.create("default"),
+                                         _callback(log, task, on_round)])
+        log.append(event="finished", task=task.key, budget=trials_per_task, time=time.time())
+        given[task.key] = trials
+    return given
+
+
+def database_id(folder: Path) -> str:
+    """A short hash of the database's records: two runs with the same id used the same schedules."""
+    path = Path(folder) / RECORDS_FILE
+    return hashlib.sha1(path.read_bytes()).hexdigest()[:12] if path.exists() else "empty"
+
+
+def provenance(tasks: list[Task], target, folder: Path) -> dict:
+    """What the database holds for these tasks: found/missed, trials per task, the database's identity,
+    and the state it leaves a case in: tuned (every task found), partial, or untuned."""
+    from tvm.s_tir import meta_schedule as ms
+
+    database = ms.database.JSONDatabase(work_dir=str(folder))
+    log = TuningLog(folder)
+    found = [t for t in tasks
+             if database.query_tuning_record(t.extracted.dispatched[0], target, "main") is not None]
+    missed = [t.name for t in tasks if t not in found]
+    trials = min((log.done_to(t.key) for t in found), default=0)
+    state = "untuned" if not found else "partial" if missed else "tuned"
+    return {"tuning": state, "tasks": len(tasks), "tasks_tuned": len(found), "tasks_missed": missed,
+            "trials_per_task": trials, "database": str(folder), "database_id": database_id(folder)}
+
+
+def convergence(tasks: list[Task], folder: Path) -> list[tuple[int, float]]:
+    """(trials per task, estimated forward seconds): the sum over tasks of the best kernel time found
+    within that many trials, times each task's count, at every trial count where all tasks have one.
+    A model of the forward time from MetaSchedule's own kernel measurements, not a timing of it."""
+    log = TuningLog(folder)
+    if not tasks or any(not log.rounds.get(t.key) for t in tasks):
+        return []
+    points = sorted({n for t in tasks for n, _ in log.rounds[t.key]})
+    curve = []
+    for n in points:
+        best = [log.best_within(t.key, n) for t in tasks]
+        if all(b is not None for b in best):
+            curve.append((n, sum(b * t.weight for b, t in zip(best, tasks))))
+    return curve

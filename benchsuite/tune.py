@@ -1,0 +1,176 @@
+"""`benchsuite tune`: TVM's MetaSchedule tuning as its own step, before the runs that use it.
+
+The workload's TVM cases are exported and lowered exactly as a run does, their kernels (tasks) collected
+and deduplicated across cases, and each target's tasks tuned with a budget per task into that target's
+database. With a time budget the tasks are tuned breadth-first in doubling steps (16, 32, 64, ... trials
+per task) so that time running out leaves every task equally tuned. Tuning resumes: a second call gives
+each task only the trials it still lacks. Tune alone: candidates measured while other work loads the
+machine pick schedules by noise.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .errors import BenchsuiteError
+from .spec import DeviceSpec, WorkloadSpec
+from .sweep import expand
+
+FIRST_STEP = 16  # trials per task of a time budget's first breadth-first pass
+
+
+@dataclass
+class TargetTasks:
+    """The distinct tasks of one target, and which cases use which (for the convergence estimate)."""
+    target: dict
+    tvm_target: object
+    folder: Path
+    threads: int
+    tasks: dict = field(default_factory=dict)           # key -> Task
+    cases: dict = field(default_factory=dict)           # case label -> [Task] with the case's own weights
+
+
+@dataclass
+class TuneOutcome:
+    targets: list[TargetTasks]
+    trials_given: int
+    seconds: float
+    stopped_by_budget: bool
+
+
+def collect(device: DeviceSpec, workload: WorkloadSpec, *, quick: bool, filter_glob: str | None,
+            say: Callable[[str], None]) -> tuple[list[TargetTasks], dict]:
+    """Every TVM case of the workload on the device, exported and lowered as a run does: its tasks."""
+    import tvm
+
+    from .preparation import build_case
+    from .runners import get_runner, resolved_options
+    from .runners import tvm_tuning as tt
+    from .runners.tvm import relax_module
+
+    if "tvm" not in device.runners:
+        raise BenchsuiteError(f"device '{device.name}' does not list the tvm runner (its runners: "
+                              f"{', '.join(device.runners)}); only TVM is tuned")
+    runner = get_runner("tvm")
+    ok, why = runner.availability()
+    if not ok:
+        raise BenchsuiteError(f"cannot tune: {why}")
+    try:
+        options = resolved_options(runner, device.runner_options.get("tvm", {}))
+        if device.transport is not None and not runner.reaches_device_itself(options, device):
+            raise BenchsuiteError(
+                f"device '{device.name}' runs TVM inside a board reached through its [transport]; tuning "
+                "measures candidates from this host, so give the profile a [remote] RPC tracker (tvm "
+                "option via = \"rpc\") or run benchsuite tune on the board itself")
+    except ValueError as e:
+        raise BenchsuiteError(str(e)) from None
+    cases = expand(workload, device, runners=["tvm"], quick=quick, filter_glob=filter_glob)
+    if not cases:
+        raise BenchsuiteError(f"no TVM cases: workload '{workload.name}' on device '{device.name}'"
+                              + (f" with filter '{filter_glob}'" if filter_glob else "") + " expands to nothing")
+    targets: dict[str, TargetTasks] = {}
+    for i, case in enumerate(cases, 1):
+        say(f"[{i}/{len(cases)}] extracting the kernels of {case.label}")
+        target_dict = runner.target(case, options, device)
+        target = tvm.target.Target(target_dict)
+        folder = tt.target_folder(options["database_dir"], target_dict)
+        entry = targets.setdefault(str(folder), TargetTasks(target_dict, target, folder, case.threads))
+        model, x = build_case(case)
+        mod = tt.lowered(relax_module(model, x)[0], target, options["cpu_weight_prepack"])
+        tasks = tt.tasks_of(mod, target)
+        entry.cases[case.label] = tasks
+        for t in tasks:
+            entry.tasks.setdefault(t.key, t)
+    return list(targets.values()), options
+
+
+def steps(trials_per_task: int | None, budget_s: float | None) -> list[int]:
+    """Per-task budgets to tune to, in order: one step for a trial count alone; doubling steps from 16
+    when a time budget decides (up to the trial count when both are given)."""
+    if budget_s is None:
+        return [trials_per_task]
+    top = trials_per_task or 1 << 20
+    out, k = [], FIRST_STEP
+    while k < top:
+        out.append(k)
+        k *= 2
+    return out + [top] if trials_per_task else out
+
+
+class StepProgress:
+    """Progress lines of one step (every task to k trials): the task, its trials, its best time, an ETA."""
+
+    def __init__(self, k: int, need: dict[str, int], say: Callable[[str], None]):
+        self.k, self.need, self.say = k, need, say
+        self.order = {key: n for n, key in enumerate(need, 1)}
+        self.todo, self.finished, self.t0 = sum(need.values()), 0, time.monotonic()
+
+    def __call__(self, task, trials: int, best: float | None) -> None:
+        so_far = self.finished + trials
+        left = (time.monotonic() - self.t0) / max(so_far, 1) * (self.todo - so_far)
+        if trials >= self.need[task.key]:
+            self.finished += trials
+        best_txt = f"{best * 1e3:.4f} ms" if best is not None else "none yet"
+        self.say(f"  {self.k} trials/task [{self.order[task.key]}/{len(self.need)}] {task.name}: "
+                 f"{self.k - self.need[task.key] + trials}/{self.k} trials, best {best_txt}, "
+                 f"ETA this step {int(left // 60)}m{int(left % 60):02d}s")
+
+
+def tune_workload(device: DeviceSpec, workload: WorkloadSpec, *, quick: bool = False, filter_glob: str | None = None,
+                  trials_per_task: int | None = None, budget_s: float | None = None,
+                  say: Callable[[str], None] = print) -> TuneOutcome:
+    from .runners import get_runner
+    from .runners import tvm_tuning as tt
+
+    targets, options = collect(device, workload, quick=quick, filter_glob=filter_glob, say=say)
+    if trials_per_task is None and budget_s is None:
+        trials_per_task = int(options["trials"])
+    measure_on, export = get_runner("tvm").candidates(options, device)
+    start = time.monotonic()
+    deadline = start + budget_s if budget_s is not None else None
+    given_total, stopped = 0, False
+    for t in targets:
+        tasks = list(t.tasks.values())
+        say(f"target {t.folder.name}: {len(tasks)} distinct tasks in {len(t.cases)} cases")
+    for k in steps(trials_per_task, budget_s):
+        for t in targets:
+            tasks = list(t.tasks.values())
+            need = tt.remaining(tasks, tt.TuningLog(t.folder), k)
+            if not need:
+                continue
+            on_round = StepProgress(k, need, say)
+
+            def out_of_time():
+                return deadline is not None and time.monotonic() >= deadline
+
+            given = tt.tune(tasks, t.tvm_target, t.folder, k, threads=t.threads, measure_on=measure_on,
+                            export=export, on_round=on_round, should_stop=out_of_time)
+            given_total += sum(given.values())
+            stopped = out_of_time() and bool(tt.remaining(tasks, tt.TuningLog(t.folder), k))
+            if stopped:
+                break
+        if stopped:
+            break
+    return TuneOutcome(targets, given_total, time.monotonic() - start, stopped)
+
+
+def summary(outcome: TuneOutcome) -> str:
+    """Per target: each task's trials and best time; per case: estimated forward time by trials per task."""
+    from .runners import tvm_tuning as tt
+
+    lines = []
+    for t in outcome.targets:
+        log = tt.TuningLog(t.folder)
+        lines.append(f"database {t.folder} (id {tt.database_id(t.folder)})")
+        for task in t.tasks.values():
+            best = log.best_within(task.key, 1 << 30)
+            best_txt = f"{best * 1e3:9.4f} ms" if best is not None else "     none"
+            lines.append(f"  {task.name:28s} {log.done_to(task.key):5d} trials  best {best_txt}")
+        lines.append("  estimated forward (sum of best kernel times x counts) by trials per task:")
+        for label, tasks in t.cases.items():
+            curve = tt.convergence(tasks, t.folder)
+            pts = "  ".join(f"{n}: {s * 1e3:.3f} ms" for n, s in curve) or "not tuned"
+            lines.append(f"    {label}: {pts}")
+    return "\n".join(lines)

@@ -1,0 +1,66 @@
+"""Per-task tuning budgets, resumption and the convergence estimate, on constructed tuning logs (no TVM)."""
+import json
+
+import pytest
+
+from benchsuite.runners.tvm_tuning import LOG_FILE, Task, TuningLog, convergence, remaining, round_size
+from benchsuite.tune import steps
+
+
+def _tasks(*weights):
+    return [Task(f"conv{i}-{i:016x}", f"conv{i}", w, None) for i, w in enumerate(weights)]
+
+
+def _log(folder, entries):
+    (folder / LOG_FILE).write_text("".join(json.dumps(e) + "\n" for e in entries))
+    return TuningLog(folder)
+
+
+def test_every_task_gets_the_same_budget_and_only_what_it_lacks(tmp_path):
+    a, b, c = _tasks(1, 1, 1)
+    log = _log(tmp_path, [
+        {"event": "round", "task": a.key, "trials": 32, "best_s": 2e-3},
+        {"event": "round", "task": a.key, "trials": 64, "best_s": 1e-3},
+        {"event": "finished", "task": a.key, "budget": 64},
+        {"event": "round", "task": b.key, "trials": 16, "best_s": 5e-3},  # killed after its first round
+    ])
+    assert remaining([a, b, c], log, 64) == {b.key: 48, c.key: 64}  # a is done: never tuned again
+    assert remaining([a, b, c], log, 128) == {a.key: 64, b.key: 112, c.key: 128}
+    assert remaining([a, b, c], log, 16) == {c.key: 16}
+
+
+def test_a_task_whose_search_space_ran_out_counts_as_done(tmp_path):
+    (a,) = _tasks(1)
+    log = _log(tmp_path, [{"event": "round", "task": a.key, "trials": 7, "best_s": 1e-4},
+                          {"event": "finished", "task": a.key, "budget": 64}])
+    assert remaining([a], log, 64) == {} and remaining([a], log, 65) == {a.key: 1}
+
+
+def test_a_line_cut_short_by_a_kill_loses_only_itself(tmp_path):
+    (a,) = _tasks(1)
+    (tmp_path / LOG_FILE).write_text(json.dumps({"event": "round", "task": a.key, "trials": 16, "best_s": 1e-3})
+                                     + '\n{"event": "round", "task": "' + a.key[:5])
+    assert TuningLog(tmp_path).trials(a.key) == 16
+
+
+def test_convergence_is_the_weighted_sum_of_each_tasks_best_so_far(tmp_path):
+    a, b = _tasks(2, 3)
+    _log(tmp_path, [
+        {"event": "round", "task": a.key, "trials": 16, "best_s": 4e-3},
+        {"event": "round", "task": a.key, "trials": 32, "best_s": 1e-3},
+        {"event": "round", "task": b.key, "trials": 16, "best_s": None},  # every candidate failed
+        {"event": "round", "task": b.key, "trials": 32, "best_s": 2e-3},
+        {"event": "round", "task": b.key, "trials": 48, "best_s": 2e-3},
+    ])
+    curve = convergence([a, b], tmp_path)
+    assert [n for n, _ in curve] == [32, 48]  # at 16 trials b had no working kernel yet
+    assert curve[0][1] == pytest.approx(2 * 1e-3 + 3 * 2e-3) and curve[1][1] == curve[0][1]
+    assert convergence([a, Task("dense-0", "dense", 1, None)], tmp_path) == []  # one never tuned: no estimate
+
+
+def test_budget_steps():
+    assert steps(64, None) == [64]
+    assert steps(None, 1800) [:4] == [16, 32, 64, 128]
+    assert steps(100, 1800) == [16, 32, 64, 100]
+    assert steps(16, 60) == [16]
+    assert round_size(4) == 4 and round_size(64) == 32 and round_size(1000) == 32
