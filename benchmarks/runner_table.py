@@ -1,14 +1,17 @@
 """MobileNetV2 forward latency at 224 through the four runners at 1 and 2 threads, as a Markdown table.
 
-    python benchmarks/runner_table.py [--trials N] [--out docs/runners.md]
+    benchsuite tune --device cpu-all --workload mobilenet_v2_runners --budget 40m   # alone on the machine
+    python benchmarks/runner_table.py [--threads 1 2] [--out docs/runners.md]
 
-Runs the built-in workload mobilenet_v2_runners on the device cpu-all with threads 1 and 2 through the
-suite itself (worker processes, output checks, adaptive timing) and writes the table with the
-environment it was measured on. TVM is tuned with MetaSchedule (--trials, global for the model).
+Runs the built-in workload mobilenet_v2_runners on the device cpu-all through the suite itself (worker
+processes, output checks, adaptive timing) and writes the table with the environment it was measured
+on. TVM applies what `benchsuite tune` left in its database for each thread count and the table says
+what that was (tuned or not, trials per task, the estimated forward time per trials-per-task).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -22,7 +25,7 @@ from benchsuite.store import RunFolder
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--trials", type=int, default=64)
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--out", default="docs/runners.md")
     ap.add_argument("--results", default="results")
     ap.add_argument("--from-run", help="render the table from this finished run instead of measuring")
@@ -31,20 +34,18 @@ def main() -> int:
     if a.from_run:
         folder = RunFolder(Path(a.from_run))
     else:
-        opts = {**device.runner_options, "tvm": {**device.runner_options.get("tvm", {}), "trials": a.trials}}
-        device = replace(device, threads=(1, 2), runner_options=opts)
+        device = replace(device, threads=tuple(a.threads))
         folder = execute(device, load_workload("mobilenet_v2_runners"), results=Path(a.results), argv=sys.argv,
                          progress=Progress()).folder
     df = load_runs(folder.path)
     df = df[df.model == "mobilenet_v2"]
     env = folder.meta()["environment"]
-    tvm_trials = df[(df.runner == "tvm") & (df.metric == "latency_forward")].get("config.trials")
-    trials = int(tvm_trials.iloc[0]) if tvm_trials is not None and len(tvm_trials) else a.trials
     lat = df[df.metric == "latency_forward"].set_index(["runner", "threads"])
     extra = df[df.metric.isin(["export_time", "compile_time", "tuning_time", "session_time", "output_error"])]
     lines = [f"MobileNetV2 1.0, 224x224, batch 1, float32, forward latency (median, 95% CI) on {env['cpu_model']} "
              f"({env['logical_cores']} logical cores), run `{folder.path.name}`.", "",
-             f"Made by: `python benchmarks/runner_table.py --trials {trials}`", "",
+             "Made by: `benchsuite tune --device cpu-all --workload mobilenet_v2_runners` (see below), then "
+             "`python benchmarks/runner_table.py`", "",
              "| runner | 1 thread (ms) | 2 threads (ms) | one-off costs (1 thread) | output error |",
              "|---|---|---|---|---|"]
     for runner in device.runners:
@@ -61,11 +62,21 @@ def main() -> int:
         err = extra[(extra.runner == runner) & (extra.threads == 1) & (extra.metric == "output_error")].value
         lines.append(f"| {runner} | {cells[0]} | {cells[1]} | {cost} | {err.iloc[0]:.1e} |" if len(err) else
                      f"| {runner} | {cells[0]} | {cells[1]} | {cost} | reference |")
-    tvm_cfg = df[(df.runner == "tvm") & (df.metric == "latency_forward")]
-    if len(tvm_cfg) and "config.trials" in tvm_cfg:
-        lines += ["", f"TVM: MetaSchedule with {int(tvm_cfg['config.trials'].iloc[0])} trials for the whole model "
-                  "(about 50 tasks share them, so many kernels keep default schedules). Measured on a 2-core "
-                  "machine that was also running other work: compare within a column with care."]
+    tvm = df[(df.runner == "tvm") & (df.metric == "latency_forward")]
+    if len(tvm) and "config.tuning" in tvm:
+        lines += ["", "TVM tuning provenance (from the records):", ""]
+        for _, r in tvm.iterrows():
+            lines.append(f"- {int(r.threads)} thread(s): {r['config.tuning']}, {int(r['config.tasks_tuned'])} of "
+                         f"{int(r['config.tasks'])} kernels in the database at {int(r['config.trials_per_task'])} "
+                         f"trials per task (database `{Path(r['config.database']).name}`, id "
+                         f"{r['config.database_id']})")
+        conv = df[(df.runner == "tvm") & (df.metric == "tuned_kernel_time")]
+        for _, r in conv.iterrows():
+            curve = json.loads(r["config.convergence"])
+            pts = ", ".join(f"{n}: {s * 1e3:.2f} ms" for n, s in curve)
+            lines.append(f"- convergence at {int(r.threads)} thread(s), estimated forward (sum of the best kernel "
+                         f"times x counts) by trials per task: {pts}")
+    lines += ["", "Measured on a 2-core shared machine: compare within a column with care."]
     text = "\n".join(lines) + "\n"
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(text)

@@ -187,3 +187,31 @@ def roofline(df) -> bytes | None:
     _loglog(ax, "arithmetic intensity (FLOP/B, modeled: 2 x madds / analytic MAC)",
             "achieved GFLOP/s (counted FLOPs / measured latency)", legend_size=6)
     return _png(fig)
+
+
+def tvm_convergence(df) -> bytes | None:
+    """Each TVM case's estimated forward time (sum of its kernels' best tuned times x counts) against the
+    trials per task MetaSchedule had, with the measured forward latency as a marker at the end."""
+    import json
+
+    if df.empty or "config.convergence" not in df:
+        return None
+    conv = df[(df.metric == "tuned_kernel_time") & df["config.convergence"].notna()]
+    if conv.empty:
+        return None
+    lat = df[(df.metric == "latency_forward") & (df.runner == "tvm") & (df.status == "ok")]
+    measured = dict(zip(zip(lat.run_id, lat.case_id), lat.value))
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for _, r in conv.head(16).iterrows():
+        curve = json.loads(r["config.convergence"])
+        knobs = ",".join(f"{k[7:]}={r[k]}" for k in r.index if k.startswith("params.") and r[k] == r[k])
+        line, = ax.plot([n for n, _ in curve], [s * 1e3 for _, s in curve], marker="o", ms=3,
+                        label=f"{r.model}({knobs}) t{r.threads}")
+        if (r.run_id, r.case_id) in measured:
+            ax.plot([curve[-1][0]], [measured[(r.run_id, r.case_id)] * 1e3], marker="*", ms=10, color=line.get_color())
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("MetaSchedule trials per task")
+    ax.set_ylabel("estimated forward (ms); * = measured")
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1, 1))
+    return _png(fig)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import BenchsuiteError
+from .remote import check_device
 from .spec import DeviceSpec, WorkloadSpec
 from .sweep import expand
 
@@ -66,6 +67,7 @@ def collect(device: DeviceSpec, workload: WorkloadSpec, *, quick: bool, filter_g
                 "option via = \"rpc\") or run benchsuite tune on the board itself")
     except ValueError as e:
         raise BenchsuiteError(str(e)) from None
+    check_device(device)  # an ARM profile on this x86 host without a tracker, an unreachable tracker: refused
     cases = expand(workload, device, runners=["tvm"], quick=quick, filter_glob=filter_glob)
     if not cases:
         raise BenchsuiteError(f"no TVM cases: workload '{workload.name}' on device '{device.name}'"

@@ -79,14 +79,14 @@ def test_remote_run_on_loopback_board_tuned_over_rpc(tracker, tmp_path):
     # cc: this host's g++ stands in for a cross compiler, so candidates are linked on this side
     args = ["run", "--device", str(_remote_device(tmp_path, tracker, cc="g++")), "--workload", str(wl), "--quick",
             "--out", str(out), "--no-progress", "--no-ceilings", "--runner-option", "tvm.trials=2",
-            "--runner-option", f"tvm.database_dir={tmp_path / 'db'}"]
+            "--runner-option", "tvm.tune=true", "--runner-option", f"tvm.database_dir={tmp_path / 'db'}"]
     assert main(args) == 0
     df = load_runs(next(p for p in out.iterdir() if p.is_dir()))
     tvm = df[df.runner == "tvm"].set_index(["metric", "case_id"])
     fwd = tvm.loc["latency_forward"]
     assert len(fwd) == 2 and (fwd.status == "ok").all() and (fwd.value > 0).all() and (fwd.n >= 5).all()
     assert (fwd["config.remote_key"] == "loopback").all() and fwd["config.tuned"].all()
-    assert (fwd["config.trials"] == 2).all() and not fwd["config.tuning_reused"].any()
+    assert (fwd["config.trials_per_task"] == 2).all() and (fwd["config.trials_tuned_here"] > 0).any()
     assert tvm.loc["tuning_time"].message.str.contains("measured on 'loopback' over RPC").all()
     for db in fwd["config.database"]:  # candidates were built and measured on the board: records exist
         records = [json.loads(ln) for ln in (Path(db) / "database_tuning_record.json").read_text().splitlines()]
@@ -99,7 +99,7 @@ def test_remote_run_on_loopback_board_tuned_over_rpc(tracker, tmp_path):
     assert main(args) == 0
     second = load_runs(sorted(p for p in out.iterdir() if p.is_dir())[-1])
     fwd = second[(second.runner == "tvm") & (second.metric == "latency_forward")]
-    assert (fwd.status == "ok").all() and fwd["config.tuning_reused"].all()
+    assert (fwd.status == "ok").all() and (fwd["config.trials_tuned_here"] == 0).all() and fwd["config.tuned"].all()
 
 
 def test_unreachable_tracker_fails_within_the_bound():

@@ -114,6 +114,7 @@ def build_report(paths, out_dir: Path, history=None) -> Path:
                                       "No ceiling_flops / ceiling_bandwidth / achieved_flops records in these runs "
                                       "(run without --no-ceilings).")))
     sections.append(("Energy (measured and modeled)", _energy(df)))
+    sections.append(("TVM tuning", _tvm_tuning(df)))
     trend_rows = _trend_rows(history, metas) if history is not None else []
     sections.append(("Trends across the history", _img(figures.trends(trend_rows), "latency trends",
                                                        "Fewer than two runs of these workloads in the history.")))
@@ -135,6 +136,23 @@ def build_report(paths, out_dir: Path, history=None) -> Path:
     out = out_dir / REPORT_FILE
     out.write_text(page)
     return out
+
+
+def _tvm_tuning(df) -> str:
+    """What TVM's numbers stand on: per case, tuned or not, kernels found, trials per task, and the
+    convergence of the estimated forward time with trials (would more tuning change a verdict?)."""
+    from .. import figures
+
+    if df.empty or "config.tuning" not in df:
+        return '<p class="absent">No TVM records in these runs.</p>'
+    lat = df[(df.runner == "tvm") & (df.metric == "latency_forward") & df["config.tuning"].notna()]
+    cols = ["config.tuning", "config.tasks_tuned", "config.tasks", "config.trials_per_task", "config.database_id"]
+    rows = [{"case": f"{r['model']} " + ",".join(f"{k[7:]}={r[k]}" for k in r.index
+                                               if k.startswith("params.") and r[k] == r[k]),
+             "threads": r["threads"], "latency_ms": r["value"] * 1e3 if r["value"] == r["value"] else None,
+             **{c[7:]: r.get(c) for c in cols}} for _, r in lat.iterrows()]
+    return (_img(figures.tvm_convergence(df), "TVM tuning convergence",
+                 "No tuning log behind these runs (benchsuite tune writes one).") + _table(rows))
 
 
 def _energy(df) -> str:

@@ -224,14 +224,14 @@ def _schedule(mod, target_dict: dict, options: dict, case, device, measure_on="l
     prepack = options["cpu_weight_prepack"]
     t0 = time.perf_counter()
     mod = tt.lowered(mod, target, prepack)
-    folder = tt.target_folder(options["database_dir"], target_dict)
+    folder = tt.target_folder(options["database_dir"], target_dict, create=options["tune"])
     tasks = tt.tasks_of(mod, target)
     given = {}
     if options["tune"] and trials > 0 and tt.remaining(tasks, tt.TuningLog(folder), trials):
         before_tuning()
         given = tt.tune(tasks, target, folder, trials, threads=case.threads, measure_on=measure_on, export=export)
     prov = tt.provenance(tasks, target, folder)
-    mod = tt.finish(mod, target, folder, prepack)
+    mod = tt.finish(mod, target, folder if prov["tasks_tuned"] else None, prepack)
     tuning_time = time.perf_counter() - t0
     where = "" if measure_on == "local" else f", candidates measured on '{measure_on.key}' over RPC"
     held = (f"{prov['tasks_tuned']} of {prov['tasks']} tasks in the database {folder.name} "

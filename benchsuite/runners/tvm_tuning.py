@@ -31,13 +31,15 @@ BUILD_TIMEOUT_S = 600.0
 MAX_ROUND = 32
 
 
-def target_folder(root, target_dict: dict) -> Path:
+def target_folder(root, target_dict: dict, create: bool = True) -> Path:
     """The database folder of one target under `root` (created, with the target written beside it)."""
     text = json.dumps(target_dict, sort_keys=True)
     cpu = target_dict.get("mcpu") or target_dict.get("mtriple") or "generic"
     name = f"{target_dict.get('kind', 'llvm')}-{cpu}-{target_dict.get('num-cores', 'x')}c-" \
            f"{hashlib.sha1(text.encode()).hexdigest()[:10]}"
     folder = Path(root) / name
+    if not create:
+        return folder
     folder.mkdir(parents=True, exist_ok=True)
     (folder / TARGET_FILE).write_text(text + "\n")
     return folder
@@ -236,11 +238,14 @@ def provenance(tasks: list[Task], target, folder: Path) -> dict:
     and the state it leaves a case in: tuned (every task found), partial, or untuned."""
     from tvm.s_tir import meta_schedule as ms
 
-    database = ms.database.JSONDatabase(work_dir=str(folder))
+    found = []
+    if (Path(folder) / RECORDS_FILE).exists():
+        database = ms.database.JSONDatabase(work_dir=str(folder))
+        found = [t for t in tasks
+                 if database.query_tuning_record(t.extracted.dispatched[0], target, t.name) is not None]
+    keys = {t.key for t in found}
+    missed = [t.name for t in tasks if t.key not in keys]
     log = TuningLog(folder)
-    found = [t for t in tasks
-             if database.query_tuning_record(t.extracted.dispatched[0], target, "main") is not None]
-    missed = [t.name for t in tasks if t not in found]
     trials = min((log.done_to(t.key) for t in found), default=0)
     state = "untuned" if not found else "partial" if missed else "tuned"
     return {"tuning": state, "tasks": len(tasks), "tasks_tuned": len(found), "tasks_missed": missed,

@@ -1,0 +1,65 @@
+"""`benchsuite tune`: refusals at the door (fast), and a real tune -> run -> resumed tune on a tiny workload (slow)."""
+import json
+
+import pytest
+
+from benchsuite import load_runs
+from benchsuite.cli import main
+
+TWO_ROWS = """
+name = "tinyg1"
+studies = ["g1"]
+metrics = ["latency_forward"]
+resolutions = [16]
+compare = ["c1", "c2"]
+[[models]]
+name = "g1_block_stack"
+rows = [{ c1 = 16, c2 = 16 }, { c1 = 8, c2 = 32 }]
+"""
+
+
+def test_tune_refuses_a_device_without_tvm(fake_device, small_workload, capsys):
+    assert main(["tune", "--device", str(fake_device()), "--workload", str(small_workload())]) == 2
+    assert "does not list the tvm runner" in capsys.readouterr().err
+
+
+def test_tune_refuses_tvm_inside_a_board_behind_a_transport(fake_device, small_workload, capsys):
+    dev = fake_device('[transport]\nkind = "command"\ncommand = ["true"]\n', runners='["tvm"]')
+    assert main(["tune", "--device", str(dev), "--workload", str(small_workload())]) == 2
+    assert "[remote] RPC tracker" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("budget", ["0", "-5m", "ten", "5x"])
+def test_tune_refuses_a_bad_budget(budget, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["tune", f"--budget={budget}"])
+    assert e.value.code == 2 and "duration" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_tune_then_run_then_resume(tmp_path, fake_device, small_workload, capsys):
+    """Every task gets the budget; a run then finds every kernel (tuned, with provenance); the same call
+    again tunes nothing; a bigger budget tunes only the difference."""
+    dev = fake_device(f'[runner_options.tvm]\ndatabase_dir = "{tmp_path / "db"}"\n', runners='["tvm"]')
+    wl = small_workload(TWO_ROWS, "tinyg1")
+    assert main(["tune", "--device", str(dev), "--workload", str(wl), "--trials-per-task", "2"]) == 0
+    captured = capsys.readouterr()
+    assert "2 trials/task" in captured.err and "ETA" in captured.err
+    assert "tuned " in captured.out and "estimated forward" in captured.out
+    first = int(captured.out.split("tuned ")[-1].split()[0])
+    assert first > 0 and first % 2 == 0
+
+    out = tmp_path / "results"
+    assert main(["run", "--device", str(dev), "--workload", str(wl), "--out", str(out), "--no-progress",
+                 "--no-ceilings"]) == 0
+    df = load_runs(next(out.iterdir()))
+    fwd = df[df.metric == "latency_forward"]
+    assert (fwd["config.tuning"] == "tuned").all() and (fwd["config.trials_per_task"] == 2).all()
+    assert (fwd["config.tasks_tuned"] == fwd["config.tasks"]).all() and (fwd["config.trials_tuned_here"] == 0).all()
+    curve = df[df.metric == "tuned_kernel_time"]
+    assert len(curve) == 2 and all(json.loads(c)[-1][0] == 2 for c in curve["config.convergence"])
+
+    assert main(["tune", "--device", str(dev), "--workload", str(wl), "--trials-per-task", "2"]) == 0
+    assert "tuned 0 trials" in capsys.readouterr().out
+    assert main(["tune", "--device", str(dev), "--workload", str(wl), "--trials-per-task", "3"]) == 0
+    assert f"tuned {first // 2} trials" in capsys.readouterr().out  # one more per task, no task repeated
