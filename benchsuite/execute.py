@@ -11,6 +11,7 @@ from . import __version__, verdicts
 from . import protocol
 from .ceilings import gemm_cases
 from .errors import BenchsuiteError
+from .metrics import TIMING_METRICS
 from .placement import Placement
 from .progress import Progress
 from .pooling import pool_case
@@ -24,6 +25,7 @@ from .sweep import expand, groups
 
 
 REPLICATES_FILE = "replicates.jsonl"
+ONE_PROCESS = "one process: the interval covers within-process noise only (--processes N for run-to-run)"
 
 
 @dataclass
@@ -81,6 +83,10 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
     def emit(case, records, samples):
         for r in samples:
             r["run_id"] = run_id
+        for r in records:  # measured in one process: say what its interval cannot cover
+            if r["metric"] in TIMING_METRICS and r["status"] == "ok":
+                r["processes"] = 1
+                r["message"] = f"{r['message']}; {ONE_PROCESS}" if r["message"] else ONE_PROCESS
         emit_plain(records)
         append_jsonl(folder.samples_path, samples)
         progress.case_done(case.label, Counter(r["status"] for r in records))

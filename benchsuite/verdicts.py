@@ -23,28 +23,34 @@ def compute(records: list[dict], samples: dict, workloads: dict[str, dict]) -> l
     out: list[Verdict] = []
     for name, recs in claims.items():
         info = workloads.get(name) or {}
+        margin = MARGIN if info.get("margin") is None else float(info["margin"])
         for study in info.get("studies", []):
-            margin = info.get("margin")
-            out += get_study(study).verdicts(recs, samples, WorkloadInfo(
-                name, info.get("reference"), MARGIN if margin is None else float(margin)))
-    return _not_for_claims(out, records)
+            vs = get_study(study).verdicts(recs, samples, WorkloadInfo(name, info.get("reference"), margin))
+            out += _not_for_claims(vs, recs, margin)
+    return out
 
 
-def _why_not_for_claims(r: dict) -> str:
+def _why_not_for_claims(r: dict, margin: float) -> str:
     if r.get("source") == "emulated":
         return "the timings are emulated; an emulator proves the path, not the speed"
-    tuning = (r.get("config") or {}).get("tuning")
-    if tuning in ("untuned", "partial") and r.get("metric", "").startswith("latency"):
-        return (f"TVM's kernels are {tuning} here (default loop nests, not TVM's speed); run benchsuite tune "
-                "for this device and workload first")
+    config = r.get("config") or {}
+    if not r.get("metric", "").startswith("latency"):
+        return ""
+    if config.get("tuning") in ("untuned", "partial"):
+        return (f"TVM's kernels are {config['tuning']} here (default loop nests, not TVM's speed); run benchsuite "
+                "tune for this device and workload first")
+    gain = config.get("last_doubling_gain")
+    if gain is not None and gain > margin:
+        return (f"TVM's tuning had not converged: its estimated forward time still fell {gain:.0%} over the last "
+                "doubling of trials per task (more than the margin), so more tuning could change the verdict")
     return ""
 
 
-def _not_for_claims(verdicts: list[Verdict], records: list[dict]) -> list[Verdict]:
-    """Emulated timings and timings of untuned TVM kernels never make a claim hold or fail."""
+def _not_for_claims(verdicts: list[Verdict], records: list[dict], margin: float) -> list[Verdict]:
+    """Emulated timings, and timings of TVM kernels untuned or still improving, never make a claim hold or fail."""
     why: dict[tuple, str] = {}
     for r in records:
-        reason = _why_not_for_claims(r)
+        reason = _why_not_for_claims(r, margin)
         if reason:
             why.setdefault((r["device"], r["runner"]), reason)
     for v in verdicts:

@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from benchsuite.runners.tvm_tuning import LOG_FILE, Task, TuningLog, convergence, remaining, round_size
+from benchsuite.runners.tvm_tuning import (LOG_FILE, Task, TuningLog, convergence, last_doubling_gain, remaining,
+                                           round_size)
 from benchsuite.tune import steps
 
 
@@ -64,3 +65,9 @@ def test_budget_steps():
     assert steps(100, 1800) == [16, 32, 64, 100]
     assert steps(16, 60) == [16]
     assert round_size(4) == 4 and round_size(64) == 32 and round_size(1000) == 32
+
+
+def test_last_doubling_gain_says_whether_tuning_still_pays():
+    assert last_doubling_gain([(16, 3.0), (32, 2.0), (64, 1.6)]) == pytest.approx(0.25)  # 2.0 -> 1.6
+    assert last_doubling_gain([(16, 3.0), (32, 2.0), (48, 1.9), (64, 2.0 / 1.01)]) == pytest.approx(0.01)
+    assert last_doubling_gain([(16, 3.0)]) is None and last_doubling_gain([(32, 2.0), (48, 1.0)]) is None

@@ -249,6 +249,8 @@ def _schedule(mod, target_dict: dict, options: dict, case, device, measure_on="l
               "target": json.dumps(target_dict), "database": prov["database"], "database_id": prov["database_id"]}
     one_shot = [{"metric": "tuning_time", "value": tuning_time, "message": message}]
     curve = tt.convergence(tasks, folder)
+    gain = tt.last_doubling_gain(curve)
+    config["last_doubling_gain"] = None if gain is None else round(gain, 4)
     if curve:
         one_shot.append({
             "metric": "tuned_kernel_time", "value": curve[-1][1], "source": "modeled",

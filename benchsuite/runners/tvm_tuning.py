@@ -252,6 +252,17 @@ def provenance(tasks: list[Task], target, folder: Path) -> dict:
             "trials_per_task": trials, "database": str(folder), "database_id": database_id(folder)}
 
 
+def last_doubling_gain(curve: list[tuple[int, float]]) -> float | None:
+    """How much faster the estimate got over the last doubling of trials per task (0.1 = 10%), or None
+    when the curve does not reach back that far: a tuning still improving by more than a verdict's
+    margin could still change the verdict."""
+    if len(curve) < 2:
+        return None
+    k, est = curve[-1]
+    before = [s for n, s in curve if n <= k // 2]
+    return before[-1] / est - 1 if before else None
+
+
 def convergence(tasks: list[Task], folder: Path) -> list[tuple[int, float]]:
     """(trials per task, estimated forward seconds): the sum over tasks of the best kernel time found
     within that many trials, times each task's count, at every trial count where all tasks have one.

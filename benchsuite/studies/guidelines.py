@@ -117,7 +117,7 @@ def guideline_verdicts(g: Guideline, records: list[dict], samples, reference: st
         fixed = {k: v for k, v in base["params"].items() if k not in g.compare}
         out.append(Verdict(g.name, g.claim, _group_verdict(outcomes, g.expect),
                            _scope(base, {**fixed, **base["tags"]}), vrows, by=g.name.lower(), margin=margin,
-                           note="the verdict uses the raw latency ratio; flops/n is it divided by the FLOP ratio"))
+                           note="the verdict uses the raw latency ratio; latency/flops is it divided by the FLOP ratio"))
     return out
 
 
