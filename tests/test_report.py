@@ -41,6 +41,20 @@ def test_report_content(report):
     assert page.count("<tr>") > 20 and 'id="records"' in page
 
 
+def test_report_opens_with_the_verdict_matrix(report):
+    """The first section: a summary in words, then one cell per (claim, device, runner, pass) in the runs,
+    each linking to its study's section, with the key ratio and its interval."""
+    page = report.read_text()
+    first = page.index("<h2")
+    assert page[first:].startswith("<h2 id='verdicts-at-a-glance'>Verdicts at a glance</h2>")
+    assert "On fakedev, " in page and "verdicts agree with the paper" in page
+    matrix = page[page.index('id="verdict-matrix"'):page.index("</table>", page.index('id="verdict-matrix"'))]
+    cells = re.findall(r'<td class="cell (holds|violated|inconclusive|notrun)"', matrix)
+    assert len(cells) == 2  # one claim (G1 on the small workload) x (fake, forward) and (fake, backward)
+    assert matrix.count('href="#study-g1"') == 2 and "id='study-g1'" in page
+    assert re.search(r"c1=\d+,c2=\d+: x\d\.\d\d \[\d\.\d\d, \d\.\d\d\]", matrix)
+
+
 def test_report_without_runs_is_a_clear_error(tmp_path, capsys):
     assert main(["report", "--results", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
     assert "no runs under" in capsys.readouterr().err

@@ -10,6 +10,7 @@ from .. import verdicts as vd
 from ..records import RUN_FILE, read_records, run_dirs, to_frame
 from ..studies import all_studies
 from ..studies.base import reference_rows
+from . import matrix
 
 REPORT_FILE = "index.html"
 
@@ -20,6 +21,9 @@ h1{margin-bottom:0}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-to
 table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ddd;padding:2px 6px}
 th{background:#f3f3f3;cursor:pointer;position:sticky;top:0}.env td:first-child{font-weight:bold}
 img{max-width:100%;display:block;margin:.5em 0}.holds{color:#2a7}.violated{color:#c33}.inconclusive{color:#a80}
+#verdict-matrix td.cell{text-align:center;min-width:90px}#verdict-matrix .num{font-size:11px;color:#444}
+td.holds{background:#e6f4ea}td.violated{background:#fce8e6}td.inconclusive{background:#fef7e0}
+td.notrun{color:#aaa}th.claim{text-align:left;cursor:default}.summary{font-size:15px}
 pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:12px}#records-wrap{max-height:600px;overflow:auto}
 """
 
@@ -99,14 +103,15 @@ def build_report(paths, out_dir: Path, history=None) -> Path:
     df = to_frame(records)
     verdicts = vd.for_runs(*dirs)
 
-    sections = [("Environment", _environment(metas))]
+    sections = [("Verdicts at a glance", matrix.summary(verdicts) + matrix.matrix(verdicts)),
+                ("Environment", _environment(metas))]
     claims = df[df["tags.calibration"].isna()] if "tags.calibration" in df else df  # ceilings are no claim's
     for study in all_studies():  # each study draws its own figures from the records of the runs naming it
         own = claims[claims.run_id.isin({m["run_id"] for m in metas if study.name in m.get("studies", [])})]
         vs = [v for v in verdicts if v.by == study.name]
         shown = [_img(png, alt, "") for png, alt in study.figures(own, vs) if png is not None] if len(own) else []
         body = "".join(shown) or f'<p class="absent">{html.escape(study.absent)}.</p>'
-        sections.append((study.title, body + _verdict_list(vs)))
+        sections.append((study.title, body + _verdict_list(vs), matrix.anchor(study.name)))
     sections.append(("Runtime breakdown by operator category",
                      _img(figures.breakdown(df, reference_rows("shufflenetv2_runtime_breakdown.csv")),
                           "runtime breakdown", "No runtime_share_* records: run workload architectures.")))
@@ -126,7 +131,7 @@ def build_report(paths, out_dir: Path, history=None) -> Path:
                      'style="width:300px;margin-bottom:.5em"><div id="records-wrap">'
                      + _table(table_rows, "records") + "</div>"))
 
-    body = "".join(f"<h2>{html.escape(t)}</h2>{content}" for t, content in sections)
+    body = "".join(f"<h2 id='{s[2] if len(s) > 2 else _slug(s[0])}'>{html.escape(s[0])}</h2>{s[1]}" for s in sections)
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>benchsuite report</title>"
             f"<style>{_CSS}</style><script>{_JS}</script></head><body><h1>benchsuite report</h1>"
             f"<p>{len(dirs)} run(s), {len(records)} records. Every number says its source: measured, simulated "
@@ -153,6 +158,10 @@ def _tvm_tuning(df) -> str:
              **{c[7:]: r.get(c) for c in cols}} for _, r in lat.iterrows()]
     return (_img(figures.tvm_convergence(df), "TVM tuning convergence",
                  "No tuning log behind these runs (benchsuite tune writes one).") + _table(rows))
+
+
+def _slug(title: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in title.lower()).strip("-")
 
 
 def _energy(df) -> str:

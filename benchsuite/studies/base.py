@@ -59,6 +59,10 @@ class Study:
     def format_row(self, verdict: Verdict, row: dict) -> str:
         return ", ".join(f"{k}={v}" for k, v in row.items())
 
+    def headline(self, verdict: Verdict) -> tuple[str, str]:
+        """(the verdict's key number with its interval, the paper's figure for it) for the report's matrix."""
+        return "", ""
+
     def figures(self, df, verdicts: list[Verdict]) -> list[tuple[bytes | None, str]]:
         """(PNG or None, alt text) pairs for the report's section."""
         return []

@@ -117,7 +117,7 @@ def guideline_verdicts(g: Guideline, records: list[dict], samples, reference: st
         fixed = {k: v for k, v in base["params"].items() if k not in g.compare}
         out.append(Verdict(g.name, g.claim, _group_verdict(outcomes, g.expect),
                            _scope(base, {**fixed, **base["tags"]}), vrows, by=g.name.lower(), margin=margin,
-                           note="the verdict uses the raw latency ratio; latency/flops is it divided by the FLOP ratio"))
+                           note="the verdict uses the raw latency ratio; latency/flops divides it by the FLOP ratio"))
     return out
 
 
@@ -143,6 +143,19 @@ class GuidelineStudy(Study):
                  if r.get("flops_ratio") else "")
         return (f"{label:32s} {r['images_per_s']:9.1f} img/s  speed x{r['speed_ratio']:.3f} "
                 f"[{lo:.3f}, {hi:.3f}] {r['outcome']:10s} paper: {paper:14s} {flops}")
+
+    def headline(self, verdict) -> tuple[str, str]:
+        """The row that comes closest to contradicting the claim: its speed ratio to the baseline row."""
+        rows = [r for r in verdict.rows if r["outcome"] != "baseline"]
+        if not rows:
+            return "", ""
+        pick = max if self.guideline.expect == "slower" else min
+        r = pick(rows, key=lambda x: x["speed_ratio"])
+        lo, hi = r["speed_ratio_ci"]
+        label = ",".join(f"{k}={v}" for k, v in r["row"].items())
+        paper = " ".join(f"{p}={x:.2f}" for p, x in r["paper_speed_ratio"].items())
+        return (f"{label}: x{r['speed_ratio']:.2f} [{lo:.2f}, {hi:.2f}]",
+                f"paper for {label}: {paper or '-'}")
 
     def figures(self, df, verdicts):
         from .. import figures
