@@ -38,6 +38,15 @@ def test_report_content(report):
     energy = page[page.index("Energy (measured and modeled)"):page.index("Trends across the history")]
     assert "<h3>modeled</h3>" in energy and "<h3>measured</h3>" not in energy  # modeled only, never mixed
     assert "No ceiling_flops" in page  # the fake runner measures no hardware
+    assert "Unsupported, skipped and errors" in page
+
+
+def test_runs_side_by_side_one_environment_column_each(report, tmp_path):
+    runs = sorted(p for p in (report.parent.parent / "results").iterdir() if p.is_dir())
+    assert main(["report", *map(str, runs), "--out", str(tmp_path)]) == 0
+    page = (tmp_path / "index.html").read_text()
+    env = page[page.index("id='environment'"):page.index("</table>", page.index("id='environment'"))]
+    assert all(f"fakedev / smallg1 {r.name}" in env for r in runs)
     assert page.count("<tr>") > 20 and 'id="records"' in page
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+from collections import Counter
 from pathlib import Path
 
 from .. import verdicts as vd
@@ -67,22 +68,45 @@ def _cell(v) -> str:
 
 
 def _environment(metas: list[dict]) -> str:
-    parts = []
+    """One table, a column per run: runs of several devices side by side."""
+    if not metas:
+        return ""
+    cols = {}
+    names = Counter(f"{m.get('device')} / {m.get('workload')}" for m in metas)
     for m in metas:
         env = m.get("environment", {})
         libs = ", ".join(f"{k} {v}" for k, v in env.get("libraries", {}).items() if v)
-        rows = [{"": "run", "value": f"{m['run_id']} ({m.get('status')}, {m.get('duration_s', '?')} s)"},
-                {"": "workload / device", "value": f"{m.get('workload')} / {m.get('device')}"
-                 + (" (quick)" if m.get("quick") else "")},
-                {"": "CPU", "value": f"{env.get('cpu_model')} - {env.get('logical_cores')} logical cores, "
-                                     f"features {', '.join(env.get('cpu_features', []))}"},
-                {"": "governor", "value": env.get("governor")}, {"": "OS / Python", "value":
-                                                                  f"{env.get('os')} / {env.get('python')}"},
-                {"": "libraries", "value": libs}, {"": "git commit", "value": env.get("git_commit")},
-                {"": "runners", "value": ", ".join(f"{k}: {'yes' if v['available'] else 'no (' + v['reason'] + ')'}"
-                                                   for k, v in env.get("runners", {}).items())}]
-        parts.append(_table(rows, cls="env"))
-    return "".join(parts)
+        name = f"{m.get('device')} / {m.get('workload')}"
+        cols[name if names[name] == 1 else f"{name} {m['run_id']}"] = {
+            "run": f"{m['run_id']} ({m.get('status')}, {m.get('duration_s', '?')} s)",
+            "quick / processes": f"{'quick' if m.get('quick') else 'full'} / {m.get('processes', 1)}",
+            "machine": f"{env.get('machine', '')} {env.get('cpu_model')} - {env.get('logical_cores')} logical cores",
+            "CPU features": ", ".join(env.get("cpu_features", [])),
+            "governor": env.get("governor"), "OS / Python": f"{env.get('os')} / {env.get('python')}",
+            "libraries": libs, "git commit": env.get("git_commit"),
+            "emulated": "yes (timings prove paths, not speed)" if m.get("emulated") else "no",
+            "runners": ", ".join(f"{k}: {'yes' if v['available'] else 'no (' + v['reason'] + ')'}"
+                                 for k, v in env.get("runners", {}).items())}
+    keys = list(next(iter(cols.values())))
+    rows = [{"": k, **{name: col.get(k) for name, col in cols.items()}} for k in keys]
+    return _table(rows, cls="env")
+
+
+def _not_ok(df) -> str:
+    """Unsupported, skipped and error records collapsed: one line per (status, metric, reason)."""
+    if df.empty:
+        return ""
+    bad = df[df.status != "ok"]
+    if bad.empty:
+        return "<p>Every record is ok.</p>"
+    parts = ["<table id='not-ok'><thead><tr><th>status</th><th>metric</th><th>count</th><th>reason</th></tr>"
+             "</thead><tbody>"]
+    for (status, metric, message), g in bad.groupby(["status", "metric", "message"], sort=True):
+        cases = sorted({f"{r.model} {r.runner} t{r.threads}" for r in g.itertuples()})
+        parts.append(f"<tr><td>{html.escape(status)}</td><td>{html.escape(metric)}</td><td>{len(g)}</td>"
+                     f"<td>{html.escape(message)}<details><summary>cases</summary>"
+                     f"{html.escape('; '.join(cases))}</details></td></tr>")
+    return "".join(parts) + "</tbody></table>"
 
 
 def _verdict_list(verdicts) -> str:
@@ -120,6 +144,7 @@ def build_report(paths, out_dir: Path, history=None) -> Path:
                                       "(run without --no-ceilings).")))
     sections.append(("Energy (measured and modeled)", _energy(df)))
     sections.append(("TVM tuning", _tvm_tuning(df)))
+    sections.append(("Unsupported, skipped and errors", _not_ok(df)))
     trend_rows = _trend_rows(history, metas) if history is not None else []
     sections.append(("Trends across the history", _img(figures.trends(trend_rows), "latency trends",
                                                        "Fewer than two runs of these workloads in the history.")))
@@ -167,13 +192,24 @@ def _slug(title: str) -> str:
 def _energy(df) -> str:
     if df.empty or not df.metric.str.startswith("energy").any():
         return '<p class="absent">No energy records in these runs (measured or modeled).</p>'
-    sub = df[df.metric.str.startswith("energy")]
+    sub = df[df.metric.str.startswith("energy") & (df.status == "ok")]
+    if sub.empty:
+        return '<p class="absent">Every energy record here is unsupported; the reasons are in "Unsupported".</p>'
     parts = []
-    for source in ("measured", "modeled", "simulated"):
+    knobs = sorted(c for c in sub.columns if c.startswith("params."))
+    for source in ("measured", "modeled", "simulated", "emulated"):
         s = sub[sub.source == source]
-        if not s.empty:
-            parts.append(f"<h3>{source}</h3>" + _table(
-                s[["model", "runner", "metric", "value", "unit", "status", "message"]].to_dict("records")))
+        if s.empty:
+            continue
+        rows = {}
+        for r in s.to_dict("records"):  # a modeled value is the runner's too: one row per case, runners listed
+            case = " ".join(f"{k[7:]}={r[k]}" for k in knobs if r.get(k) == r.get(k))
+            key = (r["model"], case, r["metric"], round(r["value"], 12))
+            row = rows.setdefault(key, {"model": r["model"], "case": case, "metric": r["metric"],
+                                        "mJ": f"{r['value'] * 1e3:.3g}", "runners": []})
+            row["runners"].append(r["runner"])
+        parts.append(f"<h3>{source}</h3>" + _table([{**r, "runners": ", ".join(sorted(set(r["runners"])))}
+                                                    for r in rows.values()]))
     return "".join(parts)
 
 
