@@ -6,7 +6,7 @@ DEVICE  ?= cpu
 WORKLOAD ?= guideline1
 RESULTS ?= results
 REPORTS ?= reports
-WINDOW  ?= 5
+WINDOW  ?= 10
 NIGHTLY_WORKLOADS ?= guideline1 guideline2 guideline3 guideline4 resolution multipliers architectures
 
 .PHONY: install run test test-fast bench lint report nightly clean dist arm-board

@@ -75,7 +75,7 @@ def main() -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--workload", default="guideline1")
     ap.add_argument("--processes", type=int, default=1)
-    ap.add_argument("--window", type=int, default=5)
+    ap.add_argument("--window", type=int, default=10)
     ap.add_argument("--out", default="/tmp/benchsuite-aa")
     ap.add_argument("--analyse-only", action="store_true")
     args = ap.parse_args()

@@ -91,7 +91,8 @@ def _parser() -> argparse.ArgumentParser:
                                         "exit 3 on a regression")
     rg.add_argument("--workload", help="only this workload (default: every workload in the history)")
     rg.add_argument("--device", help="only this device")
-    rg.add_argument("--window", type=_positive_int, default=5, help="how many earlier runs to pool (default 5)")
+    rg.add_argument("--window", type=_positive_int, default=10,
+                    help="how many earlier comparable runs give the run-to-run spread (default 10)")
     for p_ in (cmp, rg):
         p_.add_argument("--history", default="results/history.sqlite", help="history database")
         p_.add_argument("--force", action="store_true", help="compare across machines / library versions")
