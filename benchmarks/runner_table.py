@@ -26,6 +26,7 @@ from benchsuite.store import RunFolder
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--processes", type=int, help="worker processes per group (default: the profile's)")
     ap.add_argument("--out", default="docs/runners.md")
     ap.add_argument("--results", default="results")
     ap.add_argument("--from-run", help="render the table from this finished run instead of measuring")
@@ -36,7 +37,7 @@ def main() -> int:
     else:
         device = replace(device, threads=tuple(a.threads))
         folder = execute(device, load_workload("mobilenet_v2_runners"), results=Path(a.results), argv=sys.argv,
-                         progress=Progress()).folder
+                         progress=Progress(), processes=a.processes).folder
     df = load_runs(folder.path)
     df = df[df.model == "mobilenet_v2"]
     env = folder.meta()["environment"]

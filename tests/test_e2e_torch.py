@@ -31,7 +31,7 @@ def test_guideline1_quick_arm_set(tmp_path):
 def test_peak_memory_probe(tmp_path):
     out = tmp_path / "results"
     rc = main(["run", "--device", "cpu", "--workload", "guideline1", "--filter", "*c1=32,c2=32,multiplier=1*",
-               "--runner", "torch_eager", "--out", str(out), "--no-progress"])
+               "--runner", "torch_eager", "--out", str(out), "--no-progress", "--processes", "1"])
     assert rc == 0
     df = load_runs(next(p for p in out.iterdir() if p.is_dir()))
     df = df[df.model == "g1_block_stack"].set_index("metric")
