@@ -69,12 +69,16 @@ def test_every_runner_inside_the_emulated_board(tmp_path, monkeypatch, capsys):
 
 @pytest.fixture
 def board_rpc_server():
-    """A TVM RPC tracker on this host and an RPC server inside the emulated board registered with it."""
+    """A TVM RPC tracker on this host and an RPC server inside the emulated board registered with it.
+
+    --no-fork: the server serves each session in a child process, and a fork of its (threaded) worker under
+    qemu-user can deadlock before the child reads a byte (seen once: the child at 0 CPU for 13 minutes while
+    the client waited in connect); spawned children re-import TVM instead (slower, never stuck)."""
     from tvm.rpc.tracker import Tracker
 
     tracker = Tracker("127.0.0.1", port=19700, port_end=19800, silent=True)
     server = subprocess.Popen([str(SCRIPT), "exec", "--", "env", BOARD_ENV, "python3", "-m",
-                               "tvm.exec.rpc_server", "--host", "127.0.0.1", "--port", "19810",
+                               "tvm.exec.rpc_server", "--no-fork", "--host", "127.0.0.1", "--port", "19810",
                                "--port-end", "19900", "--tracker", f"127.0.0.1:{tracker.port}",
                                "--key", "arm-emulated"], cwd=REPO, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, start_new_session=True)
