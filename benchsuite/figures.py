@@ -199,7 +199,7 @@ def tvm_convergence(df) -> bytes | None:
     conv = df[(df.metric == "tuned_kernel_time") & df["config.convergence"].notna()]
     if conv.empty:
         return None
-    lat = df[(df.metric == "latency_forward") & (df.runner == "tvm") & (df.status == "ok")]
+    lat = df[(df.metric == "latency_forward") & df["config.tuning"].notna() & (df.status == "ok")]
     measured = dict(zip(zip(lat.run_id, lat.case_id), lat.value))
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for _, r in conv.head(16).iterrows():

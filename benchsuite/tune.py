@@ -41,6 +41,12 @@ class TuneOutcome:
     stopped_by_budget: bool
 
 
+def _tvm_name() -> str:
+    from .runners.tvm import TVMRunner
+
+    return TVMRunner.name
+
+
 def collect(device: DeviceSpec, workload: WorkloadSpec, *, quick: bool, filter_glob: str | None,
             say: Callable[[str], None]) -> tuple[list[TargetTasks], dict]:
     """Every TVM case of the workload on the device, exported and lowered as a run does: its tasks."""
@@ -51,15 +57,16 @@ def collect(device: DeviceSpec, workload: WorkloadSpec, *, quick: bool, filter_g
     from .runners import tvm_tuning as tt
     from .runners.tvm import relax_module
 
-    if "tvm" not in device.runners:
-        raise BenchsuiteError(f"device '{device.name}' does not list the tvm runner (its runners: "
+    name = _tvm_name()
+    if name not in device.runners:
+        raise BenchsuiteError(f"device '{device.name}' does not list the {name} runner (its runners: "
                               f"{', '.join(device.runners)}); only TVM is tuned")
-    runner = get_runner("tvm")
+    runner = get_runner(name)
     ok, why = runner.availability()
     if not ok:
         raise BenchsuiteError(f"cannot tune: {why}")
     try:
-        options = resolved_options(runner, device.runner_options.get("tvm", {}))
+        options = resolved_options(runner, device.runner_options.get(name, {}))
         if device.transport is not None and not runner.reaches_device_itself(options, device):
             raise BenchsuiteError(
                 f"device '{device.name}' runs TVM inside a board reached through its [transport]; tuning "
@@ -68,7 +75,7 @@ def collect(device: DeviceSpec, workload: WorkloadSpec, *, quick: bool, filter_g
     except ValueError as e:
         raise BenchsuiteError(str(e)) from None
     check_device(device)  # an ARM profile on this x86 host without a tracker, an unreachable tracker: refused
-    cases = expand(workload, device, runners=["tvm"], quick=quick, filter_glob=filter_glob)
+    cases = expand(workload, device, runners=[name], quick=quick, filter_glob=filter_glob)
     if not cases:
         raise BenchsuiteError(f"no TVM cases: workload '{workload.name}' on device '{device.name}'"
                               + (f" with filter '{filter_glob}'" if filter_glob else "") + " expands to nothing")
@@ -129,7 +136,7 @@ def tune_workload(device: DeviceSpec, workload: WorkloadSpec, *, quick: bool = F
     targets, options = collect(device, workload, quick=quick, filter_glob=filter_glob, say=say)
     if trials_per_task is None and budget_s is None:
         trials_per_task = int(options["trials"])
-    measure_on, export = get_runner("tvm").candidates(options, device)
+    measure_on, export = get_runner(_tvm_name()).candidates(options, device)
     start = time.monotonic()
     deadline = start + budget_s if budget_s is not None else None
     given_total, stopped = 0, False

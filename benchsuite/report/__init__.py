@@ -175,7 +175,7 @@ def _tvm_tuning(df) -> str:
 
     if df.empty or "config.tuning" not in df:
         return '<p class="absent">No TVM records in these runs.</p>'
-    lat = df[(df.runner == "tvm") & (df.metric == "latency_forward") & df["config.tuning"].notna()]
+    lat = df[(df.metric == "latency_forward") & df["config.tuning"].notna()]  # records of a tuned runner
     cols = ["config.tuning", "config.tasks_tuned", "config.tasks", "config.trials_per_task", "config.database_id"]
     rows = [{"case": f"{r['model']} " + ",".join(f"{k[7:]}={r[k]}" for k in r.index
                                                if k.startswith("params.") and r[k] == r[k]),
