@@ -211,12 +211,20 @@ def tune(tasks: list[Task], target, folder: Path, trials_per_task: int, *, threa
                                 session_timeout_sec=int(measure_on.session_timeout_s)), max_workers=1)
     database = ms.database.JSONDatabase(work_dir=str(folder))
     given = {}
+    logger = _log_to(folder)
     for task in (t for t in tasks if t.key in need):
         if should_stop():
             break
         trials = need[task.key]
-        contexts, weights = ms.relax_integration.extracted_tasks_to_tune_contexts(
-            [task.extracted], work_dir=str(folder), num_threads=threads)
+        if task.extracted.mod.attrs.get("tirx.is_scheduled", False):  # scheduled already: nothing to search
+            log.append(event="finished", task=task.key, budget=trials_per_task, time=time.time())
+            continue
+        # the context built here rather than by MetaSchedule's helper, whose logging set-up fails on a logger
+        # that already has an unnamed handler (met under pytest) and prints every trial to stdout
+        contexts = [ms.TuneContext(mod=task.extracted.dispatched[0], target=task.extracted.target,
+                                   space_generator="post-order-apply", search_strategy="evolutionary",
+                                   task_name=task.name, logger=logger, num_threads=threads).clone()]
+        weights = [float(task.weight)]
         ms.tune_tasks(tasks=contexts, task_weights=weights, work_dir=str(folder), max_trials_global=trials,
                       max_trials_per_task=trials, num_trials_per_iter=round_size(trials), builder=builder,
                       runner=runner, database=database, task_scheduler="round-robin",
@@ -225,6 +233,20 @@ def tune(tasks: list[Task], target, folder: Path, trials_per_task: int, *, threa
         log.append(event="finished", task=task.key, budget=trials_per_task, time=time.time())
         given[task.key] = trials
     return given
+
+
+def _log_to(folder: Path):
+    """MetaSchedule's own log of the candidates it tries, in the database folder (metaschedule.log)."""
+    import logging
+
+    logger = logging.getLogger(f"benchsuite.tuning.{Path(folder).name}")
+    if not logger.handlers:
+        handler = logging.FileHandler(Path(folder) / "metaschedule.log")
+        handler.setFormatter(logging.Formatter("%(asctime)s [%(levelname)s] %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    return logger
 
 
 def database_id(folder: Path) -> str:
