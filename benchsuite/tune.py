@@ -63,7 +63,8 @@ def collect(device: DeviceSpec, workload: WorkloadSpec, *, quick: bool, filter_g
                               f"{', '.join(device.runners)}); only TVM is tuned")
     runner = get_runner(name)
     ok, why = runner.availability()
-    if not ok:
+    why = why if not ok else tt.missing_dependency()
+    if why:
         raise BenchsuiteError(f"cannot tune: {why}")
     try:
         options = resolved_options(runner, device.runner_options.get(name, {}))
@@ -82,7 +83,10 @@ def collect(device: DeviceSpec, workload: WorkloadSpec, *, quick: bool, filter_g
     targets: dict[str, TargetTasks] = {}
     for i, case in enumerate(cases, 1):
         say(f"[{i}/{len(cases)}] extracting the kernels of {case.label}")
-        target_dict = runner.target(case, options, device)
+        try:
+            target_dict = runner.target(case, options, device)
+        except RuntimeError as e:  # a target the runner does not compile for (a GPU profile)
+            raise BenchsuiteError(f"cannot tune for device '{device.name}': {e}") from None
         target = tvm.target.Target(target_dict)
         folder = tt.target_folder(options["database_dir"], target_dict)
         entry = targets.setdefault(str(folder), TargetTasks(target_dict, target, folder, case.threads))

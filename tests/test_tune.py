@@ -63,3 +63,10 @@ def test_tune_then_run_then_resume(tmp_path, fake_device, small_workload, capsys
     assert "tuned 0 trials" in capsys.readouterr().out
     assert main(["tune", "--device", str(dev), "--workload", str(wl), "--trials-per-task", "3"]) == 0
     assert f"tuned {first // 2} trials" in capsys.readouterr().out  # one more per task, no task repeated
+
+
+def test_tune_says_what_tuning_lacks(fake_device, small_workload, monkeypatch, capsys):
+    monkeypatch.setitem(__import__("sys").modules, "xgboost", None)  # importing it now raises ImportError
+    dev = fake_device(runners='["tvm"]')
+    assert main(["tune", "--device", str(dev), "--workload", str(small_workload())]) == 2
+    assert "MetaSchedule tuning needs xgboost" in capsys.readouterr().err

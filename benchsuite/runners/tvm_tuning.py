@@ -181,6 +181,16 @@ def _callback(log: TuningLog, task: Task, on_round):
     return LogRound()
 
 
+def missing_dependency() -> str | None:
+    """What tuning lacks here, if anything: MetaSchedule's cost model and its process pools."""
+    for module in ("xgboost", "cloudpickle"):
+        try:
+            __import__(module)
+        except ImportError:
+            return f"MetaSchedule tuning needs {module}: pip install 'benchsuite[tvm]'"
+    return None
+
+
 def tune(tasks: list[Task], target, folder: Path, trials_per_task: int, *, threads: int, measure_on="local",
          export: Callable | None = None, on_round=lambda task, trials, best: None,
          should_stop=lambda: False) -> dict[str, int]:
@@ -191,11 +201,9 @@ def tune(tasks: list[Task], target, folder: Path, trials_per_task: int, *, threa
     before each task. Returns the trials given to each task in this call."""
     from tvm.s_tir import meta_schedule as ms
 
-    for module in ("xgboost", "cloudpickle"):  # MetaSchedule's cost model and its process pools
-        try:
-            __import__(module)
-        except ImportError:
-            raise RuntimeError(f"MetaSchedule tuning needs {module}: pip install 'benchsuite[tvm]'") from None
+    why = missing_dependency()
+    if why:
+        raise RuntimeError(why)
     log = TuningLog(folder)
     need = remaining(tasks, log, trials_per_task)
     if not need:
