@@ -12,7 +12,7 @@ from importlib import metadata
 from pathlib import Path
 
 LIBRARIES = ("torch", "numpy", "scipy", "pandas", "onnxruntime", "onnx", "apache-tvm", "psutil",
-             "pyRAPL", "nvidia-ml-py", "seaborn", "matplotlib")
+             "pyRAPL", "nvidia-ml-py", "altair", "vl-convert-python")
 
 
 def cpu_model() -> str:

@@ -1,199 +1,282 @@
-"""Report figures (matplotlib + seaborn), each returned as PNG bytes, or None when its records are absent."""
+"""Report figures as Vega-Lite specifications (built with Altair), or None when their records are absent.
+
+The report inlines Vega, Vega-Lite and vega-embed once (vl-convert's bundle) and renders every spec in
+the browser: hover shows a point's value, interval, n and case; clicking a legend entry toggles that
+series (device, runner, threads); latency and FLOP axes are logarithmic. Every spec carries its own data.
+"""
 from __future__ import annotations
 
-import io
+import json
+import warnings
 
-import matplotlib
+import altair as alt
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-sns.set_theme(style="whitegrid", context="notebook")
-PAPER_MARKERS = {"gpu": ("D", "tab:red"), "arm": ("s", "tab:green")}
+alt.data_transformers.disable_max_rows()
+WIDTH, HEIGHT = 560, 300
 
 
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return buf.getvalue()
+def _spec(chart) -> dict:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Automatically deduplicated selection parameter")
+        return chart.to_dict()
 
 
-def _loglog(ax, xlabel: str, ylabel: str, legend_size: int = 7) -> None:
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.legend(fontsize=legend_size)
+def _series(df) -> pd.Series:
+    """The legend entry of a record: device, runner and threads (devices side by side)."""
+    device = df["device"].fillna("?").astype(str) if "device" in df else "?"
+    return device + " · " + df["runner"].astype(str) + " t" + df["threads"].astype(str)
 
 
-def _scope_label(v, skip=("device", "dtype", "runner", "metric", "resolution", "batch_size", "threads")) -> str:
-    return ", ".join(f"{k}={val}" for k, val in v.scope.items() if k not in skip)
+def _knobs(r) -> str:
+    return ",".join(f"{k[7:]}={r[k]}" for k in r.index if k.startswith("params.") and r[k] == r[k])
 
 
-def guideline(verdicts) -> bytes | None:
-    """Measured speed relative to the baseline row, 95% CI bars, the paper's ratios as markers."""
+def _toggle():
+    """A legend-bound selection: clicking a series' legend entry shows it alone (shift-click adds)."""
+    return alt.selection_point(fields=["series"], bind="legend")
+
+
+def _fade(sel):
+    return alt.condition(sel, alt.value(1.0), alt.value(0.12))
+
+
+def _ms(df, cols=("value", "ci_low", "ci_high")) -> pd.DataFrame:
+    return df.assign(**{f"{c}_ms": df[c].astype(float) * 1e3 for c in cols})
+
+
+def guideline(verdicts) -> dict | None:
+    """Measured speed relative to each group's baseline row with its interval, one bar per device x runner,
+    the paper's GPU and ARM ratios as markers; one panel per scope (channel set, pass)."""
     if not verdicts:
         return None
-    n = len(verdicts)
-    cols = min(n, 4)
-    rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
-    for ax, v in zip(axes.flat, verdicts):
-        labels = [",".join(str(x) for x in r["row"].values()) for r in v.rows]
-        speed = np.array([r["speed_ratio"] for r in v.rows])
-        lo = np.array([r["speed_ratio_ci"][0] for r in v.rows])
-        hi = np.array([r["speed_ratio_ci"][1] for r in v.rows])
-        x = np.arange(len(labels))
-        ax.bar(x, speed, color="tab:blue", alpha=0.75, label="measured")
-        ax.errorbar(x, speed, yerr=[speed - lo, hi - speed], fmt="none", ecolor="black", capsize=3)
-        for plat, (marker, colour) in PAPER_MARKERS.items():
-            pts = [(i, r["paper_speed_ratio"][plat]) for i, r in enumerate(v.rows) if plat in r["paper_speed_ratio"]]
-            if pts:
-                ax.scatter(*zip(*pts), marker=marker, color=colour, zorder=3, label=f"paper {plat}")
-        ax.axhline(1, color="grey", lw=0.8)
-        ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
-        ax.set_ylabel("speed / baseline")
-        ax.set_title(f"{v.verdict.upper()}: {v.scope['metric'].replace('latency_', '')} "
-                     f"{v.scope['runner']} t{v.scope['threads']}\n{_scope_label(v)}", fontsize=9)
-        ax.legend(fontsize=7)
-    for ax in list(axes.flat)[n:]:
-        ax.set_visible(False)
-    return _png(fig)
+    rows = []
+    for v in verdicts:
+        s = v.scope
+        series = f"{s.get('device', '?')} · {s.get('runner')} t{s.get('threads')}"
+        panel = " ".join(x for x in (s.get("metric", "").replace("latency_", ""),
+                                     ", ".join(f"{k}={val}" for k, val in s.items()
+                                               if k not in ("device", "dtype", "runner", "metric", "resolution",
+                                                            "batch_size", "threads"))) if x)
+        for r in v.rows:
+            paper = r.get("paper_speed_ratio", {})
+            rows.append({"panel": panel, "case": ",".join(f"{k}={x}" for k, x in r["row"].items()),
+                         "series": series, "speed": r["speed_ratio"], "lo": r["speed_ratio_ci"][0],
+                         "hi": r["speed_ratio_ci"][1], "verdict": v.verdict, "outcome": r.get("outcome", ""),
+                         "latency_ms": r["latency_s"] * 1e3, "flops_ratio": r.get("flops_ratio"),
+                         "paper gpu": paper.get("gpu"), "paper arm": paper.get("arm")})
+    df = pd.DataFrame(rows).drop_duplicates(["panel", "case", "series"])
+    sel = _toggle()
+    x = alt.X("case:N", title=None, sort=None, axis=alt.Axis(labelAngle=-30))
+    tip = [alt.Tooltip("series:N"), alt.Tooltip("case:N"), alt.Tooltip("speed:Q", format=".3f"),
+           alt.Tooltip("lo:Q", title="95% low", format=".3f"), alt.Tooltip("hi:Q", title="95% high", format=".3f"),
+           alt.Tooltip("latency_ms:Q", title="latency ms", format=".3f"), alt.Tooltip("outcome:N"),
+           alt.Tooltip("verdict:N"), alt.Tooltip("flops_ratio:Q", title="FLOP ratio", format=".2f"),
+           alt.Tooltip("paper gpu:Q", format=".2f"), alt.Tooltip("paper arm:Q", format=".2f")]
+    base = alt.Chart().encode(x=x)
+    bars = base.mark_bar().encode(xOffset="series:N", y=alt.Y("speed:Q", title="speed / baseline"),
+                                  color="series:N", opacity=_fade(sel), tooltip=tip).add_params(sel)
+    ci = base.mark_rule(color="black").encode(xOffset="series:N", y="lo:Q", y2="hi:Q", opacity=_fade(sel))
+    paper = base.transform_fold(["paper gpu", "paper arm"], as_=["published", "paper"]).transform_filter(
+        "isValid(datum.paper)").mark_point(size=70, filled=True, color="black").encode(
+        y="paper:Q", shape=alt.Shape("published:N"),
+        tooltip=["published:N", "case:N", alt.Tooltip("paper:Q", format=".2f")])
+    panels = [alt.layer(bars, ci, paper, data=df).transform_filter(alt.datum.panel == p).properties(
+        title=p, width=max(150, 70 * df[df.panel == p].case.nunique()), height=200) for p in df.panel.unique()]
+    with warnings.catch_warnings():  # one legend selection shared by every panel is what is wanted here
+        warnings.filterwarnings("ignore", "Automatically deduplicated selection parameter")
+        return _spec(alt.concat(*panels, columns=3))
 
 
-def resolution(df) -> bytes | None:
-    """Latency vs pixel count, log-log, one line per model, forward and backward."""
+def resolution(df) -> dict | None:
+    """Latency vs pixel count, log-log, one line per model x device x runner, forward and backward."""
     sub = df[(df.status == "ok") & df.metric.str.startswith("latency")]
     if sub.empty:
         return None
     variant = sub["params.variant"].fillna("") if "params.variant" in sub else ""
-    sub = sub.assign(pixels=sub.resolution.astype(float) ** 2, model_label=sub.model + (" " + variant).str.rstrip()
-                     if "params.variant" in sub else sub.model)
-    metrics = sorted(sub.metric.unique())
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4), squeeze=False)
-    for ax, metric in zip(axes.flat, metrics):
-        m = sub[sub.metric == metric]
-        for (label, runner, threads), g in m.groupby(["model_label", "runner", "threads"]):
-            g = g.sort_values("pixels")
-            slope = np.polyfit(np.log(g.pixels), np.log(g.value), 1)[0] if len(g) > 1 else float("nan")
-            ax.errorbar(g.pixels, g.value * 1e3, yerr=[(g.value - g.ci_low) * 1e3, (g.ci_high - g.value) * 1e3],
-                        marker="o", capsize=2, label=f"{label} {runner} t{threads} (exp {slope:.2f})")
-        _loglog(ax, "pixels (resolution²)", "latency (ms)")
-        ax.set_title(metric)
-    return _png(fig)
+    label = (sub.model + " " + variant).str.rstrip() if "params.variant" in sub else sub.model
+    sub = _ms(sub).assign(pixels=sub.resolution.astype(float) ** 2, series=_series(sub) + " · " + label)
+    slopes = {}
+    for key, g in sub.groupby(["series", "metric"]):
+        g = g.sort_values("pixels")
+        slopes[key] = float(np.polyfit(np.log(g.pixels), np.log(g.value), 1)[0]) if len(g) > 1 else None
+    sub = sub.assign(exponent=[slopes[(s, m)] for s, m in zip(sub.series, sub.metric)])
+    sel = _toggle()
+    base = alt.Chart(sub[["series", "metric", "pixels", "resolution", "value_ms", "ci_low_ms", "ci_high_ms", "n",
+                          "exponent", "source"]]).encode(
+        x=alt.X("pixels:Q", scale=alt.Scale(type="log"), title="pixels (resolution²)"),
+        color="series:N", opacity=_fade(sel))
+    line = base.mark_line(point=True).encode(
+        y=alt.Y("value_ms:Q", scale=alt.Scale(type="log"), title="latency (ms)"),
+        tooltip=["series:N", "resolution:Q", alt.Tooltip("value_ms:Q", title="ms", format=".3f"),
+                 alt.Tooltip("ci_low_ms:Q", title="95% low", format=".3f"),
+                 alt.Tooltip("ci_high_ms:Q", title="95% high", format=".3f"), "n:Q",
+                 alt.Tooltip("exponent:Q", title="fitted exponent", format=".2f"), "source:N"]).add_params(sel)
+    bars = base.mark_rule().encode(y="ci_low_ms:Q", y2="ci_high_ms:Q")
+    return _spec(alt.layer(line, bars).properties(width=420, height=300).facet(column="metric:N"))
 
 
-def multipliers(df) -> bytes | None:
-    """A width-multiplier x resolution grid: latency, with multiply-adds in each cell."""
+def multipliers(df) -> dict | None:
+    """A width-multiplier x resolution grid of forward latency, multiply-adds in each cell; a panel per
+    device x runner x threads."""
     sub = df[df.status == "ok"]
     lat = sub[sub.metric == "latency_forward"]
     if lat.empty or "params.width" not in lat:
         return None
-    madds = sub[sub.metric == "madds"].set_index("case_id").value
-    grid = lat.pivot_table(index="params.width", columns="resolution", values="value", aggfunc="median") * 1e3
-    mgrid = lat.assign(m=lat.case_id.map(madds) / 1e6).pivot_table(index="params.width", columns="resolution",
-                                                                   values="m", aggfunc="first")
-    annot = grid.round(2).astype(str) + " ms\n" + mgrid.round(0).astype("Int64").astype(str) + " M"
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    sns.heatmap(grid.sort_index(ascending=False), annot=annot.sort_index(ascending=False), fmt="", cmap="viridis",
-                ax=ax, cbar_kws={"label": "forward latency (ms)"})
-    ax.set_xlabel("resolution")
-    ax.set_ylabel("width multiplier")
-    return _png(fig)
+    madds = sub[sub.metric == "madds"].set_index(["run_id", "case_id"]).value
+    lat = _ms(lat).assign(series=_series(lat), madds_m=[madds.get((r, c), np.nan) / 1e6
+                                                        for r, c in zip(lat.run_id, lat.case_id)])
+    data = lat[["series", "params.width", "resolution", "value_ms", "ci_low_ms", "ci_high_ms", "n", "madds_m"]]
+    data = data.rename(columns={"params.width": "width"}).assign(
+        text=lambda d: d.value_ms.map("{:.2f} ms".format) + " / " + d.madds_m.map("{:.0f} M".format))
+    base = alt.Chart(data).encode(x=alt.X("resolution:O"), y=alt.Y("width:O", sort="descending",
+                                                                   title="width multiplier"))
+    cells = base.mark_rect().encode(
+        color=alt.Color("value_ms:Q", scale=alt.Scale(type="log", scheme="viridis"), title="forward ms"),
+        tooltip=["series:N", "width:O", "resolution:O", alt.Tooltip("value_ms:Q", title="ms", format=".3f"),
+                 alt.Tooltip("ci_low_ms:Q", title="95% low", format=".3f"),
+                 alt.Tooltip("ci_high_ms:Q", title="95% high", format=".3f"), "n:Q",
+                 alt.Tooltip("madds_m:Q", title="M multiply-adds", format=".1f")])
+    text = base.mark_text(fontSize=9, color="white").encode(text="text:N")
+    return _spec(alt.layer(cells, text).properties(width=300, height=200).facet(facet="series:N", columns=2))
 
 
-def flops_vs_latency(df) -> bytes | None:
+def flops_vs_latency(df) -> dict | None:
+    """Counted multiply-adds against measured forward latency, log-log, a colour per device x runner."""
     sub = df[df.status == "ok"]
     lat = sub[sub.metric == "latency_forward"]
     if lat.empty:
         return None
     madds = sub[sub.metric == "madds"].set_index(["run_id", "case_id"]).value
-    lat = lat.assign(madds=[madds.get((r, c), np.nan) for r, c in zip(lat.run_id, lat.case_id)])
-    fig, ax = plt.subplots(figsize=(7, 4.8))
-    for (wl, runner, threads), g in lat.groupby(["workload", "runner", "threads"]):
-        ax.scatter(g.madds / 1e6, g.value * 1e3, label=f"{wl} {runner} t{threads}")
-        for _, r in g.iterrows():
-            knobs = ",".join(str(r[c]) for c in g.columns if c.startswith("params.") and r[c] == r[c])
-            ax.annotate(f"{r.model}{'(' + knobs + ')' if knobs else ''}@{r.resolution}", (r.madds / 1e6, r.value * 1e3),
-                        fontsize=6, alpha=0.8)
-    _loglog(ax, "multiply-adds (M, modeled)", "forward latency (ms, measured)")
-    return _png(fig)
+    lat = _ms(lat).assign(madds_m=[madds.get((r, c), np.nan) / 1e6 for r, c in zip(lat.run_id, lat.case_id)],
+                          series=_series(lat))
+    lat = lat.assign(case=[f"{r.model}({_knobs(r)})@{r.resolution}" for _, r in lat.iterrows()])
+    sel = _toggle()
+    chart = alt.Chart(lat[["series", "case", "workload", "madds_m", "value_ms", "ci_low_ms", "ci_high_ms", "n"]]
+                      .dropna(subset=["madds_m"])).mark_point(filled=True, size=50).encode(
+        x=alt.X("madds_m:Q", scale=alt.Scale(type="log"), title="multiply-adds (M, modeled)"),
+        y=alt.Y("value_ms:Q", scale=alt.Scale(type="log"), title="forward latency (ms, measured)"),
+        color="series:N", shape="workload:N", opacity=_fade(sel),
+        tooltip=["case:N", "series:N", "workload:N", alt.Tooltip("madds_m:Q", title="M madds", format=".1f"),
+                 alt.Tooltip("value_ms:Q", title="ms", format=".3f"),
+                 alt.Tooltip("ci_low_ms:Q", title="95% low", format=".3f"),
+                 alt.Tooltip("ci_high_ms:Q", title="95% high", format=".3f"), "n:Q"]).add_params(sel)
+    return _spec(chart.properties(width=WIDTH, height=360))
 
 
-def breakdown(df, paper_rows: list[dict]) -> bytes | None:
-    """Share of runtime by op category per model, the paper's Figure 2 rows beside."""
+def breakdown(df, paper_rows: list[dict]) -> dict | None:
+    """Share of runtime by op category per model x device x runner, the paper's Figure 2 rows beside."""
     sub = df[df.metric.str.startswith("runtime_share_") & (df.status == "ok")]
     if sub.empty:
         return None
-    cats = ["conv", "data", "elemwise", "shuffle", "other"]
-    sub = sub.assign(cat=sub.metric.str.replace("runtime_share_", ""),
-                     label=sub.model + " " + sub.runner + " t" + sub.threads.astype(str))
-    table = sub.pivot_table(index="label", columns="cat", values="value", aggfunc="median").reindex(columns=cats)
-    for r in paper_rows:
-        table.loc[f"paper: {r['model']} {r['platform']}"] = [float(r[c]) / 100 for c in cats]
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(table) + 1.5))
-    (table.fillna(0) * 100).plot.barh(stacked=True, ax=ax, colormap="tab10", width=0.8)
-    ax.set_xlabel("share of runtime (%)")
-    ax.set_ylabel("")
-    ax.legend(fontsize=7, ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.15))
-    return _png(fig)
+    sub = sub.assign(category=sub.metric.str.replace("runtime_share_", ""),
+                     row=sub.model + " · " + _series(sub))
+    data = sub.groupby(["row", "category"], as_index=False).value.median()
+    paper = [{"row": f"paper: {r['model']} {r['platform']}", "category": c, "value": float(r[c]) / 100}
+             for r in paper_rows for c in ("conv", "data", "elemwise", "shuffle", "other")]
+    data = pd.concat([data, pd.DataFrame(paper)], ignore_index=True).assign(percent=lambda d: d.value * 100)
+    chart = alt.Chart(data).mark_bar().encode(
+        y=alt.Y("row:N", title=None), x=alt.X("percent:Q", stack="zero", title="share of runtime (%)"),
+        color=alt.Color("category:N", sort=["conv", "data", "elemwise", "shuffle", "other"]),
+        tooltip=["row:N", "category:N", alt.Tooltip("percent:Q", format=".1f")])
+    return _spec(chart.properties(width=WIDTH, height=max(120, 18 * data.row.nunique())))
 
 
-def trends(history_rows) -> bytes | None:
-    """Median latency of each case over the history's runs (at most 12 cases)."""
-    import pandas as pd
-
+def trends(history_rows) -> dict | None:
+    """Median latency of each case over the history's runs (at most 12 cases), log axis."""
     if not history_rows:
         return None
     df = pd.DataFrame(history_rows)
     if df.run_id.nunique() < 2:
         return None
-    keep = df.label.value_counts().index[:12]
-    df = df[df.label.isin(keep)]
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    for label, g in df.groupby("label"):
-        g = g.sort_values("started")
-        ax.errorbar(range(len(g)), g.value * 1e3, yerr=[(g.value - g.ci_low) * 1e3, (g.ci_high - g.value) * 1e3],
-                    marker="o", capsize=2, label=label)
-    ax.set_xlabel("run (oldest to newest)")
-    ax.set_ylabel("latency (ms)")
-    ax.set_yscale("log")
-    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1, 1))
-    return _png(fig)
+    df = df[df.label.isin(df.label.value_counts().index[:12])].rename(columns={"label": "series"})
+    df = _ms(df).sort_values("started")
+    sel = _toggle()
+    base = alt.Chart(df[["series", "started", "run_id", "value_ms", "ci_low_ms", "ci_high_ms"]]).encode(
+        x=alt.X("started:T", title="run started"), color=alt.Color("series:N", legend=alt.Legend(labelLimit=400)),
+        opacity=_fade(sel))
+    line = base.mark_line(point=True).encode(
+        y=alt.Y("value_ms:Q", scale=alt.Scale(type="log"), title="latency (ms)"),
+        tooltip=["series:N", "run_id:N", "started:T", alt.Tooltip("value_ms:Q", title="ms", format=".3f"),
+                 alt.Tooltip("ci_low_ms:Q", title="95% low", format=".3f"),
+                 alt.Tooltip("ci_high_ms:Q", title="95% high", format=".3f")]).add_params(sel)
+    return _spec(alt.layer(line, base.mark_rule().encode(y="ci_low_ms:Q", y2="ci_high_ms:Q"))
+                 .properties(width=WIDTH, height=320))
 
 
-def roofline(df) -> bytes | None:
+def roofline(df) -> dict | None:
     """Arithmetic intensity (modeled) vs achieved FLOP/s, under each runner's measured ceilings."""
     ok = df[df.status == "ok"]
     ai = ok[ok.metric == "arithmetic_intensity"].set_index(["run_id", "case_id"]).value
     ach = ok[ok.metric == "achieved_flops"]
-    peaks = ok[ok.metric == "ceiling_flops"].groupby(["runner", "threads"]).value.max()
+    peaks = ok[ok.metric == "ceiling_flops"].assign(series=lambda d: _series(d)).groupby(
+        ["series", "threads"]).value.max()
     bw = ok[ok.metric == "ceiling_bandwidth"].groupby("threads").value.max()
     if ach.empty or peaks.empty or bw.empty:
         return None
-    ach = ach.assign(ai=[ai.get((r, c), np.nan) for r, c in zip(ach.run_id, ach.case_id)]).dropna(subset=["ai"])
-    fig, ax = plt.subplots(figsize=(7.5, 5))
-    x = np.logspace(np.log10(max(ach.ai.min() / 4, 1e-2)), np.log10(ach.ai.max() * 4), 100)
-    for (runner, threads), peak in peaks.items():
-        b = bw.get(threads, bw.max())
-        ax.plot(x, np.minimum(peak, b * x) / 1e9, lw=1, label=f"ceiling {runner} t{threads}: "
-                f"{peak / 1e9:.0f} GFLOP/s, {b / 1e9:.0f} GB/s")
-    for (runner, threads), g in ach.groupby(["runner", "threads"]):
-        ax.scatter(g.ai, g.value / 1e9, s=18, label=f"{runner} t{threads} cases")
-    _loglog(ax, "arithmetic intensity (FLOP/B, modeled: 2 x madds / analytic MAC)",
-            "achieved GFLOP/s (counted FLOPs / measured latency)", legend_size=6)
-    return _png(fig)
+    ach = ach.assign(ai=[ai.get((r, c), np.nan) for r, c in zip(ach.run_id, ach.case_id)],
+                     series=_series(ach)).dropna(subset=["ai"])
+    if ach.empty:
+        return None
+    ach = ach.assign(gflops=ach.value / 1e9, case=[f"{r.model}({_knobs(r)})@{r.resolution}"
+                                                    for _, r in ach.iterrows()])
+    xs = np.logspace(np.log10(max(ach.ai.min() / 4, 1e-2)), np.log10(ach.ai.max() * 4), 60)
+    roof = pd.DataFrame([{"ceiling": f"ceiling {s}: {p / 1e9:.0f} GFLOP/s, {bw.get(t, bw.max()) / 1e9:.0f} GB/s",
+                          "ai": x, "gflops": min(p, bw.get(t, bw.max()) * x) / 1e9}
+                         for (s, t), p in peaks.items() for x in xs])
+    sel = _toggle()
+    lines = alt.Chart(roof).mark_line(strokeDash=[4, 2]).encode(
+        x=alt.X("ai:Q", scale=alt.Scale(type="log"), title="arithmetic intensity (FLOP/B, modeled)"),
+        y=alt.Y("gflops:Q", scale=alt.Scale(type="log"), title="GFLOP/s (counted FLOPs / measured latency)"),
+        detail="ceiling:N", tooltip=["ceiling:N"])
+    points = alt.Chart(ach[["series", "case", "ai", "gflops"]]).mark_point(filled=True, size=40).encode(
+        x="ai:Q", y="gflops:Q", color="series:N", opacity=_fade(sel),
+        tooltip=["case:N", "series:N", alt.Tooltip("ai:Q", format=".2f"), alt.Tooltip("gflops:Q", format=".2f")]
+    ).add_params(sel)
+    return _spec(alt.layer(lines, points).properties(width=WIDTH, height=360))
 
 
-def tvm_convergence(df) -> bytes | None:
+def energy(df) -> dict | None:
+    """Energy per inference in mJ per case, one panel per source (measured, modeled, simulated never mixed);
+    a modeled value shared by every runner of a case is drawn once."""
+    sub = df[df.metric.str.startswith("energy") & (df.status == "ok")] if not df.empty else df
+    if sub.empty:
+        return None
+    sub = sub.assign(case=[f"{r.model}({_knobs(r)})@{r.resolution}" for _, r in sub.iterrows()],
+                     mj=sub.value.astype(float) * 1e3, series=_series(sub))
+    modeled = sub.source == "modeled"
+    sub = sub.assign(series=sub.series.where(~modeled, sub["device"].astype(str) + " · modeled"))
+    sub = sub.drop_duplicates(["source", "series", "case", "metric", "mj"])
+    chart = alt.Chart(sub[["source", "series", "case", "metric", "mj", "n"]]).mark_point(filled=True, size=50).encode(
+        x=alt.X("case:N", title=None, axis=alt.Axis(labelAngle=-35, labelLimit=180)),
+        y=alt.Y("mj:Q", scale=alt.Scale(type="log"), title="energy per inference (mJ)"),
+        color="series:N", shape="metric:N",
+        tooltip=["case:N", "series:N", "metric:N", "source:N", alt.Tooltip("mj:Q", title="mJ", format=".3g"), "n:Q"])
+    return _spec(chart.properties(width=WIDTH, height=260).facet(row="source:N"))
+
+
+def traffic(df) -> dict | None:
+    """Memory traffic per inference in MB per case: the analytic model, cachegrind's simulation and perf's
+    measurement side by side, each labelled with its source."""
+    names = ("memory_access", "traffic_forward_simulated", "traffic_forward_measured")
+    sub = df[df.metric.isin(names) & (df.status == "ok")] if not df.empty else df
+    if sub.empty or sub.metric.nunique() < 2:
+        return None
+    sub = sub.assign(case=[f"{r.model}({_knobs(r)})@{r.resolution}" for _, r in sub.iterrows()],
+                     mb=sub.value.astype(float) / 1e6,
+                     kind=sub.metric + " (" + sub.source + ")")
+    sub = sub.drop_duplicates(["kind", "case", "mb"])
+    chart = alt.Chart(sub[["case", "kind", "mb", "runner"]]).mark_point(filled=True, size=50).encode(
+        x=alt.X("case:N", title=None, axis=alt.Axis(labelAngle=-35, labelLimit=180)),
+        y=alt.Y("mb:Q", scale=alt.Scale(type="log"), title="bytes per inference (MB)"), color="kind:N",
+        tooltip=["case:N", "kind:N", "runner:N", alt.Tooltip("mb:Q", title="MB", format=".3g")])
+    return _spec(chart.properties(width=WIDTH, height=260))
+
+
+def tvm_convergence(df) -> dict | None:
     """Each TVM case's estimated forward time (sum of its kernels' best tuned times x counts) against the
-    trials per task MetaSchedule had, with the measured forward latency as a marker at the end."""
-    import json
-
+    trials per task MetaSchedule had, with the measured forward latency as a star at the end."""
     if df.empty or "config.convergence" not in df:
         return None
     conv = df[(df.metric == "tuned_kernel_time") & df["config.convergence"].notna()]
@@ -201,17 +284,21 @@ def tvm_convergence(df) -> bytes | None:
         return None
     lat = df[(df.metric == "latency_forward") & df["config.tuning"].notna() & (df.status == "ok")]
     measured = dict(zip(zip(lat.run_id, lat.case_id), lat.value))
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    for _, r in conv.head(16).iterrows():
+    pts, stars = [], []
+    for _, r in conv.head(24).iterrows():
         curve = json.loads(r["config.convergence"])
-        knobs = ",".join(f"{k[7:]}={r[k]}" for k in r.index if k.startswith("params.") and r[k] == r[k])
-        line, = ax.plot([n for n, _ in curve], [s * 1e3 for _, s in curve], marker="o", ms=3,
-                        label=f"{r.model}({knobs}) t{r.threads}")
-        if (r.run_id, r.case_id) in measured:
-            ax.plot([curve[-1][0]], [measured[(r.run_id, r.case_id)] * 1e3], marker="*", ms=10, color=line.get_color())
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xlabel("MetaSchedule trials per task")
-    ax.set_ylabel("estimated forward (ms); * = measured")
-    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1, 1))
-    return _png(fig)
+        series = f"{r.get('device', '?')} · {r.model}({_knobs(r)}) t{r.threads}"
+        pts += [{"series": series, "trials": n, "ms": s * 1e3} for n, s in curve]
+        if (r.run_id, r.case_id) in measured and curve:
+            stars.append({"series": series, "trials": curve[-1][0], "ms": measured[(r.run_id, r.case_id)] * 1e3})
+    sel = _toggle()
+    x = alt.X("trials:Q", scale=alt.Scale(type="log", base=2), title="MetaSchedule trials per task")
+    y = alt.Y("ms:Q", scale=alt.Scale(type="log"), title="estimated forward (ms); star = measured")
+    tip = ["series:N", "trials:Q", alt.Tooltip("ms:Q", format=".3f")]
+    line = alt.Chart(pd.DataFrame(pts)).mark_line(point=True).encode(
+        x=x, y=y, color="series:N", opacity=_fade(sel), tooltip=tip).add_params(sel)
+    layers = [line]
+    if stars:
+        layers.append(alt.Chart(pd.DataFrame(stars)).mark_point(shape="star", size=160, filled=True).encode(
+            x=x, y=y, color="series:N", tooltip=tip))
+    return _spec(alt.layer(*layers).properties(width=WIDTH, height=320))

@@ -1,9 +1,13 @@
-"""The HTML report: one self-contained file (figures embedded as PNG data, no network), readable offline."""
+"""The HTML report: one self-contained file, readable offline from disk with no network.
+
+Figures are Vega-Lite specifications (benchsuite.figures) rendered in the browser by Vega, Vega-Lite and
+vega-embed, whose JavaScript (vl-convert's bundle, ~0.9 MB) is inlined once; each figure's spec and data
+sit in a JSON script element beside its div."""
 from __future__ import annotations
 
-import base64
 import html
 import json
+import functools
 from collections import Counter
 from pathlib import Path
 
@@ -21,7 +25,7 @@ h1{margin-bottom:0}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-to
 .absent{color:#8a6d3b;background:#fcf8e3;padding:.6em;border-radius:4px}
 table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ddd;padding:2px 6px}
 th{background:#f3f3f3;cursor:pointer;position:sticky;top:0}.env td:first-child{font-weight:bold}
-img{max-width:100%;display:block;margin:.5em 0}.holds{color:#2a7}.violated{color:#c33}.inconclusive{color:#a80}
+div.vl{margin:.6em 0;overflow-x:auto}.holds{color:#2a7}.violated{color:#c33}.inconclusive{color:#a80}
 #verdict-matrix td.cell{text-align:center;min-width:90px}#verdict-matrix .num{font-size:11px;color:#444}
 td.holds{background:#e6f4ea}td.violated{background:#fce8e6}td.inconclusive{background:#fef7e0}
 td.notrun{color:#aaa}th.claim{text-align:left;cursor:default}.summary{font-size:15px}
@@ -37,16 +41,37 @@ function sortBy(th){const t=th.closest('table'),i=[...th.parentNode.children].in
  rows.forEach(r=>t.tBodies[0].appendChild(r));}
 function filterRows(q){q=q.toLowerCase();for(const r of document.querySelectorAll('#records tbody tr'))
  r.style.display=r.textContent.toLowerCase().includes(q)?'':'none';}
-window.addEventListener('load',()=>{const imgs=[...document.images];
- const bad=imgs.filter(i=>!(i.complete&&i.naturalWidth>0)).length;
- document.body.dataset.figures=imgs.length;document.body.dataset.figuresFailed=bad;document.body.dataset.loaded='1';});
+window.addEventListener('load',async()=>{const divs=[...document.querySelectorAll('div.vl')];let bad=0;
+ const opts={renderer:'svg',actions:false};
+ await Promise.all(divs.map(d=>{try{return vegaEmbed(d,JSON.parse(document.getElementById(d.id+'-spec')
+ .textContent),opts).then(r=>{d.dataset.rendered='1'}).catch(e=>{bad++;console.error('figure '+d.id+': '+e)})}
+ catch(e){bad++;console.error('figure '+d.id+': '+e);return null}}));
+ const b=document.body.dataset;b.figures=divs.length;b.figuresFailed=bad;b.loaded='1';});
 """
 
 
-def _img(png: bytes | None, alt: str, absent: str) -> str:
-    if png is None:
-        return f'<p class="absent">{html.escape(absent)}</p>'
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+class _Figures:
+    """Numbers the report's figures: each becomes a div and a JSON script holding its spec."""
+
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, spec: dict | None, alt: str, absent: str) -> str:
+        if spec is None:
+            return f'<p class="absent">{html.escape(absent)}</p>' if absent else ""
+        self.count += 1
+        ident = f"fig-{self.count}"
+        data = json.dumps(spec, separators=(",", ":"), default=str).replace("</", "<\\/")
+        return (f'<div class="vl" id="{ident}" role="img" aria-label="{html.escape(alt)}"></div>'
+                f'<script type="application/json" id="{ident}-spec">{data}</script>')
+
+
+@functools.cache
+def _vega_bundle() -> str:
+    """Vega, Vega-Lite and vega-embed as one script that defines window.vegaEmbed (no network)."""
+    import vl_convert
+
+    return vl_convert.javascript_bundle().replace("</script", "<\\/script")
 
 
 def _table(rows: list[dict], table_id: str = "", cls: str = "") -> str:
@@ -127,26 +152,31 @@ def build_report(paths, out_dir: Path, history=None) -> Path:
     df = to_frame(records)
     verdicts = vd.for_runs(*dirs)
 
+    fig = _Figures()
     sections = [("Verdicts at a glance", matrix.summary(verdicts) + matrix.matrix(verdicts)),
                 ("Environment", _environment(metas))]
     claims = df[df["tags.calibration"].isna()] if "tags.calibration" in df else df  # ceilings are no claim's
     for study in all_studies():  # each study draws its own figures from the records of the runs naming it
         own = claims[claims.run_id.isin({m["run_id"] for m in metas if study.name in m.get("studies", [])})]
         vs = [v for v in verdicts if v.by == study.name]
-        shown = [_img(png, alt, "") for png, alt in study.figures(own, vs) if png is not None] if len(own) else []
+        shown = [fig(spec, alt, "") for spec, alt in study.figures(own, vs)] if len(own) else []
         body = "".join(shown) or f'<p class="absent">{html.escape(study.absent)}.</p>'
         sections.append((study.title, body + _verdict_list(vs), matrix.anchor(study.name)))
     sections.append(("Runtime breakdown by operator category",
-                     _img(figures.breakdown(df, reference_rows("shufflenetv2_runtime_breakdown.csv")),
+                     fig(figures.breakdown(df, reference_rows("shufflenetv2_runtime_breakdown.csv")),
                           "runtime breakdown", "No runtime_share_* records: run workload architectures.")))
-    sections.append(("Roofline", _img(figures.roofline(df), "roofline",
+    sections.append(("Roofline", fig(figures.roofline(df), "roofline",
                                       "No ceiling_flops / ceiling_bandwidth / achieved_flops records in these runs "
                                       "(run without --no-ceilings).")))
-    sections.append(("Energy (measured and modeled)", _energy(df)))
-    sections.append(("TVM tuning", _tvm_tuning(df)))
+    sections.append(("Energy (measured and modeled)", _energy(df, fig)))
+    sections.append(("Memory traffic (modeled, simulated, measured)",
+                     fig(figures.traffic(df), "memory traffic per inference",
+                         "No two kinds of traffic records to compare (memory_access is modeled; "
+                         "traffic_forward_simulated needs cachegrind, traffic_forward_measured perf).")))
+    sections.append(("TVM tuning", _tvm_tuning(df, fig)))
     sections.append(("Unsupported, skipped and errors", _not_ok(df)))
     trend_rows = _trend_rows(history, metas) if history is not None else []
-    sections.append(("Trends across the history", _img(figures.trends(trend_rows), "latency trends",
+    sections.append(("Trends across the history", fig(figures.trends(trend_rows), "latency trends",
                                                        "Fewer than two runs of these workloads in the history.")))
     cols = [c for c in ("run_id", "workload", "runner", "model", "batch_size", "resolution", "dtype", "threads",
                         "metric", "unit", "value", "ci_low", "ci_high", "n", "source", "status", "message")]
@@ -158,7 +188,7 @@ def build_report(paths, out_dir: Path, history=None) -> Path:
 
     body = "".join(f"<h2 id='{s[2] if len(s) > 2 else _slug(s[0])}'>{html.escape(s[0])}</h2>{s[1]}" for s in sections)
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>benchsuite report</title>"
-            f"<style>{_CSS}</style><script>{_JS}</script></head><body><h1>benchsuite report</h1>"
+            f"<style>{_CSS}</style><script>{_vega_bundle()}</script><script>{_JS}</script></head><body><h1>benchsuite report</h1>"
             f"<p>{len(dirs)} run(s), {len(records)} records. Every number says its source: measured, simulated "
             f"or modeled.</p>{body}</body></html>")
     out_dir = Path(out_dir)
@@ -168,7 +198,7 @@ def build_report(paths, out_dir: Path, history=None) -> Path:
     return out
 
 
-def _tvm_tuning(df) -> str:
+def _tvm_tuning(df, fig) -> str:
     """What TVM's numbers stand on: per case, tuned or not, kernels found, trials per task, and the
     convergence of the estimated forward time with trials (would more tuning change a verdict?)."""
     from .. import figures
@@ -181,7 +211,7 @@ def _tvm_tuning(df) -> str:
                                                if k.startswith("params.") and r[k] == r[k]),
              "threads": r["threads"], "latency_ms": r["value"] * 1e3 if r["value"] == r["value"] else None,
              **{c[7:]: r.get(c) for c in cols}} for _, r in lat.iterrows()]
-    return (_img(figures.tvm_convergence(df), "TVM tuning convergence",
+    return (fig(figures.tvm_convergence(df), "TVM tuning convergence",
                  "No tuning log behind these runs (benchsuite tune writes one).") + _table(rows))
 
 
@@ -189,13 +219,15 @@ def _slug(title: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in title.lower()).strip("-")
 
 
-def _energy(df) -> str:
+def _energy(df, fig) -> str:
     if df.empty or not df.metric.str.startswith("energy").any():
         return '<p class="absent">No energy records in these runs (measured or modeled).</p>'
     sub = df[df.metric.str.startswith("energy") & (df.status == "ok")]
     if sub.empty:
         return '<p class="absent">Every energy record here is unsupported; the reasons are in "Unsupported".</p>'
-    parts = []
+    from .. import figures
+
+    parts = [fig(figures.energy(df), "energy per inference by source", "")]
     knobs = sorted(c for c in sub.columns if c.startswith("params."))
     for source in ("measured", "modeled", "simulated", "emulated"):
         s = sub[sub.source == source]

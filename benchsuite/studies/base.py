@@ -63,8 +63,8 @@ class Study:
         """(the verdict's key number with its interval, the paper's figure for it) for the report's matrix."""
         return "", ""
 
-    def figures(self, df, verdicts: list[Verdict]) -> list[tuple[bytes | None, str]]:
-        """(PNG or None, alt text) pairs for the report's section."""
+    def figures(self, df, verdicts: list[Verdict]) -> list[tuple[dict | None, str]]:
+        """(Vega-Lite spec or None, alt text) pairs for the report's section (benchsuite.figures)."""
         return []
 
 
