@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from .records import error_records, make_record
 
-def count_records(case) -> list[dict]:
-    """The case's analytic counts as `modeled` records; a counting failure is an error record."""
+
+def count_records(case, device=None) -> list[dict]:
+    """The case's analytic counts as `modeled` records; a counting failure is an error record. The
+    modeled energy uses the device's cache sizes (profile, else the machine this runs on)."""
     from .counting import count_registered
+    from .energy_model import caches_for, modeled_energy
     from .metrics import COUNTER_METRICS
 
-    from .energy import modeled_energy
-
     try:
-        totals = count_registered(case.model, case.resolution, case.batch_size, case.dtype, **case.params).totals()
+        counts = count_registered(case.model, case.resolution, case.batch_size, case.dtype, **case.params)
+        totals = counts.totals()
     except Exception as e:  # noqa: BLE001 - the measurements go on without the counts
         return error_records(case, f"counting failed: {type(e).__name__}: {e}", metrics=COUNTER_METRICS)
     values = {"madds": totals["madds"], "params": totals["params"], "memory_access": totals["mac_bytes"],
@@ -21,8 +23,9 @@ def count_records(case) -> list[dict]:
     out = [make_record(case, m, value=v, source="modeled", message="analytic count from the model graph")
            for m, v in values.items() if v is not None]
     try:
-        joules, how = modeled_energy(totals["madds"], totals["elementwise_ops"], totals["mac_bytes"], case.dtype)
-        out.append(make_record(case, "energy_forward_modeled", value=joules, source="modeled", message=how))
+        joules, how, config = modeled_energy(counts, case.dtype, caches_for(device))
+        out.append(make_record(case, "energy_forward_modeled", value=joules, source="modeled", message=how,
+                               config=config))
     except KeyError:
         out.append(make_record(case, "energy_forward_modeled", status="unsupported", source="modeled",
                                message=f"the energy constants have no figure for {case.dtype}"))

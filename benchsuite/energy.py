@@ -1,5 +1,5 @@
-"""Energy: meters that measure it (RAPL via powercap, NVML, hwmon power rails) and the analytic
-model (Horowitz's per-operation energies x counted operations and memory access).
+"""Energy meters that measure it: RAPL via powercap, NVML, hwmon power rails (the analytic model is
+benchsuite.energy_model).
 
 A meter is read as a monotonically increasing energy counter in joules; `EnergyUnavailable`
 carries the reason when a meter cannot be used here (absent, or unreadable and how to fix it).
@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-import tomllib
-from importlib import resources
 from pathlib import Path
 
 POWERCAP = Path("/sys/class/powercap")
@@ -169,20 +167,3 @@ def meter_for(device):
     if device.kind == "gpu":
         return NvmlMeter()
     return RaplMeter(Path(energy.get("powercap", POWERCAP)))
-
-
-# ---------------------------------------------------------------- modeled
-
-def constants() -> dict:
-    return tomllib.loads(resources.files("benchsuite.data").joinpath("energy_constants.toml").read_text())
-
-
-def modeled_energy(madds: int, elementwise_ops: int, mac_bytes: int, dtype: str) -> tuple[float, str]:
-    """Joules for one forward pass: arithmetic at the dtype's per-op energy plus every byte of the
-    analytic memory access at DRAM cost. Raises KeyError for a dtype the source has no figure for."""
-    c = constants()
-    ops = c[dtype]
-    arithmetic = madds * (ops["mult_pj"] + ops["add_pj"]) + elementwise_ops * ops["add_pj"]
-    memory = mac_bytes / 8 * c["memory"]["dram_pj_per_64bit"]
-    return (arithmetic + memory) * 1e-12, (f"{c['source']}: arithmetic {arithmetic * 1e-6:.3g} uJ + DRAM traffic "
-                                           f"{memory * 1e-6:.3g} uJ ({dtype})")

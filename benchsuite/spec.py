@@ -164,6 +164,30 @@ def _remote(source: str, table: dict) -> RemoteSpec:
     return RemoteSpec(host, int(port), key, target, cc, **timeouts)
 
 
+_SIZE = re.compile(r"(\d+)\s*([KMG]?)(i?B)?", re.IGNORECASE)
+
+
+def _caches(c: "_Checker") -> dict | None:
+    """[energy] caches = { L1d = "48KiB", L2 = "1MiB", L3 = "32MiB" }: the data cache levels the modeled
+    energy charges memory traffic at (bytes as integers, or sizes with K/M/G suffixes)."""
+    table = c.get("caches", dict, None)
+    if table is None:
+        return None
+    valid = 'a table of level = size, e.g. { L1d = "48KiB", L2 = "1MiB", L3 = "32MiB" } (or bytes as integers)'
+    out = {}
+    for level, size in table.items():
+        m = _SIZE.fullmatch(size.strip()) if isinstance(size, str) else None
+        if isinstance(size, int) and not isinstance(size, bool) and size > 0:
+            out[level] = size
+        elif m and int(m.group(1)) > 0:
+            out[level] = int(m.group(1)) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[m.group(2).upper()]
+        else:
+            c.fail(f"caches.{level}", f"bad size {size!r}", valid)
+    if not out:
+        c.fail("caches", "empty table", valid)
+    return out
+
+
 QUICK_TIMING = Timing(warmup_s=0.05, min_sample_s=0.01, target_precision=0.02, min_samples=7, max_time_s=1.5)
 
 
@@ -208,7 +232,8 @@ def load_device(name_or_path: str) -> DeviceSpec:
     ec = _Checker(source, c.get("energy", dict, {}), "energy.")
     energy = {k: v for k, v in (("hwmon", ec.get("hwmon", str, None)), ("powercap", ec.get("powercap", str, None)),
                                 ("idle_s", ec.get("idle_s", (int, float), None, check=_positive, valid="> 0")),
-                                ("window_s", ec.get("window_s", (int, float), None, check=_positive, valid="> 0")))
+                                ("window_s", ec.get("window_s", (int, float), None, check=_positive, valid="> 0")),
+                                ("caches", _caches(ec)))
               if v is not None}
     ec.done()
     ll = c.get("cachegrind_ll", str, None, check=lambda v: re.fullmatch(r"\d+,\d+,\d+", v) is not None,

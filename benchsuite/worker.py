@@ -54,7 +54,7 @@ def measure_group(cases, device, quick: bool, send) -> None:
     live = []
     for case in cases:
         send({"type": "progress", "text": f"preparing {case.label}", "timeout_s": timing.prepare_timeout_s})
-        counts, fingerprint = count_records(case), code_fingerprint(case)
+        counts, fingerprint = count_records(case, device), code_fingerprint(case)
         try:
             prepared, records = prepare_case(case, device)
         except Exception as e:  # noqa: BLE001 - becomes this case's error records
