@@ -49,6 +49,13 @@ def _ms(df, cols=("value", "ci_low", "ci_high")) -> pd.DataFrame:
 def guideline(verdicts) -> dict | None:
     """Measured speed relative to each group's baseline row with its interval, one bar per device x runner,
     the paper's GPU and ARM ratios as markers; one panel per scope (channel set, pass)."""
+    return speed_bars(verdicts, lambda r: {f"paper {p}": x for p, x in r.get("paper_speed_ratio", {}).items()},
+                      "speed / baseline")
+
+
+def speed_bars(verdicts, markers, ylabel: str) -> dict | None:
+    """Each verdict row's speed over its group's baseline with its 95% interval (bars: device x runner),
+    and reference values as black markers (markers(row) -> {label: value}); a panel per scope."""
     if not verdicts:
         return None
     rows = []
@@ -60,29 +67,32 @@ def guideline(verdicts) -> dict | None:
                                                if k not in ("device", "dtype", "runner", "metric", "resolution",
                                                             "batch_size", "threads"))) if x)
         for r in v.rows:
-            paper = r.get("paper_speed_ratio", {})
-            rows.append({"panel": panel, "case": ",".join(f"{k}={x}" for k, x in r["row"].items()),
+            rows.append({"panel": f"{v.study} {panel}", "case": ",".join(f"{k}={x}" for k, x in r["row"].items()),
                          "series": series, "speed": r["speed_ratio"], "lo": r["speed_ratio_ci"][0],
                          "hi": r["speed_ratio_ci"][1], "verdict": v.verdict, "outcome": r.get("outcome", ""),
                          "latency_ms": r["latency_s"] * 1e3, "flops_ratio": r.get("flops_ratio"),
-                         "paper gpu": paper.get("gpu"), "paper arm": paper.get("arm")})
+                         **{f"ref_{k}": x for k, x in markers(r).items()}})
     df = pd.DataFrame(rows).drop_duplicates(["panel", "case", "series"])
+    refs = [c for c in df.columns if c.startswith("ref_")]
     sel = _toggle()
     x = alt.X("case:N", title=None, sort=None, axis=alt.Axis(labelAngle=-30))
     tip = [alt.Tooltip("series:N"), alt.Tooltip("case:N"), alt.Tooltip("speed:Q", format=".3f"),
            alt.Tooltip("lo:Q", title="95% low", format=".3f"), alt.Tooltip("hi:Q", title="95% high", format=".3f"),
            alt.Tooltip("latency_ms:Q", title="latency ms", format=".3f"), alt.Tooltip("outcome:N"),
            alt.Tooltip("verdict:N"), alt.Tooltip("flops_ratio:Q", title="FLOP ratio", format=".2f"),
-           alt.Tooltip("paper gpu:Q", format=".2f"), alt.Tooltip("paper arm:Q", format=".2f")]
+           *[alt.Tooltip(f"{c}:Q", title=c[4:], format=".2f") for c in refs]]
     base = alt.Chart().encode(x=x)
-    bars = base.mark_bar().encode(xOffset="series:N", y=alt.Y("speed:Q", title="speed / baseline"),
+    bars = base.mark_bar().encode(xOffset="series:N", y=alt.Y("speed:Q", title=ylabel),
                                   color="series:N", opacity=_fade(sel), tooltip=tip).add_params(sel)
     ci = base.mark_rule(color="black").encode(xOffset="series:N", y="lo:Q", y2="hi:Q", opacity=_fade(sel))
-    paper = base.transform_fold(["paper gpu", "paper arm"], as_=["published", "paper"]).transform_filter(
-        "isValid(datum.paper)").mark_point(size=70, filled=True, color="black").encode(
-        y="paper:Q", shape=alt.Shape("published:N"),
-        tooltip=["published:N", "case:N", alt.Tooltip("paper:Q", format=".2f")])
-    panels = [alt.layer(bars, ci, paper, data=df).transform_filter(alt.datum.panel == p).properties(
+    layers = [bars, ci]
+    if refs:
+        layers.append(base.transform_fold(refs, as_=["reference", "ref"]).transform_filter(
+            "isValid(datum.ref)").transform_calculate(reference="slice(datum.reference, 4)").mark_point(
+            size=70, filled=True, color="black").encode(
+            y="ref:Q", shape=alt.Shape("reference:N"),
+            tooltip=["reference:N", "case:N", alt.Tooltip("ref:Q", format=".2f")]))
+    panels = [alt.layer(*layers, data=df).transform_filter(alt.datum.panel == p).properties(
         title=p, width=max(150, 70 * df[df.panel == p].case.nunique()), height=200) for p in df.panel.unique()]
     with warnings.catch_warnings():  # one legend selection shared by every panel is what is wanted here
         warnings.filterwarnings("ignore", "Automatically deduplicated selection parameter")

@@ -23,9 +23,10 @@ def _build(width: float, classes: int, separable: bool) -> Net:
 
 
 @register_model(family="mobilenet_v1")
-def mobilenet_v1(*, width: float = 1.0, classes: int = 1000):
-    """MobileNetV1: 3x3 conv then 13 depthwise-separable layers; width multiplier alpha."""
-    return _build(width, classes, separable=True)
+def mobilenet_v1(*, width: float = 1.0, classes: int = 1000, separable: bool = True):
+    """MobileNetV1: 3x3 conv then 13 depthwise-separable layers; width multiplier alpha. With
+    separable = false every pair is one standard 3x3 conv (Table 4; mobilenet_v1_full_conv)."""
+    return _build(width, classes, separable=separable)
 
 
 @register_model(family="mobilenet_v1")

@@ -20,12 +20,12 @@ SMALL = [(16, 3, 16, 16, True, RE, 2), (16, 3, 72, 24, False, RE, 2), (24, 3, 88
 
 
 class _Block(nn.Module):
-    def __init__(self, cin, k, exp, cout, se, act, stride):
+    def __init__(self, cin, k, exp, cout, se, act, stride, gate=nn.Hardsigmoid):
         super().__init__()
         layers = [] if exp == cin else [conv_bn(cin, exp, 1, act=act)]
         layers.append(conv_bn(exp, exp, k, stride, groups=exp, act=act))
         if se:
-            layers.append(SqueezeExcite(exp, make_divisible(exp // 4, 8)))
+            layers.append(SqueezeExcite(exp, make_divisible(exp // 4, 8), gate=gate))
         layers.append(conv_bn(exp, cout, 1, act=None))
         self.block = nn.Sequential(*layers)
         self.residual = stride == 1 and cin == cout
@@ -35,22 +35,32 @@ class _Block(nn.Module):
         return x + y if self.residual else y
 
 
-def _build(cfg, last_channel: int, width: float, classes: int) -> Net:
+# activation knob -> (what replaces hard-swish, what replaces the squeeze-excite's hard-sigmoid gate)
+ACTIVATION = {"hswish": (nn.Hardswish, nn.Hardsigmoid), "swish": (nn.SiLU, nn.Sigmoid),
+              "relu": (nn.ReLU, nn.Hardsigmoid)}
+
+
+def _build(cfg, last_channel: int, width: float, classes: int, activation: str = "hswish") -> Net:
+    if activation not in ACTIVATION:
+        raise ValueError(f"activation must be one of {', '.join(ACTIVATION)}; got {activation!r}")
+    hs, gate = ACTIVATION[activation]
     ch = lambda c: make_divisible(c * width)  # noqa: E731
-    layers = [conv_bn(3, ch(16), 3, 2, act=HS)]
+    layers = [conv_bn(3, ch(16), 3, 2, act=hs)]
     for cin, k, exp, cout, se, act, s in cfg:
-        layers.append(_Block(ch(cin), k, ch(exp), ch(cout), se, act, s))
+        layers.append(_Block(ch(cin), k, ch(exp), ch(cout), se, hs if act is HS else act, s, gate))
     last_in = ch(cfg[-1][3])
-    layers.append(conv_bn(last_in, 6 * last_in, 1, act=HS))
+    layers.append(conv_bn(last_in, 6 * last_in, 1, act=hs))
     head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1), nn.Linear(6 * last_in, last_channel),
-                         nn.Hardswish(inplace=True), nn.Dropout(0.2), nn.Linear(last_channel, classes))
+                         hs(inplace=True), nn.Dropout(0.2), nn.Linear(last_channel, classes))
     return Net(*layers, head)
 
 
 @register_model(family="mobilenet_v3")
-def mobilenet_v3_large(*, width: float = 1.0, classes: int = 1000):
-    """MobileNetV3-Large: inverted residuals with squeeze-excite and hard-swish."""
-    return _build(LARGE, make_divisible(1280 * width), width, classes)
+def mobilenet_v3_large(*, width: float = 1.0, classes: int = 1000, activation: str = "hswish"):
+    """MobileNetV3-Large: inverted residuals with squeeze-excite and hard-swish. `activation` = swish puts
+    swish where hard-swish is and sigmoid as the squeeze-excite gate (the paper's section 5.2 alternative);
+    relu puts ReLU everywhere."""
+    return _build(LARGE, make_divisible(1280 * width), width, classes, activation)
 
 
 @register_model(family="mobilenet_v3")

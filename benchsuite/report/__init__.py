@@ -188,7 +188,8 @@ def build_report(paths, out_dir: Path, history=None) -> Path:
 
     body = "".join(f"<h2 id='{s[2] if len(s) > 2 else _slug(s[0])}'>{html.escape(s[0])}</h2>{s[1]}" for s in sections)
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>benchsuite report</title>"
-            f"<style>{_CSS}</style><script>{_vega_bundle()}</script><script>{_JS}</script></head><body><h1>benchsuite report</h1>"
+            f"<style>{_CSS}</style><script>{_vega_bundle()}</script><script>{_JS}</script></head>"
+            f"<body><h1>benchsuite report</h1>"
             f"<p>{len(dirs)} run(s), {len(records)} records. Every number says its source: measured, simulated "
             f"or modeled.</p>{body}</body></html>")
     out_dir = Path(out_dir)
