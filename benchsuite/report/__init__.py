@@ -29,7 +29,8 @@ div.vl{margin:.6em 0;overflow-x:auto}.holds{color:#2a7}.violated{color:#c33}.inc
 #verdict-matrix td.cell{text-align:center;min-width:90px}#verdict-matrix .num{font-size:11px;color:#444}
 td.holds{background:#e6f4ea}td.violated{background:#fce8e6}td.inconclusive{background:#fef7e0}
 td.notrun{color:#aaa}th.claim{text-align:left;cursor:default}.summary{font-size:15px}
-pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:12px}#records-wrap{max-height:600px;overflow:auto}
+pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:12px}
+#records-wrap{max-height:600px;overflow:auto;content-visibility:auto;contain-intrinsic-size:auto 600px}
 """
 
 # Sorting and filtering of the records table, and a load check the browser test reads.
@@ -41,11 +42,14 @@ function sortBy(th){const t=th.closest('table'),i=[...th.parentNode.children].in
  rows.forEach(r=>t.tBodies[0].appendChild(r));}
 function filterRows(q){q=q.toLowerCase();for(const r of document.querySelectorAll('#records tbody tr'))
  r.style.display=r.textContent.toLowerCase().includes(q)?'':'none';}
+// Figures are drawn one after another once the page has painted, yielding to the browser between them,
+// so the first screen (summary and verdict matrix) is readable at once; body data-* attributes say when
+// all are drawn and how many failed (the browser tests read them).
 window.addEventListener('load',async()=>{const divs=[...document.querySelectorAll('div.vl')];let bad=0;
  const opts={renderer:'svg',actions:false};
- await Promise.all(divs.map(d=>{try{return vegaEmbed(d,JSON.parse(document.getElementById(d.id+'-spec')
- .textContent),opts).then(r=>{d.dataset.rendered='1'}).catch(e=>{bad++;console.error('figure '+d.id+': '+e)})}
- catch(e){bad++;console.error('figure '+d.id+': '+e);return null}}));
+ for(const d of divs){await new Promise(r=>setTimeout(r,0));
+  try{await vegaEmbed(d,JSON.parse(document.getElementById(d.id+'-spec').textContent),opts);d.dataset.rendered='1'}
+  catch(e){bad++;console.error('figure '+d.id+': '+e)}}
  const b=document.body.dataset;b.figures=divs.length;b.figuresFailed=bad;b.loaded='1';});
 """
 
@@ -188,10 +192,9 @@ def build_report(paths, out_dir: Path, history=None) -> Path:
 
     body = "".join(f"<h2 id='{s[2] if len(s) > 2 else _slug(s[0])}'>{html.escape(s[0])}</h2>{s[1]}" for s in sections)
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>benchsuite report</title>"
-            f"<style>{_CSS}</style><script>{_vega_bundle()}</script><script>{_JS}</script></head>"
-            f"<body><h1>benchsuite report</h1>"
+            f"<style>{_CSS}</style></head><body><h1>benchsuite report</h1>"
             f"<p>{len(dirs)} run(s), {len(records)} records. Every number says its source: measured, simulated "
-            f"or modeled.</p>{body}</body></html>")
+            f"or modeled.</p>{body}<script>{_vega_bundle()}</script><script>{_JS}</script></body></html>")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / REPORT_FILE
