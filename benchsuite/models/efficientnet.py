@@ -1,5 +1,9 @@
-"""EfficientNet-B0 (Tan and Le 2019), torchvision's structure."""
+"""EfficientNet-B0 to B3 (Tan and Le 2019), torchvision's structure. B1-B3 scale B0 by the compound
+coefficients of the paper's section 3.3 as its released models do: channels x width (rounded to multiples
+of 8), layers per stage x depth (rounded up), each at its published resolution."""
 from __future__ import annotations
+
+import math
 
 from torch import nn
 
@@ -27,12 +31,35 @@ class MBConv(nn.Module):
         return x + y if self.residual else y  # stochastic depth is the identity at inference
 
 
+def _build(width: float, depth: float, dropout: float, classes: int) -> Net:
+    ch = lambda c: make_divisible(c * width)  # noqa: E731
+    layers = [conv_bn(3, ch(32), 3, 2, act=nn.SiLU)]
+    for expand, k, stride, cin, cout, n in B0:
+        for i in range(math.ceil(n * depth)):
+            layers.append(MBConv(ch(cin) if i == 0 else ch(cout), ch(cout), expand, k, stride if i == 0 else 1))
+    layers.append(conv_bn(ch(320), 4 * ch(320), 1, act=nn.SiLU))
+    return Net(*layers, Classifier(4 * ch(320), classes, dropout=dropout))
+
+
 @register_model(family="efficientnet")
 def efficientnet_b0(*, classes: int = 1000):
     """EfficientNet-B0: MBConv blocks with squeeze-excite and SiLU."""
-    layers = [conv_bn(3, 32, 3, 2, act=nn.SiLU)]
-    for expand, k, stride, cin, cout, n in B0:
-        for i in range(n):
-            layers.append(MBConv(cin if i == 0 else cout, cout, expand, k, stride if i == 0 else 1))
-    layers.append(conv_bn(320, 1280, 1, act=nn.SiLU))
-    return Net(*layers, Classifier(1280, classes, dropout=0.2))
+    return _build(1.0, 1.0, 0.2, classes)
+
+
+@register_model(family="efficientnet", default_resolution=240)
+def efficientnet_b1(*, classes: int = 1000):
+    """EfficientNet-B1: B0 with depth x1.1 at 240x240."""
+    return _build(1.0, 1.1, 0.2, classes)
+
+
+@register_model(family="efficientnet", default_resolution=260)
+def efficientnet_b2(*, classes: int = 1000):
+    """EfficientNet-B2: width x1.1, depth x1.2 at 260x260."""
+    return _build(1.1, 1.2, 0.3, classes)
+
+
+@register_model(family="efficientnet", default_resolution=300)
+def efficientnet_b3(*, classes: int = 1000):
+    """EfficientNet-B3: width x1.2, depth x1.4 at 300x300."""
+    return _build(1.2, 1.4, 0.3, classes)
