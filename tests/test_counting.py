@@ -21,7 +21,7 @@ MODELS = {
     "mobilenet_v3_large": ("mobilenet_v3_large", {}), "mobilenet_v3_small": ("mobilenet_v3_small", {}),
     "ghostnet": ("ghostnet", {}), "efficientnet_b0": ("efficientnet_b0", {}), "resnet50": ("resnet50", {}),
     "efficientnet_b1": ("efficientnet_b1", {}), "efficientnet_b2": ("efficientnet_b2", {}),
-    "efficientnet_b3": ("efficientnet_b3", {}),
+    "efficientnet_b3": ("efficientnet_b3", {}), "shufflenet_v1_g3": ("shufflenet_v1", {"groups": 3}),
     "mobilenet_v2_cifar_a": ("mobilenet_v2_cifar", {"variant": "a"}),
     "mobilenet_v2_cifar_replication_b": ("mobilenet_v2_cifar", {"variant": "b"}),
     "mobilenet_v2_cifar_replication_c": ("mobilenet_v2_cifar", {"variant": "c"}),
@@ -60,12 +60,19 @@ def test_complexity_reference(row):
     name, knobs = MODELS[row["model"]]
     if row["model"] in WIDTH_KNOB:
         knobs = {**knobs, "width": float(row["width"])}
+    elif name == "shufflenet_v1":
+        knobs = {**knobs, "scale": float(row["width"])}
     counts = count_registered(name, int(row["resolution"]), **knobs).totals()
     key = (row["model"], row["width"])
     if row["madds_millions"]:
         published = float(row["madds_millions"]) * 1e6
-        assert abs(counts["madds"] / published - 1) <= 0.02, f"madds {counts['madds']:,} vs {published:,.0f}"
+        # within 2%, or within the printed precision where that is coarser (ShuffleNet's "13" M at 0.25x)
+        printed_digits = len(row["madds_millions"].split(".")[1]) if "." in row["madds_millions"] else 0
+        allowed = max(0.02 * published, 0.5e6 * 10 ** -printed_digits)
+        assert abs(counts["madds"] - published) <= allowed, f"madds {counts['madds']:,} vs {published:,.0f}"
     printed = row["params_millions"]
+    if not printed:
+        return  # the source prints no parameter count
     if key in IMPLEMENTATION_FOLLOWED:
         assert counts["params"] == IMPLEMENTATION_FOLLOWED[key]
     else:

@@ -81,6 +81,17 @@ def _v1_width(groups: int, scale: float) -> int:
     return max(q, int(round(V1_WIDTHS[groups] * scale / q)) * q)
 
 
+def _v1_stem(groups: int, scale: float) -> int:
+    """The stem's channels as in the authors' models (megvii-model/ShuffleNet-Series, ShuffleNetV1):
+    48 at 2x, 24 at 1x and 1.5x, and at 0.5x 12 (g = 3) or 16 (g = 8); other group counts at 0.5x take
+    12 (half of 24). The authors publish no 0.25x model: it keeps the 0.5x stem."""
+    if scale == 2.0:
+        return 48
+    if scale >= 1.0:
+        return 24
+    return 16 if groups == 8 else 12
+
+
 @register_model(family="shufflenet_v1")
 def shufflenet_v1(*, groups: int = 3, scale: float = 1.0, classes: int = 1000):
     """ShuffleNet V1: pointwise group convs with channel shuffle (groups 1/2/3/4/8, scale 0.25-2)."""
@@ -88,7 +99,7 @@ def shufflenet_v1(*, groups: int = 3, scale: float = 1.0, classes: int = 1000):
         raise ValueError(f"ShuffleNet V1 groups {groups} not defined (valid: {', '.join(map(str, V1_WIDTHS))})")
     if scale not in V1_SCALES:
         raise ValueError(f"ShuffleNet V1 scale {scale} not defined (valid: {', '.join(map(str, V1_SCALES))})")
-    stem = 48 if scale == 2.0 else 24
+    stem = _v1_stem(groups, scale)
     layers = [conv_bn(3, stem, 3, 2), nn.MaxPool2d(3, 2, 1)]
     cin, width = stem, _v1_width(groups, scale)
     for stage, repeats in enumerate((4, 8, 4)):
