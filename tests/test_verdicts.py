@@ -219,3 +219,11 @@ def test_a_workload_that_names_no_study_gets_no_verdicts():
     samples = {}
     records = [_measure(_case("g1_block_stack", {"c1": 16, "c2": 16}, workload="unnamed"), 1.0, 0.01, samples, 0)]
     assert compute(records, samples) == []
+
+
+def test_a_study_this_version_lacks_is_skipped_with_a_note(capsys):
+    """A run made by another version may name a study not installed here: the other studies still judge."""
+    records, samples = _g1_records([1.0, 1.1, 1.2, 1.3])
+    (v,) = compute_for(records, samples, {"g1w": {"studies": ["retired_study", "g1"]}})
+    assert v.study == "G1"
+    assert "names study 'retired_study', which is not installed here" in capsys.readouterr().err

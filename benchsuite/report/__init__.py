@@ -164,7 +164,7 @@ def build_report(paths, out_dir: Path, history=None) -> Path:
         own = claims[claims.run_id.isin({m["run_id"] for m in metas if study.name in m.get("studies", [])})]
         vs = [v for v in verdicts if v.by == study.name]
         shown = [fig(spec, alt, "") for spec, alt in study.figures(own, vs)] if len(own) else []
-        body = "".join(shown) or f'<p class="absent">{html.escape(study.absent)}.</p>'
+        body = "".join(shown) if len(own) else f'<p class="absent">{html.escape(study.absent)}.</p>'
         sections.append((study.title, body + _verdict_list(vs), matrix.anchor(study.name)))
     sections.append(("Runtime breakdown by operator category",
                      fig(figures.breakdown(df, reference_rows("shufflenetv2_runtime_breakdown.csv")),
