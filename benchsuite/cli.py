@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from . import __version__
-from .errors import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, EXIT_REGRESSION, EXIT_USAGE, BenchsuiteError
+from .errors import EXIT_BUG, EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, EXIT_REGRESSION, EXIT_USAGE, BenchsuiteError
 
 EPILOG = """exit codes:
   0    success: every case ok, skipped or unsupported
@@ -262,6 +263,10 @@ def cmd_report(a) -> int:
     from .report import build_report
     from .store import HISTORY_FILE, History
 
+    _writable_folder(a.out, "--out")
+    if not a.runs and not Path(a.results).is_dir():
+        raise BenchsuiteError(f"no results folder {a.results}: run 'benchsuite run' (or 'make run') first, "
+                              "or name run folders")
     runs = [Path(r) for r in a.runs] or latest_runs(Path(a.results))
     if not runs:
         raise BenchsuiteError(f"no runs under {a.results}: run 'benchsuite run' (or 'make run') first")
@@ -303,6 +308,7 @@ def cmd_run(a) -> int:
     device = load_device(a.device or defaults()["device"])
     workload = load_workload(a.workload or defaults()["workload"])
     device = override_runner_options(device, a.runner_option)
+    _writable_folder(a.out, "--out")
     outcome = execute(device, workload, runners=a.runner, quick=a.quick, filter_glob=a.filter,
                       results=Path(a.out), history=Path(a.history) if a.history else None, argv=sys.argv,
                       progress=Progress(enabled=not a.no_progress), ceilings=not a.no_ceilings,
@@ -393,6 +399,9 @@ COMMANDS = {"run": cmd_run, "tune": cmd_tune, "list": cmd_list, "env": cmd_env, 
 
 
 def main(argv=None) -> int:
+    """Every command goes through this boundary: expected failures (bad input, missing, unreadable or
+    non-UTF-8 files, permissions, a full disk) are one line on stderr and exit 2; an unexpected exception
+    is a bug: a short message names the log file that keeps its traceback, exit 70."""
     args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
@@ -402,3 +411,58 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("benchsuite: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except UnicodeDecodeError as e:
+        print(f"benchsuite: error: a file is not UTF-8 text ({e.reason} at byte {e.start})", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as e:
+        print(f"benchsuite: error: {_os_error(e)}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as e:  # noqa: BLE001 - the boundary: anything else is a bug, reported, not a traceback
+        log = _bug_log(e)
+        print(f"benchsuite: internal error: {type(e).__name__}: {e}\n"
+              f"This is a bug in benchsuite {__version__}. The traceback is in {log}; please attach that file to "
+              "a bug report. Records already written are kept.", file=sys.stderr)
+        return EXIT_BUG
+
+
+def _writable_folder(path: str, option: str) -> None:
+    """Refuse, before any work, a results or report folder that cannot be one."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise BenchsuiteError(f"{option} {path}: exists and is not a folder (give a folder to write into)")
+    existing = next((q for q in (p, *p.parents) if q.exists()), None)
+    if existing is not None and not os.access(existing, os.W_OK):
+        raise BenchsuiteError(f"{option} {path}: cannot write into {existing} (no permission)")
+
+
+def _os_error(e: OSError) -> str:
+    import errno
+
+    if e.strerror is None:  # raised with a message of ours (a FileNotFoundError naming what is missing)
+        return str(e)
+    what = f"{e.filename}: " if e.filename else ""
+    hint = {errno.ENOSPC: " (the disk is full: free space or give --out another disk)",
+            errno.EACCES: " (no permission: choose a folder you can write, or fix its permissions)",
+            errno.ENOTDIR: " (a file stands where a folder is needed)",
+            errno.EROFS: " (a read-only file system)"}.get(e.errno, "")
+    return f"{what}{e.strerror}{hint}"
+
+
+def _bug_log(e: BaseException) -> Path:
+    """The traceback of an unexpected exception, written where the user can find it (never the terminal)."""
+    import time
+    import traceback
+
+    from platformdirs import user_log_dir
+
+    text = (f"benchsuite {__version__}, {time.strftime('%Y-%m-%dT%H:%M:%S')}\nargv: {sys.argv}\n\n"
+            + "".join(traceback.format_exception(e)))
+    for folder in (Path(user_log_dir("benchsuite")), Path.cwd()):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"crash-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
+            path.write_text(text)
+            return path
+        except OSError:
+            continue
+    return Path("(unwritable: no log folder could be written)")

@@ -6,6 +6,7 @@ EXIT_FAILURES = 1       # the command ran but some cases ended as `error` record
 EXIT_USAGE = 2          # bad input: unknown name, malformed spec, bad option
 EXIT_REGRESSION = 3     # compare / regress found a significant slowdown
 EXIT_INTERRUPTED = 130  # Ctrl-C; finished records are kept
+EXIT_BUG = 70           # an unexpected exception: a bug in benchsuite (EX_SOFTWARE); its traceback goes to a log
 
 
 class BenchsuiteError(Exception):

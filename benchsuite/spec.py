@@ -100,6 +100,11 @@ def _positive(v) -> bool:
     return v > 0
 
 
+MAX_SECONDS = 7 * 86400  # a week: no timing setting beyond it is meant (and inf is no setting)
+TIMING_LIMITS = {"target_precision": 1.0, "min_samples": 1_000_000, "max_samples": 10_000_000, "processes": 1000}
+MAX_CACHE = 1 << 40
+
+
 # ---------------------------------------------------------------- device
 
 def _timing(source: str, table: dict, base: Timing, prefix: str) -> Timing:
@@ -107,7 +112,8 @@ def _timing(source: str, table: dict, base: Timing, prefix: str) -> Timing:
     kw = {}
     for f in fields(Timing):
         t = (int, float) if f.type == "float" else int
-        v = c.get(f.name, t, None, check=_positive, valid="a number > 0")
+        top = TIMING_LIMITS.get(f.name, MAX_SECONDS)
+        v = c.get(f.name, t, None, check=lambda v, top=top: 0 < v <= top, valid=f"a number > 0 and <= {top:g}")
         if v is not None:
             kw[f.name] = float(v) if f.type == "float" else v
     c.done()
@@ -177,12 +183,12 @@ def _caches(c: "_Checker") -> dict | None:
     out = {}
     for level, size in table.items():
         m = _SIZE.fullmatch(size.strip()) if isinstance(size, str) else None
-        if isinstance(size, int) and not isinstance(size, bool) and size > 0:
+        if isinstance(size, int) and not isinstance(size, bool):
             out[level] = size
-        elif m and int(m.group(1)) > 0:
+        elif m:
             out[level] = int(m.group(1)) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[m.group(2).upper()]
-        else:
-            c.fail(f"caches.{level}", f"bad size {size!r}", valid)
+        if not 0 < out.get(level, 0) <= MAX_CACHE:
+            c.fail(f"caches.{level}", f"bad size {size!r}", valid + " up to 1 TiB")
     if not out:
         c.fail("caches", "empty table", valid)
     return out
@@ -303,11 +309,17 @@ def _model_sweep(source: str, raw: dict, idx: int) -> ModelSweep:
                 rows.append(row)
     skip = tuple(c.table.get("skip", []))
     try:
-        check_knobs(name, {k: None for k in axes})
+        check_knobs(name, {k: None for k in axes}, values=False)
         for j, row in enumerate(rows):
-            check_knobs(name, {k: None for k in row if k not in tags})
+            check_knobs(name, {k: None for k in row if k not in tags}, values=False)
     except Exception as e:  # noqa: BLE001 - re-raised with the file and key
         c.fail("axes/rows", str(e))
+    entry = get_model_entry(name)  # every value against what the model declares valid, before any work
+    for key, value in [(f"axes.{k}", v) for k, vs in axes.items() for v in vs] + [
+            (f"rows[{j}].{k}", v) for j, row in enumerate(rows) for k, v in row.items() if k not in tags]:
+        valid = entry.knob_problem(key.rsplit(".", 1)[1], value)
+        if valid:
+            c.fail(key, f"bad value {value!r} for model '{name}'", valid)
     c.done()
     return ModelSweep(name, axes, tuple(rows), skip, tags)
 
@@ -322,10 +334,13 @@ def _is_reference(name: str) -> bool:
     return name in _references()
 
 
+MAX_SIZE = 65536  # no batch or resolution beyond this is a measurement anyone means: refuse, do not allocate
+
+
 def _check_values(c: _Checker, key: str, values, what: str):
     for v in values:
-        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-            c.fail(key, f"bad {what} {v!r}", "positive integers")
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 < v <= MAX_SIZE:
+            c.fail(key, f"bad {what} {v!r}", f"positive integers up to {MAX_SIZE}")
 
 
 def load_workload(name_or_path: str) -> WorkloadSpec:

@@ -5,6 +5,8 @@ import shutil
 import signal
 import time
 
+from pathlib import Path
+
 import pytest
 
 from benchsuite import load_runs
@@ -71,6 +73,43 @@ def test_bad_input_exit_2(args, fragment, capsys, tmp_path):
     assert main(args + (["--out", str(tmp_path)] if args[0] == "run" else [])) == 2
     assert fragment in capsys.readouterr().err
     assert not any(tmp_path.iterdir()), "nothing is written for bad input"
+
+
+@pytest.mark.parametrize("make, args, fragment", [
+    # each input a new user met that ended in a traceback or in a sweep of error records
+    (None, ["report", "--results", "{tmp}/none"], "no results folder"),
+    (None, ["count", "--model", "mobilenet_v1", "--width", "-1"], "knob 'width': -1.0 is not valid (valid: a positive"),
+    (None, ["count", "--model", "g1_block_stack", "--knob", "c1=abc"], "knob 'c1': 'abc' is not valid"),
+    (("wl.toml", b'name = "\xff"\n'), ["run", "--workload", "{tmp}/wl.toml"], "not UTF-8 text"),
+    (("afile", b""), ["run", "--out", "{tmp}/afile"], "exists and is not a folder"),
+    (("wl.toml", b'name = "x"\n[[models]]\nname = "g1_block_stack"\nrows = [{ c1 = "wide" }]\n'),
+     ["run", "--workload", "{tmp}/wl.toml"], "key 'models[0].rows[0].c1': bad value 'wide'"),
+    (("wl.toml", b'name = "x"\n[[models]]\nname = "g1_block_stack"\nrows = [{ c1 = 0 }]\n'),
+     ["run", "--workload", "{tmp}/wl.toml"], "bad value 0 for model 'g1_block_stack' (valid: a positive integer"),
+])
+def test_inputs_refused_at_the_door(make, args, fragment, capsys, tmp_path, monkeypatch):
+    """Exit 2, one line naming what is wrong and what is valid, no traceback, no run folder left behind."""
+    monkeypatch.setattr("benchsuite.execute.execute", lambda *a, **k: pytest.fail("the run was not refused"))
+    if make:
+        (tmp_path / make[0]).write_bytes(make[1])
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    out = tmp_path / "results"
+    assert main(argv + (["--out", str(out)] if argv[0] == "run" and "--out" not in argv else [])) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
+
+
+def test_an_unexpected_exception_is_a_bug_report_not_a_traceback(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    from benchsuite import cli
+
+    monkeypatch.setitem(cli.COMMANDS, "env", lambda a: {}["missing"])
+    assert main(["env"]) == 70
+    err = capsys.readouterr().err
+    assert "internal error: KeyError: 'missing'" in err and "Traceback" not in err
+    log = Path(err.split("The traceback is in ")[1].split(";")[0])
+    assert log.exists() and "Traceback" in log.read_text() and "KeyError" in log.read_text()
 
 
 def test_unknown_option_exit_2(capsys):

@@ -59,7 +59,7 @@ G3_STRUCTURES = ("1-fragment", "2-fragment-series", "4-fragment-series",
                  "2-fragment-parallel", "4-fragment-parallel")
 
 
-@register_model(family="guideline", default_resolution=56)
+@register_model(family="guideline", default_resolution=56, choices={"structure": G3_STRUCTURES})
 def g3_fragment_stack(*, c: int = 128, structure: str = "1-fragment", multiplier: int = 1):
     """G3: 10 blocks of 1, 2 or 4 1x1-conv fragments in series or in parallel, FLOPs held equal.
 

@@ -69,7 +69,7 @@ def _check(variant: str) -> None:
         raise ValueError(f"unknown MobileNetV2 variant '{variant}' (valid: {', '.join(VARIANTS)})")
 
 
-@register_model(family="mobilenet_v2")
+@register_model(family="mobilenet_v2", choices={"variant": VARIANTS})
 def mobilenet_v2(*, width: float = 1.0, variant: str = "a", classes: int = 1000):
     """MobileNetV2 (torchvision structure); variant b/c/d replace the 1x1 expansion by replication."""
     _check(variant)
@@ -85,7 +85,7 @@ def mobilenet_v2(*, width: float = 1.0, variant: str = "a", classes: int = 1000)
     return Net(*layers, Classifier(last, classes, dropout=0.2))
 
 
-@register_model(family="mobilenet_v2", default_resolution=32)
+@register_model(family="mobilenet_v2", default_resolution=32, choices={"variant": VARIANTS})
 def mobilenet_v2_cifar(*, variant: str = "a", classes: int = 10):
     """MobileNetV2 for CIFAR (32x32, stride-1 stem) as in the replication post's reference code."""
     _check(variant)

@@ -55,7 +55,7 @@ def _build(cfg, last_channel: int, width: float, classes: int, activation: str =
     return Net(*layers, head)
 
 
-@register_model(family="mobilenet_v3")
+@register_model(family="mobilenet_v3", choices={"activation": tuple(ACTIVATION)})
 def mobilenet_v3_large(*, width: float = 1.0, classes: int = 1000, activation: str = "hswish"):
     """MobileNetV3-Large: inverted residuals with squeeze-excite and hard-swish. `activation` = swish puts
     swish where hard-swish is and sigmoid as the squeeze-excite gate (the paper's section 5.2 alternative);

@@ -29,7 +29,7 @@ class _Input(nn.Sequential):
         self.in_channels = in_channels
 
 
-@register_model(family="operator_pair", default_resolution=14)
+@register_model(family="operator_pair", default_resolution=14, choices={"kind": ("standard", "separable")})
 def separable_conv_layer(*, kind: str = "standard", c: int = 512):
     """One 3x3 stride-1 layer c -> c: `standard` convolution, or `separable` (3x3 depthwise then 1x1)."""
     if kind == "standard":
@@ -65,7 +65,7 @@ def ghost_conv_stack(*, s: int = 2, c: int = 128, k: int = 1, d: int = 3):
     return _Input(*[layer() for _ in range(REPEATS)], in_channels=c)
 
 
-@register_model(family="operator_pair", default_resolution=14)
+@register_model(family="operator_pair", default_resolution=14, choices={"act": tuple(ACTIVATIONS)})
 def activation_stack(*, act: str = "hswish", c: int = 672):
     """10 non-linearities on a c-channel map (MobileNetV3-Large's late stages: 14x14x672 by default)."""
     if act not in ACTIVATIONS:

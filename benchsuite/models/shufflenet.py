@@ -34,7 +34,7 @@ class _V2Unit(nn.Module):
         return self.shuffle(out)
 
 
-@register_model(family="shufflenet_v2")
+@register_model(family="shufflenet_v2", choices={"width": tuple(V2_CHANNELS)})
 def shufflenet_v2(*, width: float = 1.0, classes: int = 1000):
     """ShuffleNet V2: channel split, two branches, concat, channel shuffle (widths 0.5/1/1.5/2)."""
     if width not in V2_CHANNELS:
@@ -92,7 +92,7 @@ def _v1_stem(groups: int, scale: float) -> int:
     return 16 if groups == 8 else 12
 
 
-@register_model(family="shufflenet_v1")
+@register_model(family="shufflenet_v1", choices={"groups": tuple(V1_WIDTHS), "scale": V1_SCALES})
 def shufflenet_v1(*, groups: int = 3, scale: float = 1.0, classes: int = 1000):
     """ShuffleNet V1: pointwise group convs with channel shuffle (groups 1/2/3/4/8, scale 0.25-2)."""
     if groups not in V1_WIDTHS:
