@@ -9,7 +9,7 @@ REPORTS ?= reports
 WINDOW  ?= 10
 NIGHTLY_WORKLOADS ?= guideline1 guideline2 guideline3 guideline4 resolution multipliers architectures
 
-.PHONY: install run test test-fast bench lint report nightly clean dist arm-board
+.PHONY: install run test test-fast bench lint report nightly nightly-runs nightly-merge clean dist arm-board
 
 $(BIN)/benchsuite: pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -46,6 +46,25 @@ nightly: install
 	done; \
 	$(BIN)/benchsuite report --results $(RESULTS) --out $(REPORTS) || status=$$?; \
 	$(BIN)/benchsuite regress --history $(RESULTS)/history.sqlite --window $(WINDOW) || status=$$?; \
+	exit $$status
+
+# the fleet nightly (.github/workflows/nightly.yml), in two halves. On each device: quick runs of the
+# nightly set (exit 1 when a case errored). Then, once for the fleet: the index rebuilt from the run
+# archive ($(ARCHIVE): a checkout of the benchsuite-history branch), the regression check for every
+# device and workload, and one report with the devices side by side; the exit status is the first failure's.
+ARCHIVE ?= history
+nightly-runs: install
+	@status=0; \
+	for w in $(NIGHTLY_WORKLOADS); do \
+	  $(BIN)/benchsuite run --device $(DEVICE) --workload $$w --quick --no-progress --out $(RESULTS) || status=$$?; \
+	done; \
+	exit $$status
+
+nightly-merge: install
+	@status=0; \
+	$(BIN)/benchsuite history rebuild --from $(ARCHIVE) --history $(RESULTS)/history.sqlite || status=$$?; \
+	$(BIN)/benchsuite regress --history $(RESULTS)/history.sqlite --window $(WINDOW) || status=$$?; \
+	$(BIN)/benchsuite report --results $(ARCHIVE) --out $(REPORTS) || status=$$?; \
 	exit $$status
 
 # style (ruff) and architecture: the layering and no-cycle contracts in pyproject.toml (import-linter)

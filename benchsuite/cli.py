@@ -94,6 +94,17 @@ def _parser() -> argparse.ArgumentParser:
     rg.add_argument("--device", help="only this device")
     rg.add_argument("--window", type=_positive_int, default=10,
                     help="how many earlier comparable runs give the run-to-run spread (default 10)")
+    hi = sub.add_parser("history", help="the run archive (records kept where nothing evicts them) and the "
+                                        "SQLite index rebuilt from it")
+    hs = hi.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ha = hs.add_parser("archive", help="copy each run under --results that the archive lacks into "
+                                       "ARCHIVE/<device>/<run_id>/ (never rewrites an archived run)")
+    ha.add_argument("--results", default="results", help="folder of run folders (default results)")
+    ha.add_argument("--to", required=True, metavar="ARCHIVE", help="the archive folder (e.g. a data branch checkout)")
+    hr = hs.add_parser("rebuild", help="rebuild the SQLite index from archives and results folders")
+    hr.add_argument("--from", dest="sources", action="append", required=True, metavar="FOLDER",
+                    help="an archive or results folder (repeatable); a run id found twice is taken once")
+    hr.add_argument("--history", default="results/history.sqlite", help="the index to write (replaced whole)")
     for p_ in (cmp, rg):
         p_.add_argument("--history", default="results/history.sqlite", help="history database")
         p_.add_argument("--force", action="store_true", help="compare across machines / library versions")
@@ -243,12 +254,30 @@ def cmd_regress(a) -> int:
     return EXIT_REGRESSION if regressed else EXIT_OK
 
 
+def cmd_history(a) -> int:
+    from .archive import archive_runs, rebuild_index
+
+    if a.action == "archive":
+        if not Path(a.results).is_dir():
+            raise BenchsuiteError(f"no results folder {a.results}: nothing to archive")
+        _writable_folder(a.to, "--to")
+        added = archive_runs(Path(a.results), Path(a.to))
+        print(f"archived {len(added)} run(s) into {a.to}" + (f": {', '.join(added)}" if added else ""))
+        return EXIT_OK
+    for source in a.sources:
+        if not Path(source).is_dir():
+            raise BenchsuiteError(f"--from {source}: no such folder")
+    n = rebuild_index([Path(p) for p in a.sources], Path(a.history))
+    print(f"rebuilt {a.history}: {n} run(s) from {', '.join(a.sources)}")
+    return EXIT_OK
+
+
 def latest_runs(results: Path) -> list[Path]:
-    """The newest run folder of each (workload, device) under a results folder."""
-    from .records import run_dirs
+    """The newest run folder of each (workload, device) under a results folder or a run archive."""
+    from .archive import run_folders
 
     newest: dict[tuple, tuple] = {}
-    for d in run_dirs(results):
+    for d in run_folders(results):
         try:
             meta = json.loads((d / "run.json").read_text())
         except (OSError, ValueError):
@@ -395,7 +424,8 @@ def cmd_init(a) -> int:
 
 
 COMMANDS = {"run": cmd_run, "tune": cmd_tune, "list": cmd_list, "env": cmd_env, "init": cmd_init, "count": cmd_count,
-            "verdict": cmd_verdict, "compare": cmd_compare, "regress": cmd_regress, "report": cmd_report}
+            "verdict": cmd_verdict, "compare": cmd_compare, "regress": cmd_regress, "report": cmd_report,
+            "history": cmd_history}
 
 
 def main(argv=None) -> int:

@@ -75,7 +75,8 @@ class History:
             db.executescript(_SCHEMA)
 
     def _db(self):
-        return sqlite3.connect(self.path)
+        # concurrent writers (two runs finishing together) wait for each other's transaction, up to a minute
+        return sqlite3.connect(self.path, timeout=60)
 
     def add_run(self, folder: RunFolder) -> None:
         """Insert (or replace) a run from its folder."""
@@ -83,6 +84,7 @@ class History:
         run_id = meta["run_id"]
         env = meta.get("environment", {})
         with self._db() as db:
+            db.execute("BEGIN IMMEDIATE")  # take the write lock first: no reader-to-writer upgrade deadlock
             for table in ("runs", "records", "samples"):
                 db.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
             db.execute("INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?)",

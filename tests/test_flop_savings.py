@@ -3,6 +3,7 @@ models' counts against the published figures they stand on."""
 import pytest
 
 from benchsuite.counting import count_registered
+from benchsuite.errors import BenchsuiteError
 from benchsuite.records import make_record
 from benchsuite.studies.flop_savings import group_verdict, row_outcome
 from tests.test_verdicts import _case, _measure, compute_for
@@ -88,9 +89,11 @@ def test_operator_models_count_the_published_figures():
 
 
 def test_bad_operator_knobs_are_refused_with_the_valid_values():
-    with pytest.raises(ValueError, match="'standard' or 'separable'"):
+    with pytest.raises(BenchsuiteError, match="one of 'standard', 'separable'"):
         count_registered("separable_conv_layer", 14, kind="grouped")
-    with pytest.raises(ValueError, match="one of relu, relu6, hswish, swish"):
+    with pytest.raises(BenchsuiteError, match="one of 'relu', 'relu6', 'hswish', 'swish'"):
         count_registered("activation_stack", 14, act="gelu")
-    with pytest.raises(ValueError, match="one of hswish, swish, relu"):
+    with pytest.raises(BenchsuiteError, match="one of 'hswish', 'swish', 'relu'"):
         count_registered("mobilenet_v3_large", 224, activation="mish")
+    with pytest.raises(BenchsuiteError, match="odd kernels"):  # a combination only the model can judge
+        count_registered("ghost_conv_stack", 28, k=2)
