@@ -12,7 +12,7 @@ import pytest
 
 from benchsuite.archive import archive_runs, rebuild_index, run_folders
 from benchsuite.cli import main
-from benchsuite.store import History, RunFolder
+from benchsuite.store import History
 from tests.conftest import FAST_TIMING, REPO, SMALL_G1
 
 BOARD_RUN = REPO / "tests" / "data" / "runs" / "arm-emulated-guideline2"  # recorded on the emulated board
