@@ -160,8 +160,25 @@ def test_flops_rank_correlation():
         records.append(make_record(case, "madds", run_id=RUN, value=1e6 * w, source="modeled"))
         records.append(_measure(case, lat, 0.01, samples, i))
     (v,) = [v for v in compute(records, samples) if v.study == "flops_vs_latency"]
-    assert "rho = 1.000" in v.note and v.verdict == "holds"
+    assert "rho = 1.000" in v.note and v.verdict == "holds" and "pair by pair" in v.note  # 4 models: no z
     assert "flops_vs_latency" in format_verdicts([v])
+
+
+def _flops_verdict(latencies, spread=0.01):
+    samples, records = {}, []
+    for i, lat in enumerate(latencies):
+        case = _case("mobilenet_v1", {"width": 0.1 * (i + 1)}, workload="multipliers", resolution=224)
+        records.append(make_record(case, "madds", run_id=RUN, value=1e6 * (i + 1), source="modeled"))
+        records.append(_measure(case, lat, spread, samples, i))
+    (v,) = [v for v in compute(records, samples) if v.study == "flops_vs_latency"]
+    return v
+
+
+def test_few_models_are_judged_pair_by_pair_and_many_by_the_rank_interval():
+    assert _flops_verdict([1.0, 2.0, 1.5, 3.0]).verdict == "violated"      # the third is clearly faster
+    assert _flops_verdict([1.0, 1.001, 2.0], spread=0.05).verdict == "inconclusive"  # intervals overlap
+    many = _flops_verdict([float(i) for i in range(1, 9)])
+    assert many.verdict == "holds" and "Fisher z" in many.note and "n = 8" in many.note
 
 
 def test_spearman_interval():
