@@ -58,7 +58,10 @@ def speed_bars(verdicts, markers, ylabel: str) -> dict | None:
     and reference values as black markers (markers(row) -> {label: value}); a panel per scope."""
     if not verdicts:
         return None
-    rows = []
+    rows, rank = [], {}
+    for v in sorted(verdicts, key=lambda v: -len(v.rows)):  # x order: the fullest verdict's row order
+        for i, r in enumerate(v.rows):
+            rank.setdefault(",".join(f"{k}={x}" for k, x in r["row"].items()), (i, len(rank)))
     for v in verdicts:
         s = v.scope
         series = f"{s.get('device', '?')} · {s.get('runner')} t{s.get('threads')}"
@@ -71,16 +74,17 @@ def speed_bars(verdicts, markers, ylabel: str) -> dict | None:
                          "series": series, "speed": r["speed_ratio"], "lo": r["speed_ratio_ci"][0],
                          "hi": r["speed_ratio_ci"][1], "verdict": v.verdict, "outcome": r.get("outcome", ""),
                          "latency_ms": r["latency_s"] * 1e3, "flops_ratio": r.get("flops_ratio"),
+                         "order": rank[",".join(f"{k}={x}" for k, x in r["row"].items())],
                          **{f"ref_{k}": x for k, x in markers(r).items()}})
     df = pd.DataFrame(rows).drop_duplicates(["panel", "case", "series"])
+    df["order"] = df["order"].map(lambda o: o[0] * 1000 + o[1])
     refs = [c for c in df.columns if c.startswith("ref_")]
     sel = _toggle()
-    x = alt.X("case:N", title=None, sort=None, axis=alt.Axis(labelAngle=-30))
+    x = alt.X("case:N", title=None, sort=alt.EncodingSortField("order", op="min"), axis=alt.Axis(labelAngle=-30))
     tip = [alt.Tooltip("series:N"), alt.Tooltip("case:N"), alt.Tooltip("speed:Q", format=".3f"),
            alt.Tooltip("lo:Q", title="95% low", format=".3f"), alt.Tooltip("hi:Q", title="95% high", format=".3f"),
            alt.Tooltip("latency_ms:Q", title="latency ms", format=".3f"), alt.Tooltip("outcome:N"),
-           alt.Tooltip("verdict:N"), alt.Tooltip("flops_ratio:Q", title="FLOP ratio", format=".2f"),
-           *[alt.Tooltip(f"{c}:Q", title=c[4:], format=".2f") for c in refs]]
+           alt.Tooltip("verdict:N"), alt.Tooltip("flops_ratio:Q", title="FLOP ratio", format=".2f")]
     base = alt.Chart().encode(x=x)
     bars = base.mark_bar().encode(xOffset="series:N", y=alt.Y("speed:Q", title=ylabel),
                                   color="series:N", opacity=_fade(sel), tooltip=tip).add_params(sel)

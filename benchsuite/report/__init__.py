@@ -25,7 +25,8 @@ h1{margin-bottom:0}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-to
 .absent{color:#8a6d3b;background:#fcf8e3;padding:.6em;border-radius:4px}
 table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ddd;padding:2px 6px}
 th{background:#f3f3f3;cursor:pointer;position:sticky;top:0}.env td:first-child{font-weight:bold}
-div.vl{margin:.6em 0;overflow-x:auto}.holds{color:#2a7}.violated{color:#c33}.inconclusive{color:#a80}
+div.vl{margin:.6em 0;overflow-x:auto}div.wide{overflow-x:auto;max-width:100%}
+#verdict-matrix th.claim{position:sticky;left:0;z-index:1}.holds{color:#2a7}.violated{color:#c33}.inconclusive{color:#a80}
 #verdict-matrix td.cell{text-align:center;min-width:90px}#verdict-matrix .num{font-size:11px;color:#444}
 td.holds{background:#e6f4ea}td.violated{background:#fce8e6}td.inconclusive{background:#fef7e0}
 td.notrun{color:#aaa}th.claim{text-align:left;cursor:default}.summary{font-size:15px}
@@ -139,9 +140,11 @@ def _not_ok(df) -> str:
 
 
 def _verdict_list(verdicts) -> str:
+    """The verdicts as the terminal prints them, collapsed: the matrix and the figures come first."""
     if not verdicts:
         return ""
-    return "<pre>" + html.escape(vd.format_verdicts(verdicts)) + "</pre>"
+    return (f"<details><summary>{len(verdicts)} verdict(s) as text (every row, interval and note)</summary>"
+            f"<pre>{html.escape(vd.format_verdicts(verdicts))}</pre></details>")
 
 
 def build_report(paths, out_dir: Path, history=None) -> Path:
@@ -157,7 +160,8 @@ def build_report(paths, out_dir: Path, history=None) -> Path:
     verdicts = vd.for_runs(*dirs)
 
     fig = _Figures()
-    sections = [("Verdicts at a glance", matrix.summary(verdicts) + matrix.matrix(verdicts)),
+    sections = [("Verdicts at a glance", matrix.summary(verdicts)
+                 + f'<div class="wide">{matrix.matrix(verdicts)}</div>'),
                 ("Environment", _environment(metas))]
     claims = df[df["tags.calibration"].isna()] if "tags.calibration" in df else df  # ceilings are no claim's
     for study in all_studies():  # each study draws its own figures from the records of the runs naming it
