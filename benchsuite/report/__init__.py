@@ -26,7 +26,8 @@ h1{margin-bottom:0}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-to
 table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ddd;padding:2px 6px}
 th{background:#f3f3f3;cursor:pointer;position:sticky;top:0}.env td:first-child{font-weight:bold}
 div.vl{margin:.6em 0;overflow-x:auto}div.wide{overflow-x:auto;max-width:100%}
-#verdict-matrix th.claim{position:sticky;left:0;z-index:1}.holds{color:#2a7}.violated{color:#c33}.inconclusive{color:#a80}
+#verdict-matrix th.claim{position:sticky;left:0;z-index:1}
+.holds{color:#2a7}.violated{color:#c33}.inconclusive{color:#a80}
 #verdict-matrix td.cell{text-align:center;min-width:90px}#verdict-matrix .num{font-size:11px;color:#444}
 td.holds{background:#e6f4ea}td.violated{background:#fce8e6}td.inconclusive{background:#fef7e0}
 td.notrun{color:#aaa}th.claim{text-align:left;cursor:default}.summary{font-size:15px}
