@@ -78,10 +78,10 @@ def case_records(case, prepared, records: list[dict], series: dict, timing, devi
         except Exception as e:  # noqa: BLE001
             results = [{"metric": m, "status": "error", "message": f"probe {probe.name}: {e}"}
                        for m in probe.metrics if m in case.metrics]
-        for r in results:
+        for r in results:  # a probe may give its own n and interval (several profiled calls); else n = 1
             metric = r.pop("metric")
             records.append(make_record(case, metric, config=prepared.config,
-                                       n=1 if r.get("value") is not None else None, **r))
+                                       **{"n": 1 if r.get("value") is not None else None, **r}))
     return records, samples
 
 

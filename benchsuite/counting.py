@@ -124,7 +124,7 @@ def _tensor_shapes(value) -> list[tuple]:
     return []
 
 
-def _conv_type(m: nn.Conv2d) -> str:
+def conv_type(m: nn.Conv2d) -> str:
     kh, kw = m.kernel_size
     k = f"{kh}x{kw}"
     if m.groups > 1 and m.groups == m.in_channels == m.out_channels:
@@ -191,7 +191,7 @@ def _count_node(node, modules, in_shapes, shapes, out_numel, in_bytes, out_bytes
         weight_bytes = lc.params * nbytes
         if isinstance(m, nn.Conv2d):
             kh, kw = m.kernel_size
-            lc.layer_type = _conv_type(m)
+            lc.layer_type = conv_type(m)
             lc.madds = out_numel * (m.in_channels // m.groups) * kh * kw
             lc.mac_bytes = io + weight_bytes
         elif isinstance(m, nn.Linear):

@@ -44,6 +44,8 @@ _ALL = [
     Metric("activation_memory_peak", "B", "counter", "most activation memory live at once, sequential execution"),
     *[Metric(f"runtime_share_{c}", "1", "probe", f"share of inference runtime in {c} ops (torch profiler)")
       for c in ("conv", "data", "elemwise", "shuffle", "other")],
+    *[Metric(f"time_share_{t}", "1", "probe", f"share of inference runtime in {t} layers (torch profiler, "
+             "module ranges)") for t in ("conv1x1", "conv_dw3x3", "conv3x3", "fully_connected", "other")],
     Metric("output_error", "1", "check", "max |runner - torch eager| / max |torch eager| on the same input"),
 ]
 
