@@ -56,7 +56,7 @@ def shares_of(roots) -> dict[str, float]:
 
 
 class LayerTimeProbe(Probe):
-    name = "layer_time"
+    name = "layer_type_time"
     metrics = tuple(f"time_share_{t}" for t in TYPES)
 
     def measure(self, prepared, case, device) -> list[dict]:
