@@ -9,7 +9,7 @@ from benchsuite.studies.flop_savings import group_verdict, row_outcome
 from tests.test_verdicts import _case, _measure, compute_for
 
 WORKLOADS = {"ops": {"studies": ["flop_savings"]}}
-COMPARE = ("kind", "s", "act")
+COMPARE = ("kind", "s", "act", "prune")
 
 
 def _pair(model, knob, values, medians, madds, fixed=None, spread=0.002):
@@ -53,6 +53,17 @@ def test_activations_are_judged_by_speed_alone():
     assert v.verdict == "inconclusive" and v.rows[0]["outcome"] == "same"
 
 
+@pytest.mark.parametrize("unstructured,filters,verdict", [(1.0, 0.3, "holds"),     # dense kernel: same time
+                                                           (0.5, 0.3, "violated"),    # sparse speed-up: not "same"
+                                                           (1.0, 1.2, "violated"),    # filter pruning slower
+                                                           (1.02, 0.3, "inconclusive")])  # at the margin
+def test_pruning_expects_the_same_time_unstructured_and_a_speed_up_by_filters(unstructured, filters, verdict):
+    (v,) = _pair("pruned_conv_stack", "prune", ["none", "unstructured", "filters"], [1.0, unstructured, filters],
+                 [None] * 3, {"c": 256}, spread=0.004)
+    assert v.study == "pruning" and v.verdict == verdict
+    assert [r["expected"] for r in v.rows] == ["same", "faster"]
+
+
 def test_a_group_without_its_expensive_operator_gets_no_verdict():
     assert _pair("separable_conv_layer", "kind", ["separable"], [1.0], [52e6], {"c": 512}) == []
 
@@ -65,6 +76,8 @@ def test_row_rules_at_the_margin():
     assert group_verdict("below", ["below", "reaches"]) == "violated"
     assert group_verdict("reaches", ["reaches", "unresolved"]) == "inconclusive"
     assert group_verdict("faster", []) == "inconclusive"
+    assert group_verdict(["same", "faster"], ["same", "faster"]) == "holds"
+    assert group_verdict(["same", "faster"], ["slower", "faster"]) == "violated"
 
 
 def test_operator_models_count_the_published_figures():
@@ -82,6 +95,13 @@ def test_operator_models_count_the_published_figures():
     for s in (2, 3, 4):
         ghost = count_registered("ghost_conv_stack", 28, s=s, c=c, k=3).totals()["madds"]
         assert ordinary / ghost == pytest.approx(s * c / (s + c - 1), rel=0.01)
+    # pruning: the unstructured stack keeps 10% of its weights non-zero, the filter-pruned one 10% of them all
+    def nonzero(prune):
+        from benchsuite.models import create_model
+
+        return sum(int((w != 0).sum()) for w in create_model("pruned_conv_stack", prune=prune, c=256).parameters())
+    assert nonzero("unstructured") == pytest.approx(0.1 * nonzero("none"), rel=1e-3)
+    assert nonzero("filters") == pytest.approx(nonzero("unstructured"), rel=1e-3)
     # MobileNetV3-Large: swish in place of hard-swish changes no counted multiply-add (219M published)
     hs = count_registered("mobilenet_v3_large", 224).totals()
     sw = count_registered("mobilenet_v3_large", 224, activation="swish").totals()

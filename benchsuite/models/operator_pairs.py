@@ -6,6 +6,9 @@
   k x k primary conv makes c/s maps, a d x d depthwise "cheap operation" the other (s-1)c/s), or at s = 1
   the ordinary k x k convolution with the same output.
 - `activation_stack`: 10 non-linearities on a c x H x W tensor (MobileNetV3 section 5.2: h-swish vs swish).
+- `pruned_conv_stack`: 10 3x3 convolutions c -> c, unpruned, with 90% of each layer's weights zeroed by
+  magnitude (unstructured: the tensors stay dense), or with filters removed to keep the same 10% of the
+  parameters (structured: c / 4 channels inside the stack at c = 256).
 
 Convolutions carry no bias and no BatchNorm, so each model holds exactly the operations its claim is about.
 """
@@ -19,6 +22,7 @@ from torch import nn
 from .registry import register_model
 
 REPEATS = 10
+PRUNINGS = ("none", "unstructured", "filters")
 ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "hswish": nn.Hardswish, "swish": nn.SiLU,
                "hsigmoid": nn.Hardsigmoid, "sigmoid": nn.Sigmoid}
 
@@ -71,3 +75,24 @@ def activation_stack(*, act: str = "hswish", c: int = 672):
     if act not in ACTIVATIONS:
         raise ValueError(f"act must be one of {', '.join(ACTIVATIONS)}; got {act!r}")
     return _Input(*[ACTIVATIONS[act]() for _ in range(REPEATS)], in_channels=c)
+
+
+@register_model(family="operator_pair", default_resolution=28, choices={"prune": PRUNINGS})
+def pruned_conv_stack(*, prune: str = "none", c: int = 256, amount: float = 0.9):
+    """10 3x3 convs c -> c: unpruned, `unstructured` magnitude pruning of `amount` of each layer's weights
+    (zeros in dense tensors), or `filters`: a narrower inner width keeping the same share of parameters."""
+    from torch.nn.utils import prune as torch_prune
+
+    if not 0 < amount < 1:
+        raise ValueError(f"amount must be in (0, 1), got {amount}")
+    # filters: the inner width whose stack keeps (1 - amount) of the parameters, first and last layers
+    # included: (R-2) w^2 + 2 c w = R (1 - amount) c^2 (R = 10 layers; w = c / 4 at amount 0.9)
+    r, keep = REPEATS, 1 - amount
+    inner = max(1, round(c * (-2 + math.sqrt(4 + 4 * (r - 2) * r * keep)) / (2 * (r - 2)))) if prune == "filters" else c
+    widths = [c] + [inner] * (REPEATS - 1) + [c]
+    layers = [nn.Conv2d(a, b, 3, padding=1, bias=False) for a, b in zip(widths, widths[1:])]
+    if prune == "unstructured":
+        for layer in layers:
+            torch_prune.l1_unstructured(layer, "weight", amount=amount)
+            torch_prune.remove(layer, "weight")  # the zeros stay, in an ordinary dense weight
+    return _Input(*layers, in_channels=c)

@@ -15,6 +15,9 @@ multiply-adds (counted). What the claim expects:
 - `faster` (MobileNetV3 section 5.2: swish is expensive, its hard version cheap, at equal counted
   operations): as the guidelines, each row `faster` / `slower` / `same` / `unresolved` against the baseline
   by the margin; holds when every row is faster, violated if any is slower.
+- `same` (pruning, the compression post: 90% unstructured magnitude pruning leaves a dense kernel's latency
+  unchanged): holds when the row is the same within the margin, violated when faster or slower. A claim
+  may expect differently per row: filter pruning to the same parameter count is expected `faster`.
 Registered as one study, `flop_savings`; a workload names it, and each model's swapping knob says which
 claim applies (the knob is also the workload's `compare` knob, so a group holds one operator's variants).
 """
@@ -33,7 +36,7 @@ class Saving:
     name: str          # the claim's label in the verdict matrix
     knob: str          # the knob that swaps the operator (it names the claim)
     baseline: object   # its value for the expensive operator
-    expect: str        # below / reaches / faster
+    expect: str | dict  # below / reaches / faster / same, or {row value: one of them}
     claim: str
     published: str     # the published figure beside it (paper, table)
 
@@ -54,6 +57,11 @@ SAVINGS = {s.knob: s for s in (
     Saving("activation", "activation", "swish", "faster",
            "MobileNetV3-Large with hard-swish is faster than with swish",
            "MobileNetV3 section 5.2 (no per-model latency shipped here)"),
+    Saving("pruning", "prune", "none", {"unstructured": "same", "filters": "faster"},
+           "90% unstructured pruning leaves dense-kernel latency unchanged; filter pruning to the same "
+           "parameter count speeds up",
+           "the compression post: unstructured sparsity needs sparse kernels to pay off; removing filters "
+           "shrinks the dense work"),
 )}
 
 
@@ -66,7 +74,7 @@ def _scope(r: dict, saving: Saving) -> dict:
 
 def row_outcome(expect: str, speed_lo: float, speed_hi: float, flops_ratio: float | None, margin: float) -> str:
     """One row's outcome against what its claim expects (speed-up interval [lo, hi])."""
-    if expect == "faster":  # latency ratio = 1 / speed-up
+    if expect in ("faster", "same"):  # latency ratio = 1 / speed-up
         return outcome_of(1 / speed_hi, 1 / speed_lo, margin)
     if not flops_ratio:
         return "unresolved"
@@ -74,11 +82,16 @@ def row_outcome(expect: str, speed_lo: float, speed_hi: float, flops_ratio: floa
     return "below" if speed_hi < target else "reaches" if speed_lo >= target else "unresolved"
 
 
-def group_verdict(expect: str, outcomes: list[str]) -> str:
-    good, bad = {"below": ("below", "reaches"), "reaches": ("reaches", "below"), "faster": ("faster", "slower")}[expect]
-    if any(o == bad for o in outcomes):
+RULES = {"below": ("below", {"reaches"}), "reaches": ("reaches", {"below"}), "faster": ("faster", {"slower"}),
+         "same": ("same", {"faster", "slower"})}
+
+
+def group_verdict(expect: str | list[str], outcomes: list[str]) -> str:
+    """holds when every row is what its expectation wants, violated when any is what it rules out."""
+    expects = [expect] * len(outcomes) if isinstance(expect, str) else expect
+    if any(o in RULES[e][1] for e, o in zip(expects, outcomes)):
         return "violated"
-    return "holds" if outcomes and all(o == good for o in outcomes) else "inconclusive"
+    return "holds" if outcomes and all(o == RULES[e][0] for e, o in zip(expects, outcomes)) else "inconclusive"
 
 
 def savings_verdicts(records: list[dict], samples, margin: float = MARGIN) -> list[Verdict]:
@@ -95,20 +108,22 @@ def savings_verdicts(records: list[dict], samples, margin: float = MARGIN) -> li
         base = next((r for r in rows if r["params"][knob] == saving.baseline), None)
         if base is None or len(rows) < 2:
             continue
-        vrows, outcomes = [], []
+        vrows, outcomes, expects = [], [], []
         for r in rows:
             if r is base:
                 continue
             ratio, lo, hi, method = sample_ratio(r, base, samples, rng)  # row latency / baseline latency
             flops = div(madds.get((base["run_id"], base["case_id"])), madds.get((r["run_id"], r["case_id"])))
-            outcome = row_outcome(saving.expect, 1 / hi, 1 / lo, flops, margin)
+            expect = saving.expect if isinstance(saving.expect, str) else saving.expect[r["params"][knob]]
+            outcome = row_outcome(expect, 1 / hi, 1 / lo, flops, margin)
             outcomes.append(outcome)
+            expects.append(expect)
             vrows.append({"row": {saving.knob: r["params"].get(saving.knob)}, "latency_s": r["value"],
                           "baseline_latency_s": base["value"], "speed_ratio": 1 / ratio,
                           "speed_ratio_ci": [1 / hi, 1 / lo],
                           "flops_ratio": flops, "speed_per_flop_saving": div(1 / ratio, flops), "interval": method,
-                          "outcome": outcome})
-        out.append(Verdict(saving.name, saving.claim, group_verdict(saving.expect, outcomes), _scope(base, saving),
+                          "expected": expect, "outcome": outcome})
+        out.append(Verdict(saving.name, saving.claim, group_verdict(expects, outcomes), _scope(base, saving),
                            vrows, note=f"baseline {saving.knob}={saving.baseline}; published: {saving.published}",
                            by="flop_savings", margin=margin))
     return out
@@ -116,7 +131,7 @@ def savings_verdicts(records: list[dict], samples, margin: float = MARGIN) -> li
 
 class FlopSavingsStudy(Study):
     name = "flop_savings"
-    title = "Cheap operators: do their FLOP savings become speed? (depthwise separable, ghost, activations)"
+    title = "Cheap operators: do their savings become speed? (depthwise separable, ghost, activations, pruning)"
     order = 40
     hint = " (the built-in operators workload)"
 
@@ -128,7 +143,7 @@ class FlopSavingsStudy(Study):
         lo, hi = r["speed_ratio_ci"]
         flops = f"FLOP ratio x{r['flops_ratio']:.2f}" if r.get("flops_ratio") else "FLOP ratio -"
         return (f"{label:24s} {r['latency_s'] * 1e3:9.3f} ms  speed-up x{r['speed_ratio']:.2f} [{lo:.2f}, {hi:.2f}] "
-                f"{flops:18s} {r['outcome']}")
+                f"{flops:18s} {r['outcome']} (expected {r.get('expected', '-')})")
 
     def headline(self, verdict) -> tuple[str, str]:
         if not verdict.rows:
