@@ -31,7 +31,8 @@ def test_the_probe_times_a_real_model_by_layer_type():
                         modules={"eval": model})
     case = replace(_case("m", {}, workload="w"), metrics=tuple(f"time_share_{t}" for t in TYPES))
     out = {r["metric"]: r for r in LayerTimeProbe().measure(prepared, case, load_device("cpu"))}
-    assert sum(r["value"] for r in out.values()) == pytest.approx(1, abs=0.05)  # medians of shares summing to 1
+    # each forward's shares sum to 1; their medians need not, but stay near it
+    assert 0.6 < sum(r["value"] for r in out.values()) < 1.4
     for t in ("conv1x1", "conv_dw3x3", "fully_connected", "other"):
         r = out[f"time_share_{t}"]
         assert 0 < r["value"] < 1 and r["ci_low"] <= r["value"] <= r["ci_high"] and r["n"] == 7, (t, r)

@@ -31,20 +31,29 @@ def category_of(op_name: str) -> str:
     return "other"
 
 
-def _mark_shuffles(model: torch.nn.Module):
-    """Hooks that wrap every ChannelShuffle in a profiler range; returns their handles."""
+def module_ranges(model: torch.nn.Module, label_of) -> list:
+    """Wrap every module that label_of(module) names in a profiler range of that name (so the profiler's
+    top-level events attribute its ops to it); returns the hook handles to remove."""
     handles = []
     for m in model.modules():
-        if isinstance(m, ChannelShuffle):
-            def pre(mod, args):
-                mod._range = torch.autograd.profiler.record_function("channel_shuffle")
-                mod._range.__enter__()
+        label = label_of(m)
+        if label is None:
+            continue
 
-            def post(mod, args, out):
-                mod._range.__exit__(None, None, None)
+        def pre(mod, args, label=label):
+            mod._benchsuite_range = torch.autograd.profiler.record_function(label)
+            mod._benchsuite_range.__enter__()
 
-            handles += [m.register_forward_pre_hook(pre), m.register_forward_hook(post)]
+        def post(mod, args, out):
+            mod._benchsuite_range.__exit__(None, None, None)
+
+        handles += [m.register_forward_pre_hook(pre), m.register_forward_hook(post)]
     return handles
+
+
+def _mark_shuffles(model: torch.nn.Module):
+    """Every ChannelShuffle in a profiler range named channel_shuffle."""
+    return module_ranges(model, lambda m: "channel_shuffle" if isinstance(m, ChannelShuffle) else None)
 
 
 def shares(roots) -> dict[str, float]:

@@ -16,6 +16,7 @@ import torch
 
 from ..counting import conv_type
 from . import Probe
+from .breakdown import module_ranges
 
 TYPES = ("conv1x1", "conv_dw3x3", "conv3x3", "fully_connected", "other")
 PROFILED_CALLS = 7
@@ -29,21 +30,8 @@ def layer_type(m: torch.nn.Module) -> str | None:
 
 
 def _mark_layers(model: torch.nn.Module) -> list:
-    handles = []
-    for m in model.modules():
-        kind = layer_type(m)
-        if kind is None:
-            continue
-
-        def pre(mod, args, kind=kind):
-            mod._layer_range = torch.autograd.profiler.record_function(f"layer::{kind}")
-            mod._layer_range.__enter__()
-
-        def post(mod, args, out):
-            mod._layer_range.__exit__(None, None, None)
-
-        handles += [m.register_forward_pre_hook(pre), m.register_forward_hook(post)]
-    return handles
+    """Every Conv2d and Linear in a profiler range named layer::<its type>."""
+    return module_ranges(model, lambda m: f"layer::{layer_type(m)}" if layer_type(m) else None)
 
 
 def shares_of(roots) -> dict[str, float]:
