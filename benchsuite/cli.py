@@ -312,7 +312,7 @@ def override_runner_options(device, items: list[str]):
     """Apply --runner-option RUNNER.KEY=VALUE overrides to a device profile."""
     from dataclasses import replace
 
-    from .runners import get_runner
+    from .runners import get_runner, option_problem
 
     opts = {k: dict(v) for k, v in device.runner_options.items()}
     for item in items:
@@ -323,6 +323,9 @@ def override_runner_options(device, items: list[str]):
         valid = get_runner(runner).options
         if key not in valid:
             raise BenchsuiteError(f"runner '{runner}' has no option '{key}' (valid: {', '.join(sorted(valid))})")
+        problem = option_problem(get_runner(runner), key, _knob_value(value))
+        if problem:
+            raise BenchsuiteError(f"--runner-option {item}: not valid for {runner}.{key} (valid: {problem})")
         opts.setdefault(runner, {})[key] = _knob_value(value)
     return replace(device, runner_options=opts)
 

@@ -188,7 +188,7 @@ def _caches(c: "_Checker") -> dict | None:
         elif m:
             out[level] = int(m.group(1)) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[m.group(2).upper()]
         if not 0 < out.get(level, 0) <= MAX_CACHE:
-            c.fail(f"caches.{level}", f"bad size {size!r}", valid + " up to 1 TiB")
+            c.fail(f"caches.{level}", f"bad size {size!r}", valid + ", each at most 1 TiB")
     if not out:
         c.fail("caches", "empty table", valid)
     return out
@@ -227,6 +227,12 @@ def load_device(name_or_path: str) -> DeviceSpec:
             c.fail(f"runner_options.{r}", "unknown runner", ", ".join(sorted(known)))
         if not isinstance(o, dict):
             c.fail(f"runner_options.{r}", f"expected a table, got {o!r}")
+        from .runners import get_runner, option_problem
+
+        for key, value in o.items():
+            problem = option_problem(get_runner(r), key, value)
+            if problem:
+                c.fail(f"runner_options.{r}.{key}", f"bad value {value!r}", problem)
     batch_sizes = c.get_list("batch_sizes", int, None, check=_positive, valid="positive integers")
     remote = _remote(source, c.get("remote", dict)) if "remote" in raw else None
     transport = None

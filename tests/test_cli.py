@@ -86,6 +86,9 @@ def test_bad_input_exit_2(args, fragment, capsys, tmp_path):
      ["run", "--workload", "{tmp}/wl.toml"], "key 'models[0].rows[0].c1': bad value 'wide'"),
     (("wl.toml", b'name = "x"\n[[models]]\nname = "g1_block_stack"\nrows = [{ c1 = 0 }]\n'),
      ["run", "--workload", "{tmp}/wl.toml"], "bad value 0 for model 'g1_block_stack' (valid: a positive integer"),
+    (None, ["run", "--runner-option", "tvm.trials=abc"], "not valid for tvm.trials (valid: an integer >= 0)"),
+    (("dev.toml", b'name = "d"\nkind = "cpu"\nrunners = ["fake"]\n[runner_options.tvm]\ntune = "yes"\n'),
+     ["run", "--device", "{tmp}/dev.toml"], "key 'runner_options.tvm.tune': bad value 'yes' (valid: true or false)"),
 ])
 def test_inputs_refused_at_the_door(make, args, fragment, capsys, tmp_path, monkeypatch):
     """Exit 2, one line naming what is wrong and what is valid, no traceback, no run folder left behind."""

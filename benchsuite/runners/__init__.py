@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..plugins import Registry
-from .base import Prepared, Runner, resolved_options
+from .base import Prepared, Runner, option_problem, resolved_options
 
 REGISTRY = Registry("benchsuite.runners", "runner")
 

@@ -65,6 +65,24 @@ def inference_only(why: str) -> dict[str, str]:
     return {m: why for m in TRAINING_METRICS}
 
 
+def option_problem(runner: Runner, key: str, value) -> str | None:
+    """None when `value` fits the runner's option `key` (the default's kind: true/false, an integer, a
+    number, a text), else what is valid."""
+    if key not in runner.options:
+        return f"one of its options: {', '.join(sorted(runner.options)) or 'none'}"
+    default = runner.options[key]
+    if isinstance(default, bool):
+        return None if isinstance(value, bool) else "true or false"
+    if isinstance(default, int):
+        return None if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else "an integer >= 0"
+    if isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < float("inf")
+        return None if ok else "a number >= 0"
+    if isinstance(default, str):
+        return None if isinstance(value, str) else "a text"
+    return None
+
+
 def resolved_options(runner: Runner, options: dict) -> dict:
     """The runner's defaults overlaid with the device profile's options; unknown keys are errors."""
     unknown = sorted(set(options) - set(runner.options))
