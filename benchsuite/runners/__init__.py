@@ -15,4 +15,4 @@ def get_runner(name: str) -> Runner:
     return REGISTRY.load(name)()
 
 
-__all__ = ["Prepared", "Runner", "get_runner", "resolved_options", "runner_names"]
+__all__ = ["Prepared", "Runner", "get_runner", "option_problem", "resolved_options", "runner_names"]
