@@ -67,10 +67,13 @@ def rebuild_index(sources: list[Path], history: Path) -> int:
     fd, tmp = tempfile.mkstemp(prefix=".history-", suffix=".sqlite", dir=history.parent)
     os.close(fd)
     os.unlink(tmp)
-    index = History(Path(tmp))
-    for run_id in sorted(runs):
-        index.add_run(RunFolder(runs[run_id]))
-    os.replace(tmp, history)
+    try:
+        index = History(Path(tmp))
+        for run_id in sorted(runs):
+            index.add_run(RunFolder(runs[run_id]))
+        os.replace(tmp, history)
+    finally:
+        Path(tmp).unlink(missing_ok=True)  # left only when something failed: the old index stays as it was
     return len(runs)
 
 

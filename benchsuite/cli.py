@@ -267,6 +267,8 @@ def cmd_history(a) -> int:
     for source in a.sources:
         if not Path(source).is_dir():
             raise BenchsuiteError(f"--from {source}: no such folder")
+    if Path(a.history).is_dir():
+        raise BenchsuiteError(f"--history {a.history}: is a folder, not a history database file")
     n = rebuild_index([Path(p) for p in a.sources], Path(a.history))
     print(f"rebuilt {a.history}: {n} run(s) from {', '.join(a.sources)}")
     return EXIT_OK

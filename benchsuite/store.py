@@ -8,6 +8,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+from .errors import BenchsuiteError
 from .records import COLUMNS, RECORDS_FILE, RUN_FILE, SAMPLES_FILE, read_jsonl, read_records, sample_sets
 
 HISTORY_FILE = "history.sqlite"
@@ -70,9 +71,14 @@ class History:
 
     def __init__(self, path: Path):
         self.path = Path(path)
+        if self.path.exists() and not self.path.is_file():
+            raise BenchsuiteError(f"{self.path}: is a folder, not a history database file")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._db() as db:
-            db.executescript(_SCHEMA)
+        try:
+            with self._db() as db:
+                db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as e:  # not SQLite, corrupt, or unopenable: the user's file, not a bug
+            raise BenchsuiteError(f"{self.path}: cannot be used as a history database ({e})") from None
 
     def _db(self):
         # concurrent writers (two runs finishing together) wait for each other's transaction, up to a minute

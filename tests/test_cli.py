@@ -175,3 +175,14 @@ def test_count_command(capsys):
     with pytest.raises(SystemExit):
         main(["count", "--model", "resnet50", "--resolution", "0"])
     assert "expected a positive integer" in capsys.readouterr().err
+
+
+def test_a_history_that_is_a_folder_or_not_sqlite_is_refused(tmp_path, capsys):
+    """Found by the CLI fuzz: `regress --history FOLDER` ended in an internal error."""
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "junk.sqlite").write_text("not a database")
+    for path, says in (("folder", "is a folder, not a history database file"),
+                       ("junk.sqlite", "cannot be used as a history database (file is not a database)")):
+        assert main(["regress", "--history", str(tmp_path / path)]) == 2
+        err = capsys.readouterr().err
+        assert says in err and "Traceback" not in err and "internal error" not in err
