@@ -290,7 +290,7 @@ def traffic(df) -> dict | None:
 
 def tvm_convergence(df) -> dict | None:
     """Each TVM case's estimated forward time (sum of its kernels' best tuned times x counts) against the
-    trials per task MetaSchedule had, with the measured forward latency as a star at the end."""
+    trials per task MetaSchedule had, with the measured forward latency as a diamond at the end."""
     if df.empty or "config.convergence" not in df:
         return None
     conv = df[(df.metric == "tuned_kernel_time") & df["config.convergence"].notna()]
@@ -307,12 +307,12 @@ def tvm_convergence(df) -> dict | None:
             stars.append({"series": series, "trials": curve[-1][0], "ms": measured[(r.run_id, r.case_id)] * 1e3})
     sel = _toggle()
     x = alt.X("trials:Q", scale=alt.Scale(type="log", base=2), title="MetaSchedule trials per task")
-    y = alt.Y("ms:Q", scale=alt.Scale(type="log"), title="estimated forward (ms); star = measured")
+    y = alt.Y("ms:Q", scale=alt.Scale(type="log"), title="estimated forward (ms); diamond = measured")
     tip = ["series:N", "trials:Q", alt.Tooltip("ms:Q", format=".3f")]
     line = alt.Chart(pd.DataFrame(pts)).mark_line(point=True).encode(
         x=x, y=y, color="series:N", opacity=_fade(sel), tooltip=tip).add_params(sel)
     layers = [line]
     if stars:
-        layers.append(alt.Chart(pd.DataFrame(stars)).mark_point(shape="star", size=160, filled=True).encode(
+        layers.append(alt.Chart(pd.DataFrame(stars)).mark_point(shape="diamond", size=140, filled=True).encode(
             x=x, y=y, color="series:N", tooltip=tip))
     return _spec(alt.layer(*layers).properties(width=WIDTH, height=320))
