@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 alt.data_transformers.disable_max_rows()
-WIDTH, HEIGHT = 560, 300
+WIDTH = 560
 
 
 def _spec(chart) -> dict:

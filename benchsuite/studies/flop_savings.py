@@ -124,7 +124,8 @@ def savings_verdicts(records: list[dict], samples, margin: float = MARGIN) -> li
                           "flops_ratio": flops, "speed_per_flop_saving": div(1 / ratio, flops), "interval": method,
                           "expected": expect, "outcome": outcome})
         out.append(Verdict(saving.name, saving.claim, group_verdict(expects, outcomes), _scope(base, saving),
-                           vrows, note=f"baseline {saving.knob}={saving.baseline}; published: {saving.published}",
+                           vrows, note=(f"baseline {saving.knob}={saving.baseline}; intervals: "
+                                 f"{'; '.join(sorted({r['interval'] for r in vrows}))}; published: {saving.published}"),
                            by="flop_savings", margin=margin))
     return out
 
