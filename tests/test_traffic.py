@@ -105,6 +105,21 @@ def test_perf_probe_measures_or_says_why():
         assert r["value"] > 0 and r["unit"] == "B"
 
 
+@pytest.mark.parametrize("misses, expect", [({1: 5000, 11: 4990}, 0.0), ({1: 5000, 11: 6000}, 100 * 64)])
+def test_cachegrind_difference_below_the_noise_is_zero_traffic_with_its_bound(monkeypatch, misses, expect):
+    """A case that fits the simulated LL can miss fewer lines over 11 forwards than over 1 (two processes differ
+    in startup); that is zero traffic to within the difference, never a negative byte count nor an error."""
+    import benchsuite.probes.traffic as traffic
+
+    monkeypatch.setattr(traffic.shutil, "which", lambda name: "/usr/bin/" + name)
+    monkeypatch.setattr(traffic, "simulate", lambda case, device, k, ll=None: (misses[k], 64, "LL 32 MiB"))
+    (r,) = CachegrindProbe().measure(Prepared(timed={}, output=lambda: None), _case("traffic_forward_simulated"),
+                                     load_device("cpu"))
+    assert r["value"] == expect and r["source"] == "simulated" and r.get("status", "ok") == "ok", r
+    if expect == 0.0:
+        assert "to within 64 B" in r["message"] and "LL 32 MiB" in r["message"]
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
 @pytest.mark.parametrize("ll", [33554432, 262144])
