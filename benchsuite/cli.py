@@ -9,6 +9,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import EXIT_BUG, EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, EXIT_REGRESSION, EXIT_USAGE, BenchsuiteError
+from .dtypes import DTYPES
 
 EPILOG = """exit codes:
   0    success: every case ok, skipped or unsupported
@@ -125,7 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--width", type=float, help="width multiplier (models with a 'width' knob)")
     c.add_argument("--resolution", type=_positive_int, help="input size (default: the model's own)")
     c.add_argument("--batch", type=_positive_int, default=1)
-    c.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16", "int8"])
+    c.add_argument("--dtype", default="float32", choices=DTYPES)
     c.add_argument("--knob", action="append", default=[], metavar="K=V", help="any model knob, e.g. groups=8")
     c.add_argument("--by", default="total", choices=["total", "type", "category", "layer"])
     c.add_argument("--format", default="table", choices=["table", "csv", "json"])

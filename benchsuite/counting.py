@@ -28,7 +28,10 @@ from torch.fx.passes.shape_prop import ShapeProp
 
 from .models.layers import ChannelShuffle, Replicate
 
-DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
+DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8_static": 1, "int8_dynamic": 4}
+# Bytes of one weight where they differ from an activation's: dynamic int8 quantization stores int8 weights
+# and keeps float32 activations between operators (quantizing them inside each operator, uncounted here).
+WEIGHT_BYTES = {"int8_dynamic": 1}
 
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.Hardswish, nn.Hardsigmoid, nn.SiLU, nn.Sigmoid, nn.GELU, nn.Tanh)
 POOLS = (nn.AdaptiveAvgPool2d, nn.AvgPool2d, nn.MaxPool2d, nn.AdaptiveMaxPool2d)
@@ -163,7 +166,8 @@ def count_model(model: nn.Module, input_shape: tuple, dtype: str = "float32", na
         in_bytes = sum(_numel(s) for s in in_shapes) * nbytes
         out_numel = sum(_numel(s) for s in shapes)
         out_bytes = out_numel * nbytes
-        lc = _count_node(node, modules, in_shapes, shapes, out_numel, in_bytes, out_bytes, nbytes)
+        lc = _count_node(node, modules, in_shapes, shapes, out_numel, in_bytes, out_bytes,
+                         WEIGHT_BYTES.get(dtype, nbytes))
         result.layers.append(lc)
         if lc.layer_type in ("view", "split") and node.all_input_nodes:
             src = node.all_input_nodes[0].name
@@ -181,14 +185,14 @@ def count_model(model: nn.Module, input_shape: tuple, dtype: str = "float32", na
     return result
 
 
-def _count_node(node, modules, in_shapes, shapes, out_numel, in_bytes, out_bytes, nbytes) -> LayerCount:
+def _count_node(node, modules, in_shapes, shapes, out_numel, in_bytes, out_bytes, wbytes) -> LayerCount:
     lc = LayerCount(node.name, "", "", shapes[0] if len(shapes) == 1 else tuple(shapes))
     io = in_bytes + out_bytes
     if node.op == "call_module":
         m = modules[node.target]
         lc.op = type(m).__name__
         lc.params = _own_params(m)
-        weight_bytes = lc.params * nbytes
+        weight_bytes = lc.params * wbytes
         if isinstance(m, nn.Conv2d):
             kh, kw = m.kernel_size
             lc.layer_type = conv_type(m)

@@ -19,6 +19,9 @@ from importlib import resources
 from pathlib import Path
 
 SYSFS_CPU = Path("/sys/devices/system/cpu/cpu0/cache")
+# The energy constants' arithmetic for a quantized case: int8 multiply-adds (the int32 accumulation is
+# charged as an 8-bit add: the constants file carries no 32-bit integer figure)
+ARITHMETIC = {"int8_static": "int8", "int8_dynamic": "int8"}
 
 
 def constants() -> dict:
@@ -113,22 +116,23 @@ def cache_pj_per_64bit(size: int, c: dict | None = None) -> tuple[float, bool]:
 def modeled_energy(counts, dtype: str, caches: Caches) -> tuple[float, str, dict]:
     """(joules per forward pass, how it was made, a breakdown for the record's config) for a
     counting.CountResult. Raises KeyError for a dtype the source has no figure for."""
-    from .counting import DTYPE_BYTES
+    from .counting import DTYPE_BYTES, WEIGHT_BYTES
 
     c = constants()
-    ops = c[dtype]
+    ops = c[ARITHMETIC.get(dtype, dtype)]
     totals = counts.totals()
     arithmetic_pj = totals["madds"] * (ops["mult_pj"] + ops["add_pj"]) + totals["elementwise_ops"] * ops["add_pj"]
     dram_pj = c["memory"]["dram_pj_per_64bit"]
     levels = [(name, size, *cache_pj_per_64bit(size, c)) for name, size in caches.sizes.items()]
-    weight_bytes = totals["params"] * DTYPE_BYTES[dtype]
+    per_weight = WEIGHT_BYTES.get(dtype, DTYPE_BYTES[dtype])
+    weight_bytes = totals["params"] * per_weight
     llc = levels[-1][1] if levels else 0
     weights_evicted = weight_bytes + totals["peak_activation_bytes"] > llc
     by_level = {name: 0 for name, *_ in levels} | {"DRAM": 0}
     for layer in counts.layers:
         level = next((lv for lv in levels if layer.mac_bytes <= lv[1]), None)
         name = level[0] if level else "DRAM"
-        w = min(layer.params * DTYPE_BYTES[dtype], layer.mac_bytes)
+        w = min(layer.params * per_weight, layer.mac_bytes)
         if weights_evicted and level is not None:
             by_level["DRAM"] += w
             by_level[name] += layer.mac_bytes - w

@@ -32,6 +32,8 @@ _ALL = [
     Metric("traffic_forward_simulated", "B", "probe", "LLC traffic per inference simulated by cachegrind"),
     Metric("export_time", "s", "runner", "exporting the model from torch (ONNX, torch.export)"),
     Metric("session_time", "s", "runner", "creating the runtime's session (graph optimisation included)"),
+    Metric("quantization_time", "s", "runner", "post-training int8 quantization (calibration included)"),
+    Metric("model_size", "B", "runner", "the serialized model on disk as the runtime loads it (weights included)"),
     Metric("compile_time", "s", "runner", "compiling the inference graph"),
     Metric("compile_time_train", "s", "runner", "compiling the training graphs (forward and backward)"),
     Metric("tuning_time", "s", "runner", "auto-tuning schedules (TVM MetaSchedule)"),

@@ -8,7 +8,11 @@ import sys
 
 from .records import make_record
 
-OUTPUT_TOLERANCE = {"float32": 1e-3, "float16": 2e-2, "bfloat16": 5e-2}
+# int8: post-training quantization of randomly initialised networks. Where the signal shrinks layer by layer
+# (G1's 20 plain 1x1 convs end near 1e-4) a uint8 activation grid loses much of it: static int8 reaches a
+# relative error of about 0.4 there (0.004 on MobileNetV2). The check then catches broken graphs (errors of
+# order 1 and more), not quantization quality; every case's error is recorded (`output_error`).
+OUTPUT_TOLERANCE = {"float32": 1e-3, "float16": 2e-2, "bfloat16": 5e-2, "int8_static": 0.5, "int8_dynamic": 0.5}
 
 
 class OutputMismatch(Exception):
@@ -43,9 +47,10 @@ def prepare_case(case, device):
     """Build, prepare and verify one case. Returns (prepared, records made on the way)."""
     import torch
 
-    from .runners import get_runner, resolved_options
+    from .runners import check_dtype, get_runner, resolved_options
 
     runner = get_runner(case.runner)
+    check_dtype(runner, case.dtype)
     model, x = build_case(case)
     ok, why = runner.availability()
     if not ok:

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from .catalog import Entry, resolve
+from .dtypes import DTYPES
 from .errors import SpecError, UnknownNameError
 from .measure import Timing
 from .metrics import SELECTABLE_METRICS
 
 DEVICE_KINDS = ("cpu", "gpu", "arm")
-DTYPES = ("float32", "float16", "bfloat16")
 
 
 def _read_toml(entry: Entry) -> tuple[dict, str]:

@@ -19,6 +19,7 @@ from .assembly import case_records, count_records, emulated_sources
 from .measure import Series, measure_interleaved
 from .preparation import OutputMismatch, code_fingerprint, prepare_case
 from .records import error_records
+from .runners.base import UnsupportedCase
 
 
 def _die_with_host() -> None:
@@ -57,6 +58,10 @@ def measure_group(cases, device, quick: bool, send) -> None:
         counts, fingerprint = count_records(case, device), code_fingerprint(case)
         try:
             prepared, records = prepare_case(case, device)
+        except UnsupportedCase as e:  # the runner has no path for it: said, not an error
+            send(_case_message(case, counts + error_records(case, str(e), status="unsupported"), [], fingerprint,
+                               device))
+            continue
         except Exception as e:  # noqa: BLE001 - becomes this case's error records
             msg = f"{type(e).__name__}: {e}"
             if not isinstance(e, OutputMismatch):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..plugins import Registry
-from .base import Prepared, Runner, option_problem, resolved_options
+from .base import Prepared, Runner, UnsupportedCase, check_dtype, option_problem, resolved_options
 
 REGISTRY = Registry("benchsuite.runners", "runner")
 
@@ -15,4 +15,5 @@ def get_runner(name: str) -> Runner:
     return REGISTRY.load(name)()
 
 
-__all__ = ["Prepared", "Runner", "get_runner", "option_problem", "resolved_options", "runner_names"]
+__all__ = ["Prepared", "Runner", "UnsupportedCase", "check_dtype", "get_runner", "option_problem", "resolved_options",
+           "runner_names"]

@@ -36,13 +36,24 @@ class Prepared:
     runs_on: str = ""
 
 
+class UnsupportedCase(Exception):
+    """The runner cannot run this case at all (a dtype it has no path for): its metrics are `unsupported`,
+    with this message as the reason."""
+
+
+FLOAT_DTYPES = ("float32", "float16", "bfloat16")
+
+
 class Runner:
-    """Base class. Subclasses set `name`, `description`, `options` (name -> default) and
-    implement `prepare`; `availability` says whether the backend can run here, and why not."""
+    """Base class. Subclasses set `name`, `description`, `options` (name -> default), the `dtypes` they
+    run (with `dtype_note`: why not the others) and implement `prepare`; `availability` says whether the
+    backend can run here, and why not."""
 
     name = "base"
     description = ""
     options: dict[str, Any] = {}
+    dtypes: tuple[str, ...] = FLOAT_DTYPES
+    dtype_note = "post-training int8 quantization is built for the onnxruntime runner only"
     measures_hardware = True  # False for stand-ins: no device ceilings are taken through them
 
     def availability(self) -> tuple[bool, str]:
@@ -63,6 +74,12 @@ TRAINING_METRICS = ("latency_forward_train", "latency_backward")
 def inference_only(why: str) -> dict[str, str]:
     """The `unsupported` entries of a runner that runs inference only."""
     return {m: why for m in TRAINING_METRICS}
+
+
+def check_dtype(runner: Runner, dtype: str) -> None:
+    """Raise UnsupportedCase when the runner has no path for `dtype`."""
+    if dtype not in runner.dtypes:
+        raise UnsupportedCase(f"runner {runner.name} runs {', '.join(runner.dtypes)}, not {dtype}: {runner.dtype_note}")
 
 
 def option_problem(runner: Runner, key: str, value) -> str | None:

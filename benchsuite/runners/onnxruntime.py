@@ -1,4 +1,5 @@
-"""onnxruntime: the model exported to ONNX from torch, run by an InferenceSession. Forward only."""
+"""onnxruntime: the model exported to ONNX from torch, run by an InferenceSession. Forward only. The int8
+dtypes run the exported model after post-training quantization (onnx_quantization)."""
 from __future__ import annotations
 
 import io
@@ -7,7 +8,8 @@ import time
 import torch
 
 from ..measure import Timed
-from .base import Prepared, Runner, inference_only
+from .base import FLOAT_DTYPES, Prepared, Runner, inference_only
+from .onnx_quantization import MODES, quantize
 
 LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED",
           "all": "ORT_ENABLE_ALL"}
@@ -30,7 +32,10 @@ def export_onnx(model: torch.nn.Module, example: torch.Tensor, exporter: str) ->
 class OnnxRuntimeRunner(Runner):
     name = "onnxruntime"
     description = "onnxruntime InferenceSession on a model exported from torch (CPU; CUDA with onnxruntime-gpu)"
-    options = {"exporter": "dynamo", "graph_optimization_level": "all", "inter_op_threads": 1, "io_binding": True}
+    # calibration_samples: generated inputs that calibrate int8_static's activation ranges
+    options = {"exporter": "dynamo", "graph_optimization_level": "all", "inter_op_threads": 1, "io_binding": True,
+               "calibration_samples": 16}
+    dtypes = FLOAT_DTYPES + MODES
 
     def availability(self) -> tuple[bool, str]:
         try:
@@ -48,10 +53,25 @@ class OnnxRuntimeRunner(Runner):
         if options["graph_optimization_level"] not in LEVELS:
             raise ValueError(f"graph_optimization_level {options['graph_optimization_level']!r} "
                              f"(valid: {', '.join(LEVELS)})")
-        model, example = model.to(DTYPES[case.dtype]), example.to(DTYPES[case.dtype])
+        quantized = case.dtype in MODES
+        if options["calibration_samples"] < 1:
+            raise ValueError("onnxruntime option calibration_samples must be at least 1")
+        float_dtype = DTYPES["float32" if quantized else case.dtype]  # int8 starts from the float32 export
+        model, example = model.to(float_dtype), example.to(float_dtype)
         t0 = time.perf_counter()
         onnx_bytes = export_onnx(model, example, options["exporter"])
         export_time = time.perf_counter() - t0
+        one_shot = [{"metric": "export_time", "value": export_time, "message": f"torch.onnx ({options['exporter']})"}]
+        quant_config = {}
+        if quantized:
+            t0 = time.perf_counter()
+            onnx_bytes, quant_config = quantize(onnx_bytes, case.dtype, example, options["calibration_samples"])
+            one_shot.append({"metric": "quantization_time", "value": time.perf_counter() - t0,
+                             "message": f"onnxruntime.quantization ({quant_config['quantization']})"})
+        one_shot.append({"metric": "model_size", "value": len(onnx_bytes),
+                         "message": "the serialized ONNX model the session loads (weights included)"
+                                    + (f", after int8 quantization ({quant_config['quantization']})" if quantized
+                                       else f", {case.dtype}")})
 
         so = ort.SessionOptions()
         so.intra_op_num_threads = case.threads
@@ -92,10 +112,9 @@ class OnnxRuntimeRunner(Runner):
                 return torch.from_numpy(run()[0])
 
         config = {"exporter": options["exporter"], "graph_optimization_level": options["graph_optimization_level"],
-                  "provider": providers[0], "onnxruntime": ort.__version__}
+                  "provider": providers[0], "onnxruntime": ort.__version__, **quant_config}
         return Prepared(
             timed={"latency_forward": Timed(run=run)}, output=output, config=config,
             unsupported=INFERENCE_ONLY,
-            one_shot=[{"metric": "export_time", "value": export_time, "message": f"torch.onnx ({options['exporter']})"},
-                      {"metric": "session_time", "value": session_time,
-                       "message": "InferenceSession creation (graph optimisation included)"}])
+            one_shot=one_shot + [{"metric": "session_time", "value": session_time,
+                                  "message": "InferenceSession creation (graph optimisation included)"}])

@@ -42,6 +42,8 @@ class TVMRunner(Runner):
     # trials: MetaSchedule trials per task (kernel); tune: tune kernels that lack them during the run
     options = {"trials": 64, "tune": False, "database_dir": "results/tvm-tuning", "mcpu": "auto",
                "cpu_weight_prepack": True, "via": "auto"}
+    dtypes = ("float32",)
+    dtype_note = "the TVM path imports and tunes float32 graphs only"
 
     @staticmethod
     def _via_rpc(options, device) -> bool:
@@ -85,8 +87,6 @@ class TVMRunner(Runner):
         import tvm
         from tvm import relax
 
-        if case.dtype != "float32":
-            raise ValueError(f"the TVM runner compiles float32 only, not {case.dtype}")
         target_dict = self.target(case, options, device)
         if self._via_rpc(options, device):
             return self._prepare_remote(model, example, case, options, device, target_dict)
