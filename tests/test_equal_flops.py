@@ -1,0 +1,63 @@
+"""The equal_flops study (ShuffleNet V2 Table 8: is ShuffleNet V2 the fastest of its FLOP tier?) on
+constructed records, and the tier workload's models against the tiers they stand for."""
+import pytest
+
+from benchsuite.counting import count_registered
+from benchsuite.records import make_record
+from benchsuite.spec import load_workload
+from benchsuite.studies.equal_flops import tier_verdicts
+from tests.test_verdicts import _case, _measure
+
+
+def _tier(latencies: dict, tier="140M", spread=0.01):
+    """Records of one tier: {model: median latency}; ShuffleNet V2 is the baseline."""
+    knobs = {"shufflenet_v2": {"width": 1.0}, "mobilenet_v1": {"width": 0.5}, "shufflenet_v1": {"groups": 3}}
+    records, samples = [], {}
+    for i, (model, lat) in enumerate(latencies.items()):
+        case = _case(model, knobs[model], tags=[("tier", tier)], resolution=224)
+        records.append(_measure(case, lat, lat * spread, samples, seed=i))
+        records.append(make_record(case, "madds", run_id=records[-1]["run_id"], value=140e6 * (1 + i / 20),
+                                   source="modeled"))
+    return records, samples
+
+
+@pytest.mark.parametrize("others,verdict", [
+    ({"mobilenet_v1": 1.5, "shufflenet_v1": 1.2}, "holds"),      # both slower than ShuffleNet V2
+    ({"mobilenet_v1": 0.7, "shufflenet_v1": 1.2}, "violated"),   # MobileNetV1 faster
+    ({"mobilenet_v1": 1.0, "shufflenet_v1": 1.2}, "violated"),   # the same speed is no win either
+])
+def test_shufflenet_v2_must_beat_every_model_of_its_tier(others, verdict):
+    records, samples = _tier({"shufflenet_v2": 1.0, **others}, spread=0.002)
+    (v,) = tier_verdicts(records, samples)
+    assert v.verdict == verdict and v.scope["tier"] == "140M" and v.scope["baseline"].startswith("shufflenet_v2")
+    by_model = {r["row"]["model"]: r for r in v.rows}
+    for model, lat in others.items():
+        assert by_model[model]["latency_ratio"] == pytest.approx(lat, rel=0.02)
+    assert by_model["mobilenet_v1"]["flops_ratio"] == pytest.approx(1.05)
+
+
+def test_noise_wider_than_the_gap_is_inconclusive():
+    records, samples = _tier({"shufflenet_v2": 1.0, "mobilenet_v1": 1.02}, spread=0.2)
+    (v,) = tier_verdicts(records, samples)
+    assert v.verdict == "inconclusive" and v.rows[0]["outcome"] == "unresolved"
+
+
+def test_tiers_are_judged_apart_and_a_tier_without_shufflenet_v2_gets_no_verdict():
+    a, sa = _tier({"shufflenet_v2": 1.0, "mobilenet_v1": 2.0}, tier="40M")
+    b, sb = _tier({"mobilenet_v1": 1.0, "shufflenet_v1": 2.0}, tier="300M")
+    (v,) = tier_verdicts(a + b, {**sa, **sb})
+    assert v.scope["tier"] == "40M"
+
+
+def test_the_workload_puts_each_model_within_its_tier():
+    """Every model of a tier counts within 20% of the tier's nominal multiply-adds (Table 8's tiers)."""
+    nominal = {"40M": 40e6, "140M": 140e6, "300M": 300e6, "590M": 590e6}
+    wl = load_workload("equal_flops")
+    seen = set()
+    for sweep in wl.models:
+        for row in sweep.rows:
+            knobs = {k: v for k, v in row.items() if k not in sweep.tags}
+            madds = count_registered(sweep.name, 224, **knobs).totals()["madds"]
+            assert abs(madds / nominal[row["tier"]] - 1) < 0.2, (sweep.name, row, madds)
+            seen.add((row["tier"], sweep.name))
+    assert all((t, "shufflenet_v2") in seen for t in nominal)
