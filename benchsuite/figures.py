@@ -53,6 +53,11 @@ def guideline(verdicts) -> dict | None:
                       "speed / baseline")
 
 
+def flop_ratio_marker(row: dict) -> dict:
+    """A speed_bars marker: the row's FLOP ratio, where it has one."""
+    return {"FLOP ratio": row["flops_ratio"]} if row.get("flops_ratio") else {}
+
+
 def speed_bars(verdicts, markers, ylabel: str) -> dict | None:
     """Each verdict row's speed over its group's baseline with its 95% interval (bars: device x runner),
     and reference values as black markers (markers(row) -> {label: value}); a panel per scope."""

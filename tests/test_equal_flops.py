@@ -61,3 +61,13 @@ def test_the_workload_puts_each_model_within_its_tier():
             assert abs(madds / nominal[row["tier"]] - 1) < 0.2, (sweep.name, row, madds)
             seen.add((row["tier"], sweep.name))
     assert all((t, "shufflenet_v2") in seen for t in nominal)
+
+
+def test_the_tier_figure_renders():
+    import vl_convert
+
+    from benchsuite.studies.equal_flops import EqualFlopsStudy
+
+    records, samples = _tier({"shufflenet_v2": 1.0, "mobilenet_v1": 0.8, "shufflenet_v1": 1.2})
+    ((spec, alt),) = EqualFlopsStudy().figures(None, tier_verdicts(records, samples))
+    assert "<svg" in vl_convert.vegalite_to_svg(spec) and "ShuffleNet V2" in alt

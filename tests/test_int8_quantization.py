@@ -92,3 +92,12 @@ def test_int8_counts_and_modeled_energy():
     counts = count_registered("g1_block_stack", 56, dtype="int8_static", c1=128, c2=128)
     _, how, config = modeled_energy(counts, "int8_static", Caches({}, "none"))
     assert config["arithmetic_uj"] == pytest.approx(f32["madds"] * 0.23e-6, rel=1e-6) and "int8_static" in how
+
+
+def test_the_int8_figure_renders():
+    import vl_convert
+
+    from benchsuite.studies.int8_quantization import Int8QuantizationStudy
+
+    ((spec, _),) = Int8QuantizationStudy().figures(None, int8_verdicts(_records(0.5), {}))
+    assert "<svg" in vl_convert.vegalite_to_svg(spec)

@@ -88,6 +88,6 @@ class EqualFlopsStudy(Study):
     def figures(self, df, verdicts):
         from .. import figures
 
-        spec = figures.speed_bars(verdicts, lambda r: {"FLOP ratio": r["flops_ratio"]} if r.get("flops_ratio") else {},
+        spec = figures.speed_bars(verdicts, figures.flop_ratio_marker,
                                   "speed relative to ShuffleNet V2 (below 1: slower)")
         return [(spec, "each model's speed relative to ShuffleNet V2 in its FLOP tier")]

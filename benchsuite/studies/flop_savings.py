@@ -158,6 +158,6 @@ class FlopSavingsStudy(Study):
     def figures(self, df, verdicts):
         from .. import figures
 
-        spec = figures.speed_bars(verdicts, lambda r: {"FLOP ratio": r["flops_ratio"]} if r.get("flops_ratio") else {},
+        spec = figures.speed_bars(verdicts, figures.flop_ratio_marker,
                                   "speed-up over the expensive operator")
         return [(spec, "speed-ups against FLOP ratios")]

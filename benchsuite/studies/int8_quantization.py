@@ -57,8 +57,9 @@ def int8_verdicts(records: list[dict], samples, margin: float = MARGIN) -> list[
             scope = {"device": row["device"], "runner": row["runner"], "threads": row["threads"],
                      "batch_size": row["batch_size"], "resolution": row["resolution"], "metric": row["metric"],
                      "model": row["model"], "quantization": vrow["row"]["quantization"], **row["params"]}
-            note = (f"interval: {method}; {(row.get('config') or {}).get('quantization', mode)} quantization "
-                    f"({', '.join(f'{k} {v}' for k, v in (row.get('config') or {}).items() if k in ('weights', 'activations', 'calibration'))})")
+            config = row.get("config") or {}
+            how = ", ".join(f"{k} {config[k]}" for k in ("weights", "activations", "calibration") if k in config)
+            note = f"interval: {method}; {config.get('quantization', mode)} quantization ({how})"
             out.append(Verdict("int8", CLAIM, verdict, scope, [vrow], note=note, by="int8_quantization",
                                margin=margin))
     return out
