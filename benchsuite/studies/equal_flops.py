@@ -55,10 +55,15 @@ def tier_verdicts(records: list[dict], samples, margin: float = MARGIN) -> list[
         verdict = ("violated" if any(o in ("faster", "same") for o in outcomes)
                    else "holds" if all(o == "slower" for o in outcomes) else "inconclusive")
         scope = dict(scope)
-        out.append(Verdict("equal FLOPs", CLAIM, verdict, scope | {"baseline": f"{BASELINE} {base['params']}"},
+        out.append(Verdict("equal FLOPs", CLAIM, verdict, scope | {"baseline": " ".join([BASELINE, *(f"{k}={v}" for k, v in base["params"].items())])},
                            vrows, note=f"intervals: {'; '.join(sorted({v['interval'] for v in vrows}))}; "
                                        f"published: {PUBLISHED}", by="equal_flops", margin=margin))
     return out
+
+
+def _flops_predicted(row: dict) -> dict:
+    """The figure's marker: the relative speed the pair's FLOPs predict (ShuffleNet V2's MAdds / the model's)."""
+    return {"FLOPs predict": 1 / row["flops_ratio"]} if row.get("flops_ratio") else {}
 
 
 class EqualFlopsStudy(Study):
@@ -88,6 +93,5 @@ class EqualFlopsStudy(Study):
     def figures(self, df, verdicts):
         from .. import figures
 
-        spec = figures.speed_bars(verdicts, figures.flop_ratio_marker,
-                                  "speed relative to ShuffleNet V2 (below 1: slower)")
+        spec = figures.speed_bars(verdicts, _flops_predicted, "speed relative to ShuffleNet V2 (below 1: slower)")
         return [(spec, "each model's speed relative to ShuffleNet V2 in its FLOP tier")]
