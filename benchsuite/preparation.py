@@ -10,9 +10,10 @@ from .records import make_record
 
 # int8: post-training quantization of randomly initialised networks. Where the signal shrinks layer by layer
 # (G1's 20 plain 1x1 convs end near 1e-4) a uint8 activation grid loses much of it: static int8 reaches a
-# relative error of about 0.4 there (0.004 on MobileNetV2). The check then catches broken graphs (errors of
-# order 1 and more), not quantization quality; every case's error is recorded (`output_error`).
-OUTPUT_TOLERANCE = {"float32": 1e-3, "float16": 2e-2, "bfloat16": 5e-2, "int8_static": 0.5, "int8_dynamic": 0.5}
+# relative error of 0.41-0.44 there (0.004 on MobileNetV2). The check then catches broken graphs, not
+# quantization quality: an all-zero output scores exactly 1, garbage more; every case's error is recorded
+# (`output_error`).
+OUTPUT_TOLERANCE = {"float32": 1e-3, "float16": 2e-2, "bfloat16": 5e-2, "int8_static": 0.8, "int8_dynamic": 0.8}
 
 
 class OutputMismatch(Exception):

@@ -101,3 +101,15 @@ def test_the_int8_figure_renders():
 
     ((spec, _),) = Int8QuantizationStudy().figures(None, int8_verdicts(_records(0.5), {}))
     assert "<svg" in vl_convert.vegalite_to_svg(spec)
+
+
+def test_the_int8_tolerance_still_refuses_an_all_zero_or_garbage_output():
+    import torch
+
+    from benchsuite.preparation import OUTPUT_TOLERANCE, relative_error
+
+    ref = torch.randn(1, 1000, generator=torch.Generator().manual_seed(0))
+    for dtype in ("int8_static", "int8_dynamic"):
+        assert relative_error(torch.zeros_like(ref), ref) > OUTPUT_TOLERANCE[dtype]
+        assert relative_error(-ref, ref) > OUTPUT_TOLERANCE[dtype]
+        assert relative_error(ref * 1.1, ref) < OUTPUT_TOLERANCE[dtype]
