@@ -113,3 +113,15 @@ def test_the_int8_tolerance_still_refuses_an_all_zero_or_garbage_output():
         assert relative_error(torch.zeros_like(ref), ref) > OUTPUT_TOLERANCE[dtype]
         assert relative_error(-ref, ref) > OUTPUT_TOLERANCE[dtype]
         assert relative_error(ref * 1.1, ref) < OUTPUT_TOLERANCE[dtype]
+
+
+def test_int8_on_a_gpu_profile_is_unsupported_with_the_reason():
+    from benchsuite.spec import load_device
+
+    case = replace(_case("g1_block_stack", {"c1": 8, "c2": 8}, workload="p"), dtype="int8_static",
+                   runner="onnxruntime", resolution=8)
+    import torch
+
+    model, x = torch.nn.Identity(), torch.zeros(1, 8, 8, 8)
+    with pytest.raises(UnsupportedCase, match="CUDA provider has no int8"):
+        get_runner("onnxruntime").prepare(model, x, case, get_runner("onnxruntime").options, load_device("gpu"))

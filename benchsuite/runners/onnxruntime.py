@@ -8,7 +8,7 @@ import time
 import torch
 
 from ..measure import Timed
-from .base import FLOAT_DTYPES, Prepared, Runner, inference_only
+from .base import FLOAT_DTYPES, Prepared, Runner, UnsupportedCase, inference_only
 from .onnx_quantization import MODES, quantize
 
 LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED",
@@ -54,6 +54,9 @@ class OnnxRuntimeRunner(Runner):
             raise ValueError(f"graph_optimization_level {options['graph_optimization_level']!r} "
                              f"(valid: {', '.join(LEVELS)})")
         quantized = case.dtype in MODES
+        if quantized and device.kind == "gpu":
+            raise UnsupportedCase("int8 here is onnxruntime's CPU quantization (QLinearConv, ConvInteger); its CUDA "
+                                  "provider has no int8 convolution kernels (TensorRT's provider would: not built)")
         if options["calibration_samples"] < 1:
             raise ValueError("onnxruntime option calibration_samples must be at least 1")
         float_dtype = DTYPES["float32" if quantized else case.dtype]  # int8 starts from the float32 export

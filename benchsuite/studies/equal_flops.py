@@ -54,8 +54,8 @@ def tier_verdicts(records: list[dict], samples, margin: float = MARGIN) -> list[
         outcomes = [v["outcome"] for v in vrows]
         verdict = ("violated" if any(o in ("faster", "same") for o in outcomes)
                    else "holds" if all(o == "slower" for o in outcomes) else "inconclusive")
-        scope = dict(scope)
-        out.append(Verdict("equal FLOPs", CLAIM, verdict, scope | {"baseline": " ".join([BASELINE, *(f"{k}={v}" for k, v in base["params"].items())])},
+        baseline = " ".join([BASELINE, *(f"{k}={v}" for k, v in base["params"].items())])
+        out.append(Verdict("equal FLOPs", CLAIM, verdict, dict(scope) | {"baseline": baseline},
                            vrows, note=f"intervals: {'; '.join(sorted({v['interval'] for v in vrows}))}; "
                                        f"published: {PUBLISHED}", by="equal_flops", margin=margin))
     return out
