@@ -14,7 +14,8 @@ def _tier(latencies: dict, tier="140M", spread=0.01):
     knobs = {"shufflenet_v2": {"width": 1.0}, "mobilenet_v1": {"width": 0.5}, "shufflenet_v1": {"groups": 3}}
     records, samples = [], {}
     for i, (model, lat) in enumerate(latencies.items()):
-        case = _case(model, knobs[model], tags=[("tier", tier)], resolution=224)
+        tags = [("tier", tier)] + ([("baseline", True)] if model == "shufflenet_v2" else [])
+        case = _case(model, knobs[model], tags=tags, resolution=224)
         records.append(_measure(case, lat, lat * spread, samples, seed=i))
         records.append(make_record(case, "madds", run_id=records[-1]["run_id"], value=140e6 * (1 + i / 20),
                                    source="modeled"))

@@ -58,7 +58,7 @@ def test_a_torch_case_in_int8_is_unsupported_not_an_error():
     measure_group([case], load_device("cpu"), True, sent.append)
     (msg,) = [m for m in sent if m["type"] == "case"]
     (lat,) = [r for r in msg["records"] if r["metric"] == "latency_forward"]
-    assert lat["status"] == "unsupported" and "onnxruntime runner only" in lat["message"]
+    assert lat["status"] == "unsupported" and "int8_static runs under: onnxruntime" in lat["message"]
     assert any(r["metric"] == "madds" and r["status"] == "ok" for r in msg["records"])  # the counts still come
 
 

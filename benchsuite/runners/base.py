@@ -53,7 +53,7 @@ class Runner:
     description = ""
     options: dict[str, Any] = {}
     dtypes: tuple[str, ...] = FLOAT_DTYPES
-    dtype_note = "post-training int8 quantization is built for the onnxruntime runner only"
+    dtype_note = ""  # why it runs no other dtype, where there is more to say than which runners do
     measures_hardware = True  # False for stand-ins: no device ceilings are taken through them
 
     def availability(self) -> tuple[bool, str]:
@@ -74,12 +74,6 @@ TRAINING_METRICS = ("latency_forward_train", "latency_backward")
 def inference_only(why: str) -> dict[str, str]:
     """The `unsupported` entries of a runner that runs inference only."""
     return {m: why for m in TRAINING_METRICS}
-
-
-def check_dtype(runner: Runner, dtype: str) -> None:
-    """Raise UnsupportedCase when the runner has no path for `dtype`."""
-    if dtype not in runner.dtypes:
-        raise UnsupportedCase(f"runner {runner.name} runs {', '.join(runner.dtypes)}, not {dtype}: {runner.dtype_note}")
 
 
 def option_problem(runner: Runner, key: str, value) -> str | None:

@@ -1,7 +1,7 @@
 """Architectures at equal FLOPs (ShuffleNet V2 section 5, Fig. 1 and Table 8): within each FLOP tier (~40M,
 ~140M, ~300M, ~590M multiply-adds), is ShuffleNet V2 the fastest?
 
-The workload tags each model with its tier (`tier`); within a tier, per device, runner, threads, batch and
+The workload tags each model with its tier (`tier`) and ShuffleNet V2's rows as the tier's `baseline`; within a tier, per device, runner, threads, batch and
 metric, every other model's latency is divided by ShuffleNet V2's (the ratio's 95% interval from the
 samples: over processes where there are several, else within one process). A row is `slower` when the other
 model is slower beyond the margin (ShuffleNet V2 faster, as the paper has it), `faster`, `same` or
@@ -16,7 +16,6 @@ import numpy as np
 
 from .base import LATENCY, MARGIN, Study, Verdict, WorkloadInfo, div, outcome, sample_ratio
 
-BASELINE = "shufflenet_v2"
 CLAIM = "at equal FLOPs ShuffleNet V2 is faster than the other compact architectures of its tier"
 PUBLISHED = ("ShuffleNet V2 section 5, Fig. 1 and Table 8 (GPU batch 8, ARM batch 1); the table's speeds are not "
              "in this suite's reference data, so no published ratio is drawn beside the measured one")
@@ -38,8 +37,8 @@ def tier_verdicts(records: list[dict], samples, margin: float = MARGIN) -> list[
             tiers.setdefault(key, []).append(r)
     out = []
     for (_, scope), rows in tiers.items():
-        base = next((r for r in rows if r["model"] == BASELINE), None)
-        others = [r for r in rows if r["model"] != BASELINE]
+        base = next((r for r in rows if r["tags"].get("baseline")), None)
+        others = [r for r in rows if r is not base]
         if base is None or not others:
             continue
         vrows = []
@@ -54,7 +53,7 @@ def tier_verdicts(records: list[dict], samples, margin: float = MARGIN) -> list[
         outcomes = [v["outcome"] for v in vrows]
         verdict = ("violated" if any(o in ("faster", "same") for o in outcomes)
                    else "holds" if all(o == "slower" for o in outcomes) else "inconclusive")
-        baseline = " ".join([BASELINE, *(f"{k}={v}" for k, v in base["params"].items())])
+        baseline = " ".join([base["model"], *(f"{k}={v}" for k, v in base["params"].items())])
         out.append(Verdict("equal FLOPs", CLAIM, verdict, dict(scope) | {"baseline": baseline},
                            vrows, note=f"intervals: {'; '.join(sorted({v['interval'] for v in vrows}))}; "
                                        f"published: {PUBLISHED}", by="equal_flops", margin=margin))
