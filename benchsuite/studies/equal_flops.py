@@ -1,14 +1,14 @@
 """Architectures at equal FLOPs (ShuffleNet V2 section 5, Fig. 1 and Table 8): within each FLOP tier (~40M,
 ~140M, ~300M, ~590M multiply-adds), is ShuffleNet V2 the fastest?
 
-The workload tags each model with its tier (`tier`) and ShuffleNet V2's rows as the tier's `baseline`; within a tier, per device, runner, threads, batch and
-metric, every other model's latency is divided by ShuffleNet V2's (the ratio's 95% interval from the
-samples: over processes where there are several, else within one process). A row is `slower` when the other
-model is slower beyond the margin (ShuffleNet V2 faster, as the paper has it), `faster`, `same` or
-`unresolved`. The tier's verdict holds when every other model is slower, is violated when any is faster or
-the same, else inconclusive. Each row carries the FLOP ratio of the pair (counted), since a tier's models
-differ by up to ~15% in multiply-adds. Table 8's GPU and ARM speeds are not in the suite's reference data:
-the rows carry no published ratio beside the measured one (the note says so).
+The workload tags each model with its tier (`tier`) and ShuffleNet V2's rows as the tier's `baseline`; within
+a tier, per device, runner, threads, batch and metric, every other model's latency is divided by ShuffleNet
+V2's (the ratio's 95% interval from the samples: over processes where there are several, else within one
+process). A row is `slower` when the other model is slower beyond the margin (ShuffleNet V2 faster, as the
+paper has it), `faster`, `same` or `unresolved`. The tier's verdict holds when every other model is slower, is
+violated when any is faster or the same, else inconclusive. Each row carries the FLOP ratio of the pair
+(counted), since a tier's models differ by up to ~15% in multiply-adds. Table 8's GPU and ARM speeds are not
+in the suite's reference data: the rows carry no published ratio beside the measured one (the note says so).
 """
 from __future__ import annotations
 
