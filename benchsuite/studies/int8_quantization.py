@@ -33,6 +33,10 @@ def int8_verdicts(records: list[dict], samples, margin: float = MARGIN) -> list[
     out = []
     for key, got in found.items():
         base = got.get(("float32", "latency_forward"))
+
+        def value(dtype, metric, got=got):
+            return got[(dtype, metric)]["value"] if (dtype, metric) in got else None
+
         for mode in INT8:
             row = got.get((mode, "latency_forward"))
             if base is None or row is None:
@@ -40,11 +44,6 @@ def int8_verdicts(records: list[dict], samples, margin: float = MARGIN) -> list[
             ratio, lo, hi, method = sample_ratio(row, base, samples, rng)  # int8 latency / float32 latency
             result = outcome(lo, hi, margin)
             verdict = {"faster": "holds", "same": "violated", "slower": "violated"}.get(result, "inconclusive")
-
-            def value(dtype, metric):
-                r = got.get((dtype, metric))
-                return r["value"] if r else None
-
             vrow = {"row": {"quantization": mode.removeprefix("int8_")}, "latency_fp32_s": base["value"],
                     "latency_int8_s": row["value"], "speed_ratio": 1 / ratio, "speed_ratio_ci": [1 / hi, 1 / lo],
                     "interval": method, "outcome": result,
@@ -89,7 +88,7 @@ class Int8QuantizationStudy(Study):
         lo, hi = r["speed_ratio_ci"]
         size = f", size x{r['size_ratio']:.1f} smaller" if r.get("size_ratio") else ""
         return (f"{r['row']['quantization']}: x{r['speed_ratio']:.2f} [{lo:.2f}, {hi:.2f}]{size}",
-                "int8: 4x less weight storage than float32")
+                "no published figure: 1 byte per weight against 4 is the premise")
 
     def figures(self, df, verdicts):
         from .. import figures
