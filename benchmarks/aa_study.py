@@ -22,9 +22,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from benchsuite.compare import LoadedRun, compare, load_run
-from benchsuite.compare import regress as regress_history
-from benchsuite.verdicts import for_runs
+from benchsuite.results.compare import compare
+from benchsuite.results.run import Run, run_folders
+from benchsuite.results.compare import regress as regress_history
+from benchsuite.results.verdicts import for_runs
 
 
 def _run_once(args, out: Path) -> None:
@@ -33,11 +34,11 @@ def _run_once(args, out: Path) -> None:
     subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL)
 
 
-def _slowed(run: LoadedRun, factor: float) -> LoadedRun:
+def _slowed(run: Run, factor: float) -> Run:
     recs = [dict(r, value=r["value"] * factor) if r.get("value") is not None and r["metric"].startswith("latency")
             else r for r in run.records]
     scale = lambda s: [_scale(x, factor) for x in s]  # noqa: E731
-    return LoadedRun(run.name + "-slow", run.environment, recs, {k: scale(v) for k, v in run.samples.items()})
+    return Run(run.name + "-slow", run.meta, recs, {k: scale(v) for k, v in run.samples.items()})
 
 
 def _scale(x, factor):
@@ -47,7 +48,7 @@ def _scale(x, factor):
 class _History:
     """The slice of a history the regress rule reads: runs in order, each loadable by id."""
 
-    def __init__(self, runs: list[LoadedRun]):
+    def __init__(self, runs: list[Run]):
         self.loaded = {r.name: r for r in runs}
         self.order = [r.name for r in runs]
 
@@ -86,8 +87,8 @@ def main() -> int:
         for i in range(args.runs):
             _run_once(args, out)
             print(f"run {i + 1}/{args.runs} done at {time.monotonic() - t0:.0f} s", file=sys.stderr)
-    dirs = sorted(p for p in out.iterdir() if (p / "run.json").exists())
-    runs = [load_run(str(d)) for d in dirs]
+    dirs = run_folders(out)
+    runs = [Run.load(d) for d in dirs]
     print(f"{args.workload} quick, {len(runs)} runs, {args.processes} process(es) per group, device {args.device}")
 
     rows = []

@@ -22,7 +22,7 @@ from benchsuite.runners.torch_eager import TorchEagerRunner
 from benchsuite.measure import Timing
 from benchsuite.spec import load_device
 from benchsuite.sweep import Case
-from benchsuite.preparation import build_case
+from benchsuite.device.preparation import build_case
 
 CASES = [("g1 1:1 c=128 (gpu set)", {"c1": 128, "c2": 128, "multiplier": 1}),
          ("g1 1:1 c=32 (arm set)", {"c1": 32, "c2": 32, "multiplier": 1})]

@@ -16,11 +16,10 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from benchsuite.execute import execute
-from benchsuite.progress import Progress
-from benchsuite.records import load_runs
+from benchsuite.host.execute import execute
+from benchsuite.host.progress import Progress
+from benchsuite.results.run import RunFolder, load_runs, read_meta
 from benchsuite.spec import load_device, load_workload
-from benchsuite.store import RunFolder
 
 
 def main() -> int:
@@ -40,7 +39,7 @@ def main() -> int:
                          progress=Progress(), processes=a.processes).folder
     df = load_runs(folder.path)
     df = df[df.model == "mobilenet_v2"]
-    env = folder.meta()["environment"]
+    env = read_meta(folder.path).environment
     lat = df[df.metric == "latency_forward"].set_index(["runner", "threads"])
     extra = df[df.metric.isin(["export_time", "compile_time", "tuning_time", "session_time", "output_error"])]
     lines = [f"MobileNetV2 1.0, 224x224, batch 1, float32, forward latency (median, 95% CI) on {env['cpu_model']} "

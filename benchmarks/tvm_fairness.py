@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sys
 
-from benchsuite.records import load_runs
+from benchsuite.results.run import load_runs
 
 
 def main(argv) -> int:

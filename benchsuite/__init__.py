@@ -5,7 +5,7 @@ __version__ = "0.2.0"  # the one place the version is defined (pyproject reads i
 
 def load_runs(*paths):
     """Load one or more run folders (or a results folder of runs) into one tidy pandas DataFrame."""
-    from .records import load_runs as _load
+    from .results.run import load_runs as _load
 
     return _load(*paths)
 

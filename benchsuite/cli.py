@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--filter", metavar="GLOB", help="only cases whose label matches, e.g. '*c1=128*'")
     r.add_argument("--quick", action="store_true", help="the workload's quick subset with lighter timing")
     r.add_argument("--runner-option", action="append", default=[], metavar="RUNNER.KEY=VALUE",
-                   help="override a runner option of the device profile, e.g. tvm.trials=16")
+                   help="override a runner option of the device profile, e.g. torch_compile.mode=max-autotune")
     r.add_argument("--out", default="results", help="results folder (default: results)")
     r.add_argument("--history", help="history database (default: OUT/history.sqlite)")
     r.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
@@ -53,23 +53,25 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--margin", type=_fraction, metavar="M",
                    help="practical-equivalence margin of the verdicts' ratios (default: the workload's, 0.02)")
 
-    t = sub.add_parser("tune", help="tune a workload's TVM kernels for a device (before runs that use them)",
-                       description="Extracts the TVM kernels of a workload's cases, deduplicated, and tunes each "
-                                   "with MetaSchedule into the target's database; resumes where a previous call "
-                                   "stopped. Runs then apply the database and record what it held. Tune alone: "
-                                   "other work on the machine skews the candidates' timings.")
+    t = sub.add_parser("tune", help="tune a workload's kernels for a device's tuning runners (before runs that "
+                                    "use them)",
+                       description="For each runner of the device that has a tuning step (benchsuite list "
+                                   "runners): extracts the kernels of the workload's cases, deduplicated, and "
+                                   "tunes each into the runner's database; resumes where a previous call stopped. "
+                                   "Runs then apply the database and record what it held. Tune alone: other work "
+                                   "on the machine skews the candidates' timings.")
     t.add_argument("--device", help="device name or path (default: the built-in defaults.toml's)")
     t.add_argument("--workload", help="workload name or path (default: the built-in defaults.toml's)")
     t.add_argument("--quick", action="store_true", help="the workload's quick subset")
     t.add_argument("--filter", metavar="GLOB", help="only cases whose label matches")
     t.add_argument("--trials-per-task", type=_positive_int, metavar="K",
-                   help="MetaSchedule trials per kernel (default: the profile's tvm trials; with --budget: "
+                   help="tuning trials per kernel (default: the runner's `trials` option; with --budget: "
                         "the most per kernel)")
     t.add_argument("--budget", type=_duration, metavar="TIME",
                    help="wall-clock budget, e.g. 30m, 1h, 900s: kernels are tuned breadth-first in doubling "
                         "steps (16, 32, 64, ... trials each) until it runs out")
-    t.add_argument("--runner-option", action="append", default=[], metavar="tvm.KEY=VALUE",
-                   help="override a tvm option of the device profile, e.g. tvm.database_dir=DIR")
+    t.add_argument("--runner-option", action="append", default=[], metavar="RUNNER.KEY=VALUE",
+                   help="override a runner option of the device profile, e.g. RUNNER.database_dir=DIR")
 
     ls = sub.add_parser("list", help="list devices, workloads, models or runners")
     ls.add_argument("what", choices=["devices", "workloads", "models", "runners"])
@@ -207,7 +209,7 @@ def cmd_count(a) -> int:
 
 
 def cmd_verdict(a) -> int:
-    from .verdicts import for_runs, format_verdicts
+    from .results.verdicts import for_runs, format_verdicts
 
     try:
         verdicts = for_runs(*a.runs, margin=a.margin)
@@ -221,11 +223,12 @@ def cmd_verdict(a) -> int:
 
 
 def cmd_compare(a) -> int:
-    from .compare import check_comparable, compare, format_comparison, load_run
-    from .store import History
+    from .results.compare import check_comparable, compare, format_comparison
+    from .results.run import Run
+    from .results.store import History
 
     hist = History(Path(a.history)) if Path(a.history).exists() else None
-    base, cand = load_run(a.base, hist), load_run(a.candidate, hist)
+    base, cand = Run.load(a.base, hist), Run.load(a.candidate, hist)
     check_comparable(base.environment, cand.environment, a.force)
     result = compare(base.records, base.samples, cand.records, cand.samples, base.name, cand.name,
                      a.alpha, a.min_effect)
@@ -234,8 +237,8 @@ def cmd_compare(a) -> int:
 
 
 def cmd_regress(a) -> int:
-    from .compare import format_comparison, regress
-    from .store import History
+    from .results.compare import format_comparison, regress
+    from .results.store import History
 
     if not Path(a.history).exists():
         raise BenchsuiteError(f"no history database at {a.history} (run 'benchsuite run' first)")
@@ -256,7 +259,7 @@ def cmd_regress(a) -> int:
 
 
 def cmd_history(a) -> int:
-    from .archive import archive_runs, rebuild_index
+    from .results.archive import archive_runs, rebuild_index
 
     if a.action == "archive":
         if not Path(a.results).is_dir():
@@ -277,23 +280,23 @@ def cmd_history(a) -> int:
 
 def latest_runs(results: Path) -> list[Path]:
     """The newest run folder of each (workload, device) under a results folder or a run archive."""
-    from .archive import run_folders
+    from .results.run import read_meta, run_folders
 
     newest: dict[tuple, tuple] = {}
     for d in run_folders(results):
         try:
-            meta = json.loads((d / "run.json").read_text())
-        except (OSError, ValueError):
+            meta = read_meta(d)
+        except (OSError, ValueError, KeyError):
             continue
-        key = (meta.get("workload"), meta.get("device"))
-        if key not in newest or meta.get("started", "") >= newest[key][0]:
-            newest[key] = (meta.get("started", ""), d)
+        key = (meta.workload, meta.device)
+        if key not in newest or (meta.started or "") >= newest[key][0]:
+            newest[key] = (meta.started or "", d)
     return [d for _, d in newest.values()]
 
 
 def cmd_report(a) -> int:
     from .report import build_report
-    from .store import HISTORY_FILE, History
+    from .results.store import HISTORY_FILE, History
 
     _writable_folder(a.out, "--out")
     if not a.runs and not Path(a.results).is_dir():
@@ -334,8 +337,8 @@ def override_runner_options(device, items: list[str]):
 
 
 def cmd_run(a) -> int:
-    from .execute import execute
-    from .progress import Progress
+    from .host.execute import execute
+    from .host.progress import Progress
     from .spec import load_device, load_workload
 
     from .catalog import defaults
@@ -350,11 +353,11 @@ def cmd_run(a) -> int:
                       extra_metrics=("traffic_forward_simulated",) * a.simulate_traffic
                       + ("traffic_forward_measured",) * a.measure_traffic, processes=a.processes, margin=a.margin)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(outcome.statuses.items()))
-    duration = outcome.folder.meta().get("duration_s")
+    duration = outcome.run.meta.duration_s
     print(f"run {outcome.folder.path.name}: {outcome.status} in {duration} s; records: {counts}")
     print(f"records: {outcome.folder.records_path}")
     if outcome.verdicts:
-        from .verdicts import format_verdicts
+        from .results.verdicts import format_verdicts
 
         print("\nverdicts:\n" + format_verdicts(outcome.verdicts))
     if outcome.status == "interrupted":
@@ -365,7 +368,7 @@ def cmd_run(a) -> int:
 def cmd_tune(a) -> int:
     from .catalog import defaults
     from .spec import load_device, load_workload
-    from .tune import summary, tune_workload
+    from .host.tune import tune_workload
 
     device = override_runner_options(load_device(a.device or defaults()["device"]), a.runner_option)
     workload = load_workload(a.workload or defaults()["workload"])
@@ -380,9 +383,10 @@ def cmd_tune(a) -> int:
         print("benchsuite: tuning interrupted; the trials finished so far are kept, and the same command "
               "resumes from them", file=sys.stderr)
         return EXIT_INTERRUPTED
-    print(summary(outcome))
-    why = "; the time budget ran out (the same command resumes)" if outcome.stopped_by_budget else ""
-    print(f"tuned {outcome.trials_given} trials in {outcome.seconds:.0f} s{why}")
+    for tuned in outcome:
+        print(tuned.summary)
+        why = "; the time budget ran out (the same command resumes)" if tuned.stopped_by_budget else ""
+        print(f"tuned {tuned.trials_given} trials in {tuned.seconds:.0f} s{why}")
     return EXIT_OK
 
 

@@ -6,7 +6,6 @@ series (device, runner, threads); latency and FLOP axes are logarithmic. Every s
 """
 from __future__ import annotations
 
-import json
 import warnings
 
 import altair as alt
@@ -17,32 +16,32 @@ alt.data_transformers.disable_max_rows()
 WIDTH = 560
 
 
-def _spec(chart) -> dict:
+def as_spec(chart) -> dict:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Automatically deduplicated selection parameter")
         return chart.to_dict()
 
 
-def _series(df) -> pd.Series:
+def series_of(df) -> pd.Series:
     """The legend entry of a record: device, runner and threads (devices side by side)."""
     device = df["device"].fillna("?").astype(str) if "device" in df else "?"
     return device + " · " + df["runner"].astype(str) + " t" + df["threads"].astype(str)
 
 
-def _knobs(r) -> str:
+def knob_text(r) -> str:
     return ",".join(f"{k[7:]}={r[k]}" for k in r.index if k.startswith("params.") and r[k] == r[k])
 
 
-def _toggle():
+def toggle():
     """A legend-bound selection: clicking a series' legend entry shows it alone (shift-click adds)."""
     return alt.selection_point(fields=["series"], bind="legend")
 
 
-def _fade(sel):
+def fade(sel):
     return alt.condition(sel, alt.value(1.0), alt.value(0.12))
 
 
-def _ms(df, cols=("value", "ci_low", "ci_high")) -> pd.DataFrame:
+def in_ms(df, cols=("value", "ci_low", "ci_high")) -> pd.DataFrame:
     return df.assign(**{f"{c}_ms": df[c].astype(float) * 1e3 for c in cols})
 
 
@@ -84,7 +83,7 @@ def speed_bars(verdicts, markers, ylabel: str) -> dict | None:
     df = pd.DataFrame(rows).drop_duplicates(["panel", "case", "series"])
     df["order"] = df["order"].map(lambda o: o[0] * 1000 + o[1])
     refs = [c for c in df.columns if c.startswith("ref_")]
-    sel = _toggle()
+    sel = toggle()
     x = alt.X("case:N", title=None, sort=alt.EncodingSortField("order", op="min"), axis=alt.Axis(labelAngle=-30))
     tip = [alt.Tooltip("series:N"), alt.Tooltip("case:N"), alt.Tooltip("speed:Q", format=".3f"),
            alt.Tooltip("lo:Q", title="95% low", format=".3f"), alt.Tooltip("hi:Q", title="95% high", format=".3f"),
@@ -92,8 +91,8 @@ def speed_bars(verdicts, markers, ylabel: str) -> dict | None:
            alt.Tooltip("verdict:N"), alt.Tooltip("flops_ratio:Q", title="FLOP ratio", format=".2f")]
     base = alt.Chart().encode(x=x)
     bars = base.mark_bar().encode(xOffset="series:N", y=alt.Y("speed:Q", title=ylabel),
-                                  color="series:N", opacity=_fade(sel), tooltip=tip).add_params(sel)
-    ci = base.mark_rule(color="black").encode(xOffset="series:N", y="lo:Q", y2="hi:Q", opacity=_fade(sel))
+                                  color="series:N", opacity=fade(sel), tooltip=tip).add_params(sel)
+    ci = base.mark_rule(color="black").encode(xOffset="series:N", y="lo:Q", y2="hi:Q", opacity=fade(sel))
     layers = [bars, ci]
     if refs:
         layers.append(base.transform_fold(refs, as_=["reference", "ref"]).transform_filter(
@@ -105,7 +104,7 @@ def speed_bars(verdicts, markers, ylabel: str) -> dict | None:
         title=p, width=max(150, 70 * df[df.panel == p].case.nunique()), height=200) for p in df.panel.unique()]
     with warnings.catch_warnings():  # one legend selection shared by every panel is what is wanted here
         warnings.filterwarnings("ignore", "Automatically deduplicated selection parameter")
-        return _spec(alt.concat(*panels, columns=3))
+        return as_spec(alt.concat(*panels, columns=3))
 
 
 def resolution(df) -> dict | None:
@@ -115,17 +114,17 @@ def resolution(df) -> dict | None:
         return None
     variant = sub["params.variant"].fillna("") if "params.variant" in sub else ""
     label = (sub.model + " " + variant).str.rstrip() if "params.variant" in sub else sub.model
-    sub = _ms(sub).assign(pixels=sub.resolution.astype(float) ** 2, series=_series(sub) + " · " + label)
+    sub = in_ms(sub).assign(pixels=sub.resolution.astype(float) ** 2, series=series_of(sub) + " · " + label)
     slopes = {}
     for key, g in sub.groupby(["series", "metric"]):
         g = g.sort_values("pixels")
         slopes[key] = float(np.polyfit(np.log(g.pixels), np.log(g.value), 1)[0]) if len(g) > 1 else None
     sub = sub.assign(exponent=[slopes[(s, m)] for s, m in zip(sub.series, sub.metric)])
-    sel = _toggle()
+    sel = toggle()
     base = alt.Chart(sub[["series", "metric", "pixels", "resolution", "value_ms", "ci_low_ms", "ci_high_ms", "n",
                           "exponent", "source"]]).encode(
         x=alt.X("pixels:Q", scale=alt.Scale(type="log"), title="pixels (resolution²)"),
-        color="series:N", opacity=_fade(sel))
+        color="series:N", opacity=fade(sel))
     line = base.mark_line(point=True).encode(
         y=alt.Y("value_ms:Q", scale=alt.Scale(type="log"), title="latency (ms)"),
         tooltip=["series:N", "resolution:Q", alt.Tooltip("value_ms:Q", title="ms", format=".3f"),
@@ -133,7 +132,7 @@ def resolution(df) -> dict | None:
                  alt.Tooltip("ci_high_ms:Q", title="95% high", format=".3f"), "n:Q",
                  alt.Tooltip("exponent:Q", title="fitted exponent", format=".2f"), "source:N"]).add_params(sel)
     bars = base.mark_rule().encode(y="ci_low_ms:Q", y2="ci_high_ms:Q")
-    return _spec(alt.layer(line, bars).properties(width=420, height=300).facet(column="metric:N"))
+    return as_spec(alt.layer(line, bars).properties(width=420, height=300).facet(column="metric:N"))
 
 
 def multipliers(df) -> dict | None:
@@ -144,7 +143,7 @@ def multipliers(df) -> dict | None:
     if lat.empty or "params.width" not in lat:
         return None
     madds = sub[sub.metric == "madds"].set_index(["run_id", "case_id"]).value
-    lat = _ms(lat).assign(series=_series(lat), madds_m=[madds.get((r, c), np.nan) / 1e6
+    lat = in_ms(lat).assign(series=series_of(lat), madds_m=[madds.get((r, c), np.nan) / 1e6
                                                         for r, c in zip(lat.run_id, lat.case_id)])
     data = lat[["series", "params.width", "resolution", "value_ms", "ci_low_ms", "ci_high_ms", "n", "madds_m"]]
     data = data.rename(columns={"params.width": "width"}).assign(
@@ -158,7 +157,7 @@ def multipliers(df) -> dict | None:
                  alt.Tooltip("ci_high_ms:Q", title="95% high", format=".3f"), "n:Q",
                  alt.Tooltip("madds_m:Q", title="M multiply-adds", format=".1f")])
     text = base.mark_text(fontSize=9, color="white").encode(text="text:N")
-    return _spec(alt.layer(cells, text).properties(width=300, height=200).facet(facet="series:N", columns=2))
+    return as_spec(alt.layer(cells, text).properties(width=300, height=200).facet(facet="series:N", columns=2))
 
 
 def flops_vs_latency(df) -> dict | None:
@@ -168,20 +167,20 @@ def flops_vs_latency(df) -> dict | None:
     if lat.empty:
         return None
     madds = sub[sub.metric == "madds"].set_index(["run_id", "case_id"]).value
-    lat = _ms(lat).assign(madds_m=[madds.get((r, c), np.nan) / 1e6 for r, c in zip(lat.run_id, lat.case_id)],
-                          series=_series(lat))
-    lat = lat.assign(case=[f"{r.model}({_knobs(r)})@{r.resolution}" for _, r in lat.iterrows()])
-    sel = _toggle()
+    lat = in_ms(lat).assign(madds_m=[madds.get((r, c), np.nan) / 1e6 for r, c in zip(lat.run_id, lat.case_id)],
+                          series=series_of(lat))
+    lat = lat.assign(case=[f"{r.model}({knob_text(r)})@{r.resolution}" for _, r in lat.iterrows()])
+    sel = toggle()
     chart = alt.Chart(lat[["series", "case", "workload", "madds_m", "value_ms", "ci_low_ms", "ci_high_ms", "n"]]
                       .dropna(subset=["madds_m"])).mark_point(filled=True, size=50).encode(
         x=alt.X("madds_m:Q", scale=alt.Scale(type="log"), title="multiply-adds (M, modeled)"),
         y=alt.Y("value_ms:Q", scale=alt.Scale(type="log"), title="forward latency (ms, measured)"),
-        color="series:N", shape="workload:N", opacity=_fade(sel),
+        color="series:N", shape="workload:N", opacity=fade(sel),
         tooltip=["case:N", "series:N", "workload:N", alt.Tooltip("madds_m:Q", title="M madds", format=".1f"),
                  alt.Tooltip("value_ms:Q", title="ms", format=".3f"),
                  alt.Tooltip("ci_low_ms:Q", title="95% low", format=".3f"),
                  alt.Tooltip("ci_high_ms:Q", title="95% high", format=".3f"), "n:Q"]).add_params(sel)
-    return _spec(chart.properties(width=WIDTH, height=360))
+    return as_spec(chart.properties(width=WIDTH, height=360))
 
 
 def breakdown(df, paper_rows: list[dict]) -> dict | None:
@@ -190,7 +189,7 @@ def breakdown(df, paper_rows: list[dict]) -> dict | None:
     if sub.empty:
         return None
     sub = sub.assign(category=sub.metric.str.replace("runtime_share_", ""),
-                     row=sub.model + " · " + _series(sub))
+                     row=sub.model + " · " + series_of(sub))
     data = sub.groupby(["row", "category"], as_index=False).value.median()
     paper = [{"row": f"paper: {r['model']} {r['platform']}", "category": c, "value": float(r[c]) / 100}
              for r in paper_rows for c in ("conv", "data", "elemwise", "shuffle", "other")]
@@ -199,7 +198,7 @@ def breakdown(df, paper_rows: list[dict]) -> dict | None:
         y=alt.Y("row:N", title=None), x=alt.X("percent:Q", stack="zero", title="share of runtime (%)"),
         color=alt.Color("category:N", sort=["conv", "data", "elemwise", "shuffle", "other"]),
         tooltip=["row:N", "category:N", alt.Tooltip("percent:Q", format=".1f")])
-    return _spec(chart.properties(width=WIDTH, height=max(120, 18 * data.row.nunique())))
+    return as_spec(chart.properties(width=WIDTH, height=max(120, 18 * data.row.nunique())))
 
 
 def trends(history_rows) -> dict | None:
@@ -210,17 +209,17 @@ def trends(history_rows) -> dict | None:
     if df.run_id.nunique() < 2:
         return None
     df = df[df.label.isin(df.label.value_counts().index[:12])].rename(columns={"label": "series"})
-    df = _ms(df).sort_values("started")
-    sel = _toggle()
+    df = in_ms(df).sort_values("started")
+    sel = toggle()
     base = alt.Chart(df[["series", "started", "run_id", "value_ms", "ci_low_ms", "ci_high_ms"]]).encode(
         x=alt.X("started:T", title="run started"), color=alt.Color("series:N", legend=alt.Legend(labelLimit=400)),
-        opacity=_fade(sel))
+        opacity=fade(sel))
     line = base.mark_line(point=True).encode(
         y=alt.Y("value_ms:Q", scale=alt.Scale(type="log"), title="latency (ms)"),
         tooltip=["series:N", "run_id:N", "started:T", alt.Tooltip("value_ms:Q", title="ms", format=".3f"),
                  alt.Tooltip("ci_low_ms:Q", title="95% low", format=".3f"),
                  alt.Tooltip("ci_high_ms:Q", title="95% high", format=".3f")]).add_params(sel)
-    return _spec(alt.layer(line, base.mark_rule().encode(y="ci_low_ms:Q", y2="ci_high_ms:Q"))
+    return as_spec(alt.layer(line, base.mark_rule().encode(y="ci_low_ms:Q", y2="ci_high_ms:Q"))
                  .properties(width=WIDTH, height=320))
 
 
@@ -229,31 +228,31 @@ def roofline(df) -> dict | None:
     ok = df[df.status == "ok"]
     ai = ok[ok.metric == "arithmetic_intensity"].set_index(["run_id", "case_id"]).value
     ach = ok[ok.metric == "achieved_flops"]
-    peaks = ok[ok.metric == "ceiling_flops"].assign(series=lambda d: _series(d)).groupby(
+    peaks = ok[ok.metric == "ceiling_flops"].assign(series=lambda d: series_of(d)).groupby(
         ["series", "threads"]).value.max()
     bw = ok[ok.metric == "ceiling_bandwidth"].groupby("threads").value.max()
     if ach.empty or peaks.empty or bw.empty:
         return None
     ach = ach.assign(ai=[ai.get((r, c), np.nan) for r, c in zip(ach.run_id, ach.case_id)],
-                     series=_series(ach)).dropna(subset=["ai"])
+                     series=series_of(ach)).dropna(subset=["ai"])
     if ach.empty:
         return None
-    ach = ach.assign(gflops=ach.value / 1e9, case=[f"{r.model}({_knobs(r)})@{r.resolution}"
+    ach = ach.assign(gflops=ach.value / 1e9, case=[f"{r.model}({knob_text(r)})@{r.resolution}"
                                                     for _, r in ach.iterrows()])
     xs = np.logspace(np.log10(max(ach.ai.min() / 4, 1e-2)), np.log10(ach.ai.max() * 4), 60)
     roof = pd.DataFrame([{"ceiling": f"ceiling {s}: {p / 1e9:.0f} GFLOP/s, {bw.get(t, bw.max()) / 1e9:.0f} GB/s",
                           "ai": x, "gflops": min(p, bw.get(t, bw.max()) * x) / 1e9}
                          for (s, t), p in peaks.items() for x in xs])
-    sel = _toggle()
+    sel = toggle()
     lines = alt.Chart(roof).mark_line(strokeDash=[4, 2]).encode(
         x=alt.X("ai:Q", scale=alt.Scale(type="log"), title="arithmetic intensity (FLOP/B, modeled)"),
         y=alt.Y("gflops:Q", scale=alt.Scale(type="log"), title="GFLOP/s (counted FLOPs / measured latency)"),
         detail="ceiling:N", tooltip=["ceiling:N"])
     points = alt.Chart(ach[["series", "case", "ai", "gflops"]]).mark_point(filled=True, size=40).encode(
-        x="ai:Q", y="gflops:Q", color="series:N", opacity=_fade(sel),
+        x="ai:Q", y="gflops:Q", color="series:N", opacity=fade(sel),
         tooltip=["case:N", "series:N", alt.Tooltip("ai:Q", format=".2f"), alt.Tooltip("gflops:Q", format=".2f")]
     ).add_params(sel)
-    return _spec(alt.layer(lines, points).properties(width=WIDTH, height=360))
+    return as_spec(alt.layer(lines, points).properties(width=WIDTH, height=360))
 
 
 def energy(df) -> dict | None:
@@ -262,8 +261,8 @@ def energy(df) -> dict | None:
     sub = df[df.metric.str.startswith("energy") & (df.status == "ok")] if not df.empty else df
     if sub.empty:
         return None
-    sub = sub.assign(case=[f"{r.model}({_knobs(r)})@{r.resolution}" for _, r in sub.iterrows()],
-                     mj=sub.value.astype(float) * 1e3, series=_series(sub))
+    sub = sub.assign(case=[f"{r.model}({knob_text(r)})@{r.resolution}" for _, r in sub.iterrows()],
+                     mj=sub.value.astype(float) * 1e3, series=series_of(sub))
     modeled = sub.source == "modeled"
     sub = sub.assign(series=sub.series.where(~modeled, sub["device"].astype(str) + " · modeled"))
     sub = sub.drop_duplicates(["source", "series", "case", "metric", "mj"])
@@ -272,7 +271,7 @@ def energy(df) -> dict | None:
         y=alt.Y("mj:Q", scale=alt.Scale(type="log"), title="energy per inference (mJ)"),
         color="series:N", shape="metric:N",
         tooltip=["case:N", "series:N", "metric:N", "source:N", alt.Tooltip("mj:Q", title="mJ", format=".3g"), "n:Q"])
-    return _spec(chart.properties(width=WIDTH, height=260).facet(row="source:N"))
+    return as_spec(chart.properties(width=WIDTH, height=260).facet(row="source:N"))
 
 
 def traffic(df) -> dict | None:
@@ -282,7 +281,7 @@ def traffic(df) -> dict | None:
     sub = df[df.metric.isin(names) & (df.status == "ok")] if not df.empty else df
     if sub.empty or sub.metric.nunique() < 2:
         return None
-    sub = sub.assign(case=[f"{r.model}({_knobs(r)})@{r.resolution}" for _, r in sub.iterrows()],
+    sub = sub.assign(case=[f"{r.model}({knob_text(r)})@{r.resolution}" for _, r in sub.iterrows()],
                      mb=sub.value.astype(float) / 1e6,
                      kind=sub.metric + " (" + sub.source + ")")
     sub = sub.drop_duplicates(["kind", "case", "mb"])
@@ -290,34 +289,4 @@ def traffic(df) -> dict | None:
         x=alt.X("case:N", title=None, axis=alt.Axis(labelAngle=-35, labelLimit=180)),
         y=alt.Y("mb:Q", scale=alt.Scale(type="log"), title="bytes per inference (MB)"), color="kind:N",
         tooltip=["case:N", "kind:N", "runner:N", alt.Tooltip("mb:Q", title="MB", format=".3g")])
-    return _spec(chart.properties(width=WIDTH, height=260))
-
-
-def tvm_convergence(df) -> dict | None:
-    """Each TVM case's estimated forward time (sum of its kernels' best tuned times x counts) against the
-    trials per task MetaSchedule had, with the measured forward latency as a diamond at the end."""
-    if df.empty or "config.convergence" not in df:
-        return None
-    conv = df[(df.metric == "tuned_kernel_time") & df["config.convergence"].notna()]
-    if conv.empty:
-        return None
-    lat = df[(df.metric == "latency_forward") & df["config.tuning"].notna() & (df.status == "ok")]
-    measured = dict(zip(zip(lat.run_id, lat.case_id), lat.value))
-    pts, stars = [], []
-    for _, r in conv.head(24).iterrows():
-        curve = json.loads(r["config.convergence"])
-        series = f"{r.get('device', '?')} · {r.model}({_knobs(r)}) t{r.threads}"
-        pts += [{"series": series, "trials": n, "ms": s * 1e3} for n, s in curve]
-        if (r.run_id, r.case_id) in measured and curve:
-            stars.append({"series": series, "trials": curve[-1][0], "ms": measured[(r.run_id, r.case_id)] * 1e3})
-    sel = _toggle()
-    x = alt.X("trials:Q", scale=alt.Scale(type="log", base=2), title="MetaSchedule trials per task")
-    y = alt.Y("ms:Q", scale=alt.Scale(type="log"), title="estimated forward (ms); diamond = measured")
-    tip = ["series:N", "trials:Q", alt.Tooltip("ms:Q", format=".3f")]
-    line = alt.Chart(pd.DataFrame(pts)).mark_line(point=True).encode(
-        x=x, y=y, color="series:N", opacity=_fade(sel), tooltip=tip).add_params(sel)
-    layers = [line]
-    if stars:
-        layers.append(alt.Chart(pd.DataFrame(stars)).mark_point(shape="diamond", size=140, filled=True).encode(
-            x=x, y=y, color="series:N", tooltip=tip))
-    return _spec(alt.layer(*layers).properties(width=WIDTH, height=320))
+    return as_spec(chart.properties(width=WIDTH, height=260))

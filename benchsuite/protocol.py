@@ -80,15 +80,13 @@ def device_to_dict(device) -> dict:
 
 def device_from_dict(d: dict):
     from .measure import Timing
-    from .spec import DeviceSpec, RemoteSpec
+    from .spec import DeviceSpec
 
     kw = {}
     for f in fields(DeviceSpec):
         v = d.get(f.name)
         if f.name in ("timing", "timing_quick"):
             v = Timing(**v)
-        elif f.name == "remote" and v is not None:
-            v = RemoteSpec(**v)
         elif isinstance(v, list):
             v = tuple(v)
         if f.name in d:

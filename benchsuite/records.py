@@ -1,10 +1,15 @@
-"""The Record schema (one case, one metric per row), JSONL I/O and loading runs into pandas.
+"""The Record schema (one case, one metric per row) that every layer speaks, its JSONL I/O and the tidy frame.
 
-Format changelog (bump SCHEMA_VERSION and add an upgrade step in `_upgrade` for every change):
+The device makes records, the host stamps and writes them, results/ reads them back (results/run.py owns
+the files of a run folder). Format changelog (bump SCHEMA_VERSION and add an upgrade step in `_upgrade`
+for every change):
   1  first version.
   2  `source` may be "emulated" (timings taken under an emulator such as qemu-user); `fingerprint`: a hash
      of the code that built and ran the case (the model's and the runner's modules, benchsuite's version),
      so a comparison can tell a code change from a machine's. v1 records upgrade with fingerprint "".
+  3  `processes` (how many worker processes measured a timing record: 1, or N pooled) and
+     `process_medians` (each process's median, N > 1) are columns, where v2 carried them as extra keys that
+     the history index dropped. v2 records upgrade with the values they carried, else None.
 """
 from __future__ import annotations
 
@@ -13,9 +18,9 @@ import math
 import os
 from pathlib import Path
 
-from .metrics import METRICS
+from .metrics import unit_of
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SOURCES = ("measured", "simulated", "modeled", "emulated")
 STATUSES = ("ok", "skipped", "unsupported", "error")
 
@@ -23,13 +28,9 @@ STATUSES = ("ok", "skipped", "unsupported", "error")
 # `config` (runner settings) are dicts in JSONL and are flattened to one column per key by load_runs.
 COLUMNS = ("schema_version", "run_id", "case_id", "fingerprint", "group_id", "workload", "device", "runner", "model",
            "params", "tags", "batch_size", "resolution", "dtype", "threads", "metric", "unit", "value",
-           "n", "ci_low", "ci_high", "iqr", "min", "max", "source", "status", "message", "config")
+           "n", "ci_low", "ci_high", "iqr", "min", "max", "processes", "process_medians", "source", "status",
+           "message", "config")
 _STATS = ("value", "n", "ci_low", "ci_high", "iqr", "min", "max")
-
-RECORDS_FILE = "records.jsonl"
-SAMPLES_FILE = "samples.jsonl"
-RUN_FILE = "run.json"
-
 
 def make_record(case, metric: str, *, status: str = "ok", source: str = "measured", message: str = "",
                 config: dict | None = None, run_id: str = "", unit: str | None = None, **stats) -> dict:
@@ -47,15 +48,10 @@ def make_record(case, metric: str, *, status: str = "ok", source: str = "measure
            "runner": case.runner, "model": case.model, "params": case.params, "tags": dict(case.tags),
            "batch_size": case.batch_size, "resolution": case.resolution, "dtype": case.dtype,
            "threads": case.threads, "metric": metric,
-           "unit": unit or (METRICS[metric].unit if metric in METRICS else ""),
-           **{k: stats.get(k) for k in _STATS},
+           "unit": unit or unit_of(metric),
+           **{k: stats.get(k) for k in _STATS}, "processes": None, "process_medians": None,
            "source": source, "status": status, "message": message, "config": config or {}}
     return rec
-
-
-def sample_sets(entry: dict) -> list:
-    """A samples.jsonl entry's samples: per process (a list of lists) when the run had several, else flat."""
-    return entry.get("process_samples") or entry["samples"]
 
 
 def error_records(case, message: str, *, status: str = "error", metrics=None, run_id: str = "") -> list[dict]:
@@ -103,24 +99,16 @@ def _upgrade(rec: dict) -> dict:
         raise ValueError(f"unknown record schema version {v!r} (this benchsuite reads up to {SCHEMA_VERSION})")
     if v == 1:  # v2 added a value of `source` and the `fingerprint` column
         rec = {**rec, "schema_version": 2, "fingerprint": rec.get("fingerprint", "")}
+        v = 2
+    if v == 2:  # v3 made `processes` and `process_medians` columns
+        rec = {**rec, "schema_version": 3, "processes": rec.get("processes"),
+               "process_medians": rec.get("process_medians")}
     return rec
 
 
-def read_records(run_dir: Path) -> list[dict]:
-    return [_upgrade(r) for r in read_jsonl(Path(run_dir) / RECORDS_FILE)]
-
-
-def run_dirs(*paths) -> list[Path]:
-    """Run folders under the given paths (a run folder itself, or a folder of runs)."""
-    out = []
-    for p in map(Path, paths):
-        if (p / RECORDS_FILE).exists() or (p / RUN_FILE).exists():
-            out.append(p)
-        elif p.is_dir():
-            out += sorted(d for d in p.iterdir() if (d / RECORDS_FILE).exists())
-        else:
-            raise FileNotFoundError(f"{p}: not a run folder (no {RECORDS_FILE}) nor a folder of runs")
-    return out
+def read_records_file(path: Path) -> list[dict]:
+    """A records file's rows, each brought to the current schema."""
+    return [_upgrade(r) for r in read_jsonl(Path(path))]
 
 
 def to_frame(records: list[dict]):
@@ -132,10 +120,3 @@ def to_frame(records: list[dict]):
     df = pd.json_normalize(records, sep=".")
     front = [c for c in COLUMNS if c in df.columns]
     return df[front + sorted(c for c in df.columns if c not in front)]
-
-
-def load_runs(*paths):
-    records = []
-    for d in run_dirs(*paths):
-        records += read_records(d)
-    return to_frame(records)

@@ -15,7 +15,7 @@ from .catalog import Entry, resolve
 from .dtypes import DTYPES
 from .errors import SpecError, UnknownNameError
 from .measure import Timing
-from .metrics import SELECTABLE_METRICS
+from .metrics import selectable_metrics
 
 DEVICE_KINDS = ("cpu", "gpu", "arm")
 
@@ -131,7 +131,7 @@ class DeviceSpec:
     timing_quick: Timing
     runner_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     batch_sizes: tuple[int, ...] | None = None  # replaces the workload's (the paper used batch 8 on GPU)
-    remote: "RemoteSpec | None" = None  # a TVM RPC tracker for the tvm runner (its `via = "rpc"` way)
+    remote: dict | None = None  # a [remote] table, validated by the runner that takes one (plain data)
     transport: dict | None = None  # where workers run: a validated [transport] table (None: this host)
     emulated: bool = False  # an emulator runs the cases: timings prove paths, verdicts stay inconclusive
     energy: dict = field(default_factory=dict)  # meter settings: hwmon, powercap, idle_s, window_s
@@ -141,33 +141,6 @@ class DeviceSpec:
 
     def timing_for(self, quick: bool) -> Timing:
         return self.timing_quick if quick else self.timing
-
-
-@dataclass(frozen=True)
-class RemoteSpec:
-    """A board reached through a TVM RPC tracker."""
-    tracker_host: str
-    tracker_port: int
-    key: str
-    target: dict            # TVM target for the board, e.g. {"kind": "llvm", "mtriple": "aarch64-linux-gnu"}
-    cc: str = ""            # cross compiler for the board's shared library ("" = the host's default)
-    connect_timeout_s: float = 10.0
-    request_timeout_s: float = 60.0
-    session_timeout_s: float = 600.0
-
-
-def _remote(source: str, table: dict) -> RemoteSpec:
-    c = _Checker(source, table, "remote.")
-    tracker = c.get("tracker", str, check=lambda v: v.count(":") == 1 and v.rsplit(":", 1)[1].isdigit(),
-                    valid="HOST:PORT")
-    host, port = tracker.rsplit(":", 1)
-    key = c.get("key", str, check=bool, valid="the device key the board's rpc_server registered with")
-    target = c.get("target", dict, {"kind": "llvm", "mtriple": "aarch64-linux-gnu"})
-    cc = c.get("cc", str, "")
-    timeouts = {k: float(c.get(k, (int, float), getattr(RemoteSpec, k), check=_positive, valid="> 0"))
-                for k in ("connect_timeout_s", "request_timeout_s", "session_timeout_s")}
-    c.done()
-    return RemoteSpec(host, int(port), key, target, cc, **timeouts)
 
 
 _SIZE = re.compile(r"(\d+)\s*([KMG]?)(i?B)?", re.IGNORECASE)
@@ -234,7 +207,11 @@ def load_device(name_or_path: str) -> DeviceSpec:
             if problem:
                 c.fail(f"runner_options.{r}.{key}", f"bad value {value!r}", problem)
     batch_sizes = c.get_list("batch_sizes", int, None, check=_positive, valid="positive integers")
-    remote = _remote(source, c.get("remote", dict)) if "remote" in raw else None
+    remote = None
+    if "remote" in raw:
+        from .runners import check_remote_table
+
+        remote = check_remote_table(_Checker(source, c.get("remote", dict), "remote."))
     transport = None
     if "transport" in raw:
         from .transports import check_table
@@ -359,8 +336,9 @@ def load_workload(name_or_path: str) -> WorkloadSpec:
         c.fail("models", "must not be empty")
     models = tuple(_model_sweep(source, m if isinstance(m, dict) else c.fail(f"models[{i}]", "expected a table"), i)
                    for i, m in enumerate(models_raw))
-    metrics = c.get_list("metrics", str, ("latency_forward",), check=lambda m: m in SELECTABLE_METRICS,
-                         valid=", ".join(SELECTABLE_METRICS))
+    selectable = selectable_metrics()
+    metrics = c.get_list("metrics", str, ("latency_forward",), check=lambda m: m in selectable,
+                         valid=", ".join(selectable))
     batch_sizes = c.get("batch_sizes", list, [1])
     _check_values(c, "batch_sizes", batch_sizes, "batch size")
     resolutions = c.get("resolutions", list, ["default"])
@@ -378,7 +356,7 @@ def load_workload(name_or_path: str) -> WorkloadSpec:
     margin = c.get("margin", (int, float), 0.02, check=lambda m: 0 <= m < 1, valid="a fraction in [0, 1), e.g. 0.02")
     quick = c.get("quick", dict, {})
     qc = _Checker(source, quick, "quick.")
-    qc.get_list("metrics", str, None, check=lambda m: m in SELECTABLE_METRICS, valid=", ".join(SELECTABLE_METRICS))
+    qc.get_list("metrics", str, None, check=lambda m: m in selectable, valid=", ".join(selectable))
     qc.get_list("dtypes", str, None, check=lambda d: d in DTYPES, valid=", ".join(DTYPES))
     for key, what in (("batch_sizes", "batch size"), ("resolutions", "resolution")):
         values = qc.get(key, list, None)

@@ -83,8 +83,7 @@ def board_rpc_server():
                                "--key", "arm-emulated"], cwd=REPO, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, start_new_session=True)
     from benchsuite.errors import BenchsuiteError
-    from benchsuite.remote import check_tracker
-    from benchsuite.spec import RemoteSpec
+    from benchsuite.runners.tvm.rpc import RemoteSpec, check_tracker
 
     spec = RemoteSpec("127.0.0.1", tracker.port, "arm-emulated", {}, connect_timeout_s=2)
     deadline = time.monotonic() + 300  # the emulated server imports TVM first

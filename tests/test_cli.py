@@ -11,7 +11,7 @@ import pytest
 
 from benchsuite import load_runs
 from benchsuite.cli import main
-from benchsuite.store import History
+from benchsuite.results.store import History
 from tests.conftest import start_run_until
 
 
@@ -92,7 +92,7 @@ def test_bad_input_exit_2(args, fragment, capsys, tmp_path):
 ])
 def test_inputs_refused_at_the_door(make, args, fragment, capsys, tmp_path, monkeypatch):
     """Exit 2, one line naming what is wrong and what is valid, no traceback, no run folder left behind."""
-    monkeypatch.setattr("benchsuite.execute.execute", lambda *a, **k: pytest.fail("the run was not refused"))
+    monkeypatch.setattr("benchsuite.host.execute.execute", lambda *a, **k: pytest.fail("the run was not refused"))
     if make:
         (tmp_path / make[0]).write_bytes(make[1])
     argv = [a.replace("{tmp}", str(tmp_path)) for a in args]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from benchsuite.cli import main
-from benchsuite.compare import classify, check_comparable
+from benchsuite.results.compare import classify, check_comparable
 from benchsuite.errors import BenchsuiteError
 
 
@@ -81,9 +81,10 @@ def test_compare_and_regress_end_to_end(tmp_path, fake_device, small_workload, c
 def test_a_code_change_between_runs_is_said():
     """Fingerprints sit beside case_id: the same case, run by changed model or runner code, is still joined,
     and the comparison warns that the difference may be the code's."""
-    from benchsuite.compare import compare, format_comparison
-    from benchsuite.preparation import code_fingerprint
+    from benchsuite.results.compare import compare, format_comparison
+    from benchsuite.device.preparation import code_fingerprint
     from benchsuite.records import make_record
+    from benchsuite.results.run import SampleKey
     from benchsuite.sweep import Case
 
     case = Case("w", "cpu", "torch_eager", "g1_block_stack", (("c1", 8), ("c2", 8)), (), 1, 16, "float32", 1,
@@ -92,7 +93,7 @@ def test_a_code_change_between_runs_is_said():
     assert len(fp) == 12 and fp == code_fingerprint(case)
     assert fp != code_fingerprint(Case(*[*vars(case).values()][:2], "fake", *[*vars(case).values()][3:]))
     rng = np.random.default_rng(0)
-    samples = {(case.case_id, "latency_forward"): list(rng.lognormal(0, 0.01, 30))}
+    samples = {SampleKey("", case.case_id, "latency_forward"): list(rng.lognormal(0, 0.01, 30))}
 
     def rec(fingerprint):
         return {**make_record(case, "latency_forward", value=1.0, n=30, ci_low=0.99, ci_high=1.01),
@@ -107,7 +108,8 @@ def test_a_code_change_between_runs_is_said():
 def test_processes_are_replicates_end_to_end(tmp_path, fake_device, small_workload, capsys):
     """--processes 3: each group measured in three workers in rounds; one pooled record per case with its
     process medians, per-process samples kept; compare then tests on process medians."""
-    from benchsuite.records import read_jsonl, read_records
+    from benchsuite.records import read_jsonl
+    from benchsuite.results.run import read_records
 
     dev = fake_device('[runner_options.fake]\nseconds_per_gmac = 0.1\nclock = "simulated"\n', name="fakedev")
     out = tmp_path / "results"

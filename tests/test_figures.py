@@ -7,6 +7,7 @@ import pytest
 import vl_convert
 
 from benchsuite import figures
+from benchsuite.runners.tvm.report import convergence_figure
 from benchsuite.records import make_record, to_frame
 from benchsuite.studies.base import Verdict
 from tests.test_verdicts import _case
@@ -68,7 +69,7 @@ FIGURES = {
     "trends": lambda df: figures.trends([{"run_id": f"r{i}", "started": f"2026-11-2{i}T00:00:00",
                                           "value": 0.01 + i * 1e-3, "ci_low": 0.009, "ci_high": 0.012,
                                           "label": "case"} for i in range(3)]),
-    "tvm_convergence": lambda df: figures.tvm_convergence(to_frame(_tuned_records())),
+    "tvm_convergence": lambda df: convergence_figure(to_frame(_tuned_records())),
 }
 
 

@@ -5,7 +5,7 @@ import torch
 from benchsuite.measure import time_block
 from benchsuite.spec import load_device
 from benchsuite.sweep import Case
-from benchsuite.preparation import prepare_case
+from benchsuite.device.preparation import prepare_case
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")]
 

@@ -10,9 +10,10 @@ import textwrap
 
 import pytest
 
-from benchsuite.archive import archive_runs, rebuild_index, run_folders
+from benchsuite.results.archive import archive_runs, rebuild_index
+from benchsuite.results.run import run_folders
 from benchsuite.cli import main
-from benchsuite.store import History
+from benchsuite.results.store import History
 from tests.conftest import FAST_TIMING, REPO, SMALL_G1
 
 BOARD_RUN = REPO / "tests" / "data" / "runs" / "arm-emulated-guideline2"  # recorded on the emulated board
@@ -45,8 +46,9 @@ def _query(history: History) -> dict:
 ADD = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from benchsuite.store import History, RunFolder
-    history, run = Path(sys.argv[1]), RunFolder(Path(sys.argv[2]))
+    from benchsuite.results.run import Run
+    from benchsuite.results.store import History
+    history, run = Path(sys.argv[1]), Run.from_folder(Path(sys.argv[2]))
     for _ in range(15):
         History(history).add_run(run)
 """)

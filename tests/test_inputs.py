@@ -68,7 +68,7 @@ def _write(tmp_path, name: str, doc: dict | bytes):
 
 def _refused(path, kind: str, capsys, monkeypatch) -> None:
     """Through the CLI: exit 2, one line, no traceback, and no work started (execute is never reached)."""
-    monkeypatch.setattr("benchsuite.execute.execute", lambda *a, **k: pytest.fail(f"{kind} {path} was accepted"))
+    monkeypatch.setattr("benchsuite.host.execute.execute", lambda *a, **k: pytest.fail(f"{kind} {path} was accepted"))
     args = ["run", f"--{kind}", str(path), "--quick", "--no-progress"]
     code = cli.main(args + (["--device", "cpu"] if kind == "workload" else ["--workload", "guideline1"]))
     err = capsys.readouterr().err
@@ -186,8 +186,9 @@ def test_cli_fuzz_never_shows_a_traceback(argv, tmp_path, capsys, monkeypatch):
     code, never an internal error (70) or a traceback. The heavy work itself (a run, a tuning) is replaced
     by a stand-in that records it was reached: only the door is under test."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("benchsuite.execute.execute", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
-    monkeypatch.setattr("benchsuite.tune.tune_workload", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+    monkeypatch.setattr("benchsuite.host.execute.execute", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+    monkeypatch.setattr("benchsuite.host.tune.tune_workload",
+                        lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         code = cli.main(argv)
     except SystemExit as e:  # argparse: a usage error

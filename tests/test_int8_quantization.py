@@ -50,7 +50,7 @@ def test_runners_say_which_dtypes_they_run():
 
 def test_a_torch_case_in_int8_is_unsupported_not_an_error():
     from benchsuite.spec import load_device
-    from benchsuite.worker import measure_group
+    from benchsuite.device.worker import measure_group
 
     case = replace(_case("g1_block_stack", {"c1": 8, "c2": 8}, workload="p"), dtype="int8_static",
                    runner="torch_eager", resolution=8, metrics=("latency_forward",))
@@ -65,7 +65,7 @@ def test_a_torch_case_in_int8_is_unsupported_not_an_error():
 @pytest.mark.skipif(not get_runner("onnxruntime").availability()[0], reason="onnxruntime not installed")
 @pytest.mark.parametrize("mode", ["int8_static", "int8_dynamic"])
 def test_onnxruntime_quantizes_and_the_int8_model_is_smaller(mode):
-    from benchsuite.preparation import prepare_case
+    from benchsuite.device.preparation import prepare_case
     from benchsuite.spec import load_device
 
     sizes = {}
@@ -106,7 +106,7 @@ def test_the_int8_figure_renders():
 def test_the_int8_tolerance_still_refuses_an_all_zero_or_garbage_output():
     import torch
 
-    from benchsuite.preparation import OUTPUT_TOLERANCE, relative_error
+    from benchsuite.device.preparation import OUTPUT_TOLERANCE, relative_error
 
     ref = torch.randn(1, 1000, generator=torch.Generator().manual_seed(0))
     for dtype in ("int8_static", "int8_dynamic"):

@@ -2,13 +2,14 @@ import json
 
 import pytest
 
-from benchsuite.records import (COLUMNS, append_jsonl, load_runs, make_record, read_jsonl, read_records,
-                                to_frame)
+from benchsuite.records import COLUMNS, append_jsonl, make_record, read_jsonl, to_frame
+from benchsuite.results.run import load_runs, read_records
 from benchsuite.sweep import Case
 from tests.conftest import REPO
 
 GOLDEN_V1 = REPO / "tests" / "data" / "golden_records_v1.jsonl"
-GOLDEN = REPO / "tests" / "data" / "golden_records_v2.jsonl"
+GOLDEN_V2 = REPO / "tests" / "data" / "golden_records_v2.jsonl"
+GOLDEN = REPO / "tests" / "data" / "golden_records_v3.jsonl"
 CASE = Case("guideline1", "cpu", "torch_eager", "g1_block_stack", (("c1", 128), ("c2", 128), ("multiplier", 1)),
             (("paper_set", "gpu"),), 1, 56, "float32", 1, ("latency_forward", "latency_backward"), ("c1", "c2"))
 
@@ -20,6 +21,9 @@ def _golden_records():
         make_record(CASE, "latency_backward", run_id="golden-run", status="error", message="RuntimeError: boom"),
         make_record(CASE, "peak_memory_forward", run_id="golden-run", status="unsupported",
                     message="no allocator to read"),
+        {**make_record(CASE, "latency_forward", run_id="golden-run", value=0.0236, n=45, ci_low=0.0230,
+                       ci_high=0.0245, message="3 processes; interval covers run-to-run variation"),
+         "processes": 3, "process_medians": [0.0233, 0.0236, 0.0240]},
     ]
 
 
@@ -29,18 +33,44 @@ def test_write_matches_golden_file(tmp_path):
     assert out.read_text() == GOLDEN.read_text()
 
 
-def test_v1_file_upgrades_to_v2(tmp_path):
+def test_v1_file_upgrades_to_the_current_version(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     (run / "records.jsonl").write_text(GOLDEN_V1.read_text())
-    assert [r["schema_version"] for r in read_records(run)] == [2, 2, 2]
+    assert [r["schema_version"] for r in read_records(run)] == [3, 3, 3]
+    assert {r["processes"] for r in read_records(run)} == {None}
     assert read_records(run)[0]["value"] == 0.0234
 
 
-def test_golden_file_loads(tmp_path):
+def test_v2_file_upgrades_with_the_process_columns_it_carried(tmp_path):
+    """v2 records carried processes / process_medians as extra keys (pooled runs) or not at all."""
+    run = tmp_path / "run"
+    run.mkdir()
+    rows = [json.loads(line) for line in GOLDEN_V2.read_text().splitlines()]
+    rows[0].update(processes=3, process_medians=[0.023, 0.0234, 0.024])
+    (run / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    got = read_records(run)
+    assert [r["schema_version"] for r in got] == [3] * len(rows)
+    assert got[0]["processes"] == 3 and got[0]["process_medians"] == [0.023, 0.0234, 0.024]
+    assert got[1]["processes"] is None and got[1]["process_medians"] is None
+
+
+def test_golden_v3_file_has_the_process_columns(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     (run / "records.jsonl").write_text(GOLDEN.read_text())
+    df = load_runs(run)
+    assert {"processes", "process_medians"} <= set(df.columns)
+    pooled = df[df.processes == 3]
+    assert len(pooled) == 1 and pooled.process_medians.iloc[0] == [0.0233, 0.0236, 0.024]
+    assert df[df.status != "ok"].processes.isna().all()
+
+
+def test_golden_file_loads(tmp_path):
+    """The v2 golden file (written by the previous schema) loads as it did."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "records.jsonl").write_text(GOLDEN_V2.read_text())
     df = load_runs(run)
     assert list(df.columns[: 8]) == list(COLUMNS[: 8])
     assert df.loc[0, "params.c1"] == 128 and df.loc[0, "tags.paper_set"] == "gpu"
@@ -63,7 +93,7 @@ def test_record_rules():
 def test_torn_last_line_is_dropped_and_inner_corruption_is_an_error(tmp_path):
     p = tmp_path / "records.jsonl"
     p.write_text(GOLDEN.read_text() + '{"schema_version": 1, "run_')
-    assert len(read_jsonl(p)) == 3
+    assert len(read_jsonl(p)) == len(GOLDEN.read_text().splitlines())
     p.write_text('{"bad\n' + GOLDEN.read_text())
     with pytest.raises(ValueError, match="corrupt record line"):
         read_jsonl(p)

@@ -11,8 +11,7 @@ import torch
 from benchsuite import load_runs
 from benchsuite.cli import main
 from benchsuite.errors import BenchsuiteError
-from benchsuite.remote import check_tracker, request_session
-from benchsuite.spec import RemoteSpec
+from benchsuite.runners.tvm.rpc import RemoteSpec, check_tracker, request_session
 from tests.conftest import FAST_TIMING, SMALL_G1
 
 not_arm = pytest.mark.skipif(platform.machine().lower() in ("aarch64", "arm64"), reason="this host is ARM")

@@ -3,8 +3,8 @@ false-alarm rate, and pooling a case measured in several processes; all on simul
 import numpy as np
 import pytest
 
-from benchsuite.compare import classify
-from benchsuite.pooling import pool_case
+from benchsuite.results.compare import classify
+from benchsuite.results.pooling import pool_case
 from benchsuite.records import make_record
 from benchsuite.replicates import covers, equivalence, median_interval, prediction_outcome, ratio_interval
 from benchsuite.sweep import Case

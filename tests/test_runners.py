@@ -8,7 +8,7 @@ from benchsuite.measure import time_block
 from benchsuite.runners import get_runner, resolved_options
 from benchsuite.spec import load_device
 from benchsuite.sweep import Case
-from benchsuite.preparation import build_case, prepare_case
+from benchsuite.device.preparation import build_case, prepare_case
 
 pytestmark = pytest.mark.slow
 CPU = load_device("cpu")
@@ -60,7 +60,7 @@ def test_tvm_untuned_then_tuned_per_task(tmp_path):
     schedule); a second run finds them all and tunes nothing (a bigger budget: tests/test_cli tune test)."""
     import json
 
-    from benchsuite.runners.tvm_tuning import LOG_FILE
+    from benchsuite.runners.tvm.tuning import LOG_FILE
 
     db = str(tmp_path / "db")
     prepared, records = _prepare(_case("tvm"), database_dir=db)

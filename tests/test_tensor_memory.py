@@ -5,7 +5,7 @@ import pytest
 
 from benchsuite.records import make_record
 from benchsuite.studies.tensor_memory import order_verdict
-from benchsuite.verdicts import compute
+from benchsuite.results.verdicts import compute
 from tests.test_verdicts import _case
 
 WORKLOADS = {"mem": {"studies": ["tensor_memory"], "reference": "mobilenetv2_memory.csv"}}

@@ -50,7 +50,7 @@ args = sys.argv[1:]
 assert args[args.index("--nvtx-include") + 1] == "benchsuite_forward/", args
 assert "--nvtx" in args and args[args.index("--print-units") + 1] == "base", args
 child = args[args.index("--log-file") + 2:]
-assert child[1:3] == ["-m", "benchsuite.probes.traffic_run"] and '"nvtx": "benchsuite_forward"' in child[3], child
+assert child[1:3] == ["-m", "benchsuite.device.profiled_forward"] and '"nvtx": "benchsuite_forward"' in child[3], child
 log = args[args.index("--log-file") + 1]
 {action}
 """

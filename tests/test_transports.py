@@ -64,11 +64,12 @@ def test_ssh_and_adb_command_lines(fake_device):
     argv = transport_for(dev.transport).argv()
     assert argv[:2] == ["ssh", "-T"] and "BatchMode=yes" in argv and "ConnectTimeout=7" in argv
     assert argv[argv.index("-p") + 1] == "2222" and argv[argv.index("-i") + 1] == "/k/id"
-    assert argv[-3:] == ["pi@board.local", "--", "env OMP_NUM_THREADS=1 /opt/bs venv/bin/python -m benchsuite.worker"]
+    assert argv[-3:] == ["pi@board.local", "--",
+                         "env OMP_NUM_THREADS=1 /opt/bs venv/bin/python -m benchsuite.device.worker"]
     dev = load_device(str(fake_device('\n[transport]\nkind = "adb"\nserial = "R58M"\n'
                                       'python = "/data/data/com.termux/files/usr/bin/python"\n', name="a")))
     assert transport_for(dev.transport).argv() == [
-        "adb", "-s", "R58M", "shell", "-T", "/data/data/com.termux/files/usr/bin/python -m benchsuite.worker"]
+        "adb", "-s", "R58M", "shell", "-T", "/data/data/com.termux/files/usr/bin/python -m benchsuite.device.worker"]
 
 
 def test_adb_transport_through_a_stand_in_adb(tmp_path, fake_device, small_workload):
@@ -147,7 +148,7 @@ def test_host_killed_mid_run_keeps_finished_board_cases(tmp_path, fake_device, s
     proc, records = start_run_until(dev, wl, out, latency_records=4)
     time.sleep(3)  # the third case's worker is now stuck in its (hanging) preparation
     board_side = psutil.Process(proc.pid).children(recursive=True)
-    assert any("benchsuite.worker" in " ".join(p.cmdline()) for p in board_side)
+    assert any("benchsuite.device.worker" in " ".join(p.cmdline()) for p in board_side)
     os.kill(proc.pid, signal.SIGKILL)  # the host alone
     proc.wait()
     _, alive = psutil.wait_procs(board_side, timeout=15)

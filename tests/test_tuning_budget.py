@@ -3,9 +3,9 @@ import json
 
 import pytest
 
-from benchsuite.runners.tvm_tuning import (LOG_FILE, Task, TuningLog, convergence, last_doubling_gain, remaining,
+from benchsuite.runners.tvm.tune_step import steps
+from benchsuite.runners.tvm.tuning import (LOG_FILE, Task, TuningLog, convergence, last_doubling_gain, remaining,
                                            round_size)
-from benchsuite.tune import steps
 
 
 def _tasks(*weights):

@@ -1,7 +1,7 @@
 """Worker isolation with the fake runner: raise, crash and hang become error records; others finish."""
 from benchsuite.spec import load_device, load_workload
 from benchsuite.sweep import expand, groups
-from benchsuite.supervisor import run_group
+from benchsuite.host.supervisor import run_group
 
 
 def _run(fake_device, small_workload, extra):

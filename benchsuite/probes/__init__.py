@@ -11,8 +11,14 @@ REGISTRY = Registry("benchsuite.probes", "probe")
 
 
 class Probe:
+    """Subclasses set `name` and `metrics` (the benchsuite.metrics.Metric entries they produce: declared
+    here, nowhere else) and implement `measure`."""
     name = "base"
-    metrics: tuple[str, ...] = ()
+    metrics: tuple = ()
+
+    @classmethod
+    def metric_names(cls) -> set[str]:
+        return {m.name for m in cls.metrics}
 
     def measure(self, prepared, case, device) -> list[dict]:
         raise NotImplementedError
@@ -24,4 +30,4 @@ def all_probes() -> tuple[Probe, ...]:
 
 
 def probes_for(metrics) -> list[Probe]:
-    return [p for p in all_probes() if set(p.metrics) & set(metrics)]
+    return [p for p in all_probes() if p.metric_names() & set(metrics)]

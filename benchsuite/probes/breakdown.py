@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from ..models.layers import ChannelShuffle
+from ..metrics import Metric
 from . import Probe
 
 CATEGORIES = ("conv", "data", "elemwise", "shuffle", "other")
@@ -67,14 +68,15 @@ def shares(roots) -> dict[str, float]:
 
 class OpBreakdownProbe(Probe):
     name = "op_breakdown"
-    metrics = tuple(f"runtime_share_{c}" for c in CATEGORIES)
+    metrics = tuple(Metric(f"runtime_share_{c}", "1", "probe",
+                           f"share of inference runtime in {c} ops (torch profiler)") for c in CATEGORIES)
 
     def measure(self, prepared, case, device) -> list[dict]:
         model = prepared.modules.get("eval") if prepared.modules else None
         if model is None:
             return [{"metric": m, "status": "unsupported",
                      "message": f"runner {case.runner} exposes no torch module to profile"}
-                    for m in self.metrics if m in case.metrics]
+                    for m in (d.name for d in self.metrics) if m in case.metrics]
         from torch.profiler import ProfilerActivity, profile
 
         timed = prepared.timed["latency_forward"]

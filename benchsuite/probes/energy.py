@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 from ..energy import EnergyUnavailable, meter_for
+from ..metrics import Metric
 from . import Probe
 
 WATCH = {"energy_forward": "latency_forward", "energy_backward": "latency_backward"}
@@ -29,7 +30,12 @@ def _window(meter, fn, sync, seconds: float) -> tuple[float, int, float]:
 
 class EnergyProbe(Probe):
     name = "energy"
-    metrics = ("energy_forward", "energy_forward_above_idle", "energy_backward", "energy_backward_above_idle")
+    metrics = (
+        Metric("energy_forward", "J", "probe", "energy per inference forward, from the device's meter"),
+        Metric("energy_forward_above_idle", "J", "probe", "energy per inference forward above idle power"),
+        Metric("energy_backward", "J", "probe", "energy per backward pass (training step minus its forward)"),
+        Metric("energy_backward_above_idle", "J", "probe", "energy per backward pass above idle power"),
+    )
 
     def measure(self, prepared, case, device) -> list[dict]:
         wanted = [m for m in WATCH if m in case.metrics]
@@ -38,7 +44,7 @@ class EnergyProbe(Probe):
 
         def unsupported(reason: str) -> list[dict]:
             return [{"metric": m, "status": "unsupported", "message": reason}
-                    for m in self.metrics if m.rsplit("_above_idle", 1)[0] in wanted]
+                    for m in (d.name for d in self.metrics) if m.rsplit("_above_idle", 1)[0] in wanted]
 
         if prepared.runs_on:
             return unsupported(f"the model runs on {prepared.runs_on}; the meters this worker reads do not see it")

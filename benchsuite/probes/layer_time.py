@@ -15,6 +15,7 @@ import statistics
 import torch
 
 from ..counting import conv_type
+from ..metrics import Metric
 from . import Probe
 from .breakdown import module_ranges
 
@@ -45,10 +46,11 @@ def shares_of(roots) -> dict[str, float]:
 
 class LayerTimeProbe(Probe):
     name = "layer_type_time"
-    metrics = tuple(f"time_share_{t}" for t in TYPES)
+    metrics = tuple(Metric(f"time_share_{t}", "1", "probe", f"share of inference runtime in {t} layers (torch "
+                           "profiler, module ranges)") for t in TYPES)
 
     def measure(self, prepared, case, device) -> list[dict]:
-        wanted = [m for m in self.metrics if m in case.metrics]
+        wanted = [d.name for d in self.metrics if d.name in case.metrics]
         model = prepared.modules.get("eval") if prepared.modules else None
         if model is None:
             return [{"metric": m, "status": "unsupported",

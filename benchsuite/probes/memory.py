@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from ..metrics import Metric
 from . import Probe
 
 CPU_NOTE = "torch CPU allocator peak above the pre-call level; allocations outside torch are not counted"
@@ -46,13 +47,17 @@ def _cuda_peak(fn) -> int:
 
 class PeakMemoryProbe(Probe):
     name = "peak_memory"
-    metrics = ("peak_memory_forward", "peak_memory_train")
+    metrics = (
+        Metric("peak_memory_forward", "B", "probe",
+               "peak memory above the pre-call level during one inference forward"),
+        Metric("peak_memory_train", "B", "probe", "peak memory above the pre-call level during forward + backward"),
+    )
     # which timed metric each memory metric watches
     _watches = {"peak_memory_forward": "latency_forward", "peak_memory_train": "latency_backward"}
 
     def measure(self, prepared, case, device) -> list[dict]:
         out = []
-        for metric in self.metrics:
+        for metric in (m.name for m in self.metrics):
             if metric not in case.metrics:
                 continue
             timed = prepared.timed.get(self._watches[metric])

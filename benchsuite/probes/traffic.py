@@ -20,12 +20,17 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..metrics import Metric
 from . import Probe
+
+MEASURED = Metric("traffic_forward_measured", "B", "probe",
+                  "DRAM bytes per inference: perf LLC misses (CPU), ncu (GPU)")
+SIMULATED = Metric("traffic_forward_simulated", "B", "probe", "LLC traffic per inference simulated by cachegrind")
 
 PERF_EVENTS = ("LLC-load-misses", "LLC-store-misses")
 LINE_BYTES = 64
 NCU_METRICS = ("dram__bytes_read.sum", "dram__bytes_write.sum")
-NVTX_RANGE = "benchsuite_forward"  # traffic_run wraps the profiled forward in this range
+NVTX_RANGE = "benchsuite_forward"  # profiled_forward wraps the profiled forward in this range
 BYTE_UNITS = {"byte": 1, "Kbyte": 1e3, "Mbyte": 1e6, "Gbyte": 1e9, "Tbyte": 1e12}
 
 
@@ -86,7 +91,7 @@ class PerfTrafficProbe(Probe):
     """Last-level-cache misses x line size per inference, from perf attached to this process."""
 
     name = "perf_traffic"
-    metrics = ("traffic_forward_measured",)
+    metrics = (MEASURED,)
 
     def measure(self, prepared, case, device) -> list[dict]:
         if "traffic_forward_measured" not in case.metrics or device.kind == "gpu":
@@ -121,7 +126,7 @@ class NcuTrafficProbe(Probe):
     (lazy initialisation, cuDNN algorithm search); only the kernels in that range are profiled."""
 
     name = "ncu_traffic"
-    metrics = ("traffic_forward_measured",)
+    metrics = (MEASURED,)
 
     def measure(self, prepared, case, device) -> list[dict]:
         if "traffic_forward_measured" not in case.metrics or device.kind != "gpu":
@@ -134,7 +139,7 @@ class NcuTrafficProbe(Probe):
             log = Path(tmp) / "ncu.csv"
             cmd = [ncu, "--csv", "--page", "details", "--print-units", "base", "--metrics", ",".join(NCU_METRICS),
                    "--nvtx", "--nvtx-include", f"{NVTX_RANGE}/", "--target-processes", "all",
-                   "--log-file", str(log), *_traffic_run(case, device, 1, nvtx=True)]
+                   "--log-file", str(log), *_profiled_forward(case, device, 1, nvtx=True)]
             r = subprocess.run(cmd, capture_output=True, text=True)
             text = log.read_text() if log.exists() else ""
         if "ERR_NVGPUCTRPERM" in text + r.stdout + r.stderr:
@@ -155,7 +160,7 @@ class CachegrindProbe(Probe):
     """Simulated last-level-cache traffic per inference (valgrind cachegrind)."""
 
     name = "cachegrind"
-    metrics = ("traffic_forward_simulated",)
+    metrics = (SIMULATED,)
     ITERATIONS = (1, 11)
 
     def measure(self, prepared, case, device) -> list[dict]:
@@ -189,7 +194,7 @@ def simulate(case, device, iterations: int, ll: str | None = None) -> tuple[int,
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "cachegrind.out"
         cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=yes", f"--cachegrind-out-file={out}",
-               *([f"--LL={ll}"] if ll else []), *_traffic_run(case, device, iterations)]
+               *([f"--LL={ll}"] if ll else []), *_profiled_forward(case, device, iterations)]
         env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same allocation pattern in both runs
         r = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if r.returncode != 0 or not out.exists():
@@ -197,13 +202,13 @@ def simulate(case, device, iterations: int, ll: str | None = None) -> tuple[int,
         return parse_cachegrind(out.read_text())
 
 
-def _traffic_run(case, device, iterations: int, nvtx: bool = False) -> list[str]:
+def _profiled_forward(case, device, iterations: int, nvtx: bool = False) -> list[str]:
     """The command line of a child that prepares the case and runs its forward `iterations` times."""
     from ..protocol import case_to_dict, device_to_dict
 
     spec = json.dumps({"case": case_to_dict(case), "device": device_to_dict(device),
                        "nvtx": NVTX_RANGE if nvtx else None})
-    return [sys.executable, "-m", "benchsuite.probes.traffic_run", spec, str(iterations)]
+    return [sys.executable, "-m", "benchsuite.device.profiled_forward", spec, str(iterations)]
 
 
 def _unsupported(reason: str, metric: str = "traffic_forward_measured") -> dict:

@@ -11,8 +11,9 @@ import functools
 from collections import Counter
 from pathlib import Path
 
-from .. import verdicts as vd
-from ..records import RUN_FILE, read_records, run_dirs, to_frame
+from ..results import verdicts as vd
+from ..records import to_frame
+from ..results.run import Run
 from ..studies import all_studies
 from ..studies.base import reference_rows
 from . import matrix
@@ -152,13 +153,13 @@ def build_report(paths, out_dir: Path, history=None) -> Path:
     """Render every run under `paths` (run folders or folders of runs) into out_dir/index.html."""
     from .. import figures
 
-    dirs = run_dirs(*paths)
-    if not dirs:
+    runs = Run.find(*paths)  # each run loaded once: the figures and the verdict engine read the same objects
+    if not runs:
         raise FileNotFoundError(f"no runs under {', '.join(map(str, paths))}")
-    metas = [json.loads((d / RUN_FILE).read_text()) for d in dirs if (d / RUN_FILE).exists()]
-    records = [r for d in dirs for r in read_records(d)]
+    metas = [run.meta.raw for run in runs if run.meta is not None]
+    records = [r for run in runs for r in run.records]
     df = to_frame(records)
-    verdicts = vd.for_runs(*dirs)
+    verdicts = vd.judge(runs)
 
     fig = _Figures()
     sections = [("Verdicts at a glance", matrix.summary(verdicts)
@@ -182,7 +183,8 @@ def build_report(paths, out_dir: Path, history=None) -> Path:
                      fig(figures.traffic(df), "memory traffic per inference",
                          "No two kinds of traffic records to compare (memory_access is modeled; "
                          "traffic_forward_simulated needs cachegrind, traffic_forward_measured perf).")))
-    sections.append(("TVM tuning", _tvm_tuning(df, fig)))
+    for section in _runner_sections(df, fig):  # what each runner says of its own numbers (TVM: its tuning)
+        sections.append(section)
     sections.append(("Unsupported, skipped and errors", _not_ok(df)))
     trend_rows = _trend_rows(history, metas) if history is not None else []
     sections.append(("Trends across the history", fig(figures.trends(trend_rows), "latency trends",
@@ -198,7 +200,7 @@ def build_report(paths, out_dir: Path, history=None) -> Path:
     body = "".join(f"<h2 id='{s[2] if len(s) > 2 else _slug(s[0])}'>{html.escape(s[0])}</h2>{s[1]}" for s in sections)
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>benchsuite report</title>"
             f"<style>{_CSS}</style></head><body><h1>benchsuite report</h1>"
-            f"<p>{len(dirs)} run(s), {len(records)} records. Every number says its source: measured, simulated "
+            f"<p>{len(runs)} run(s), {len(records)} records. Every number says its source: measured, simulated "
             f"or modeled.</p>{body}<script>{_vega_bundle()}</script><script>{_JS}</script></body></html>")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -207,21 +209,18 @@ def build_report(paths, out_dir: Path, history=None) -> Path:
     return out
 
 
-def _tvm_tuning(df, fig) -> str:
-    """What TVM's numbers stand on: per case, tuned or not, kernels found, trials per task, and the
-    convergence of the estimated forward time with trials (would more tuning change a verdict?)."""
-    from .. import figures
+def _runner_sections(df, fig) -> list[tuple[str, str]]:
+    """The sections the runners of these records add (`Runner.report_section`), in runner order."""
+    from ..runners import get_runner, runner_names
 
-    if df.empty or "config.tuning" not in df:
-        return '<p class="absent">No TVM records in these runs.</p>'
-    lat = df[(df.metric == "latency_forward") & df["config.tuning"].notna()]  # records of a tuned runner
-    cols = ["config.tuning", "config.tasks_tuned", "config.tasks", "config.trials_per_task", "config.database_id"]
-    rows = [{"case": f"{r['model']} " + ",".join(f"{k[7:]}={r[k]}" for k in r.index
-                                               if k.startswith("params.") and r[k] == r[k]),
-             "threads": r["threads"], "latency_ms": r["value"] * 1e3 if r["value"] == r["value"] else None,
-             **{c[7:]: r.get(c) for c in cols}} for _, r in lat.iterrows()]
-    return (fig(figures.tvm_convergence(df), "TVM tuning convergence",
-                 "No tuning log behind these runs (benchsuite tune writes one).") + _table(rows))
+    present = set(df.runner) if len(df) else set()
+    out = []
+    for name in runner_names():
+        if name in present:
+            section = get_runner(name).report_section(df, fig, _table)
+            if section is not None:
+                out.append(section)
+    return out
 
 
 def _slug(title: str) -> str:

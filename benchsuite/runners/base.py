@@ -36,6 +36,15 @@ class Prepared:
     runs_on: str = ""
 
 
+@dataclass
+class Tuned:
+    """What a runner's tuning step did: trials given, seconds, whether the budget stopped it, and a summary."""
+    trials_given: int
+    seconds: float
+    stopped_by_budget: bool
+    summary: str
+
+
 class UnsupportedCase(Exception):
     """The runner cannot run this case at all (a dtype it has no path for): its metrics are `unsupported`,
     with this message as the reason."""
@@ -63,9 +72,36 @@ class Runner:
         raise NotImplementedError
 
     def reaches_device_itself(self, options: dict, device) -> bool:
-        """True when this runner reaches the device on its own from the host (TVM through an RPC tracker):
-        its workers then run on the host rather than through the device's transport."""
+        """True when this runner reaches the device on its own from the host (through a table of its own in
+        the profile, `remote_table`): its workers then run on the host rather than through the transport."""
         return False
+
+    # Optional hooks: what a runner adds to the rest of benchsuite, so that nothing else names it.
+    remote_table_help = ""  # with `check_remote_table`: what a profile's [remote] table holds, for messages
+    metrics: tuple = ()     # Metric entries (benchsuite.metrics) of the one-shot metrics only it records
+
+    def check_remote_table(self, checker) -> dict | None:
+        """Validate a profile's [remote] table (spec.py's checker: get, fail, done) into plain data; None
+        when this runner takes no such table (the default)."""
+        return None
+
+    def check_reach(self, device) -> None:
+        """Before a run or a tuning step: raise BenchsuiteError, saying what to do, when this runner cannot
+        reach the device from here (an unreachable tracker). The default checks nothing."""
+
+    def claim_caveat(self, record, margin: float) -> str:
+        """Why this record's number cannot make a claim hold or fail ("" when it can): the verdict of every
+        claim over it is then inconclusive, with this reason."""
+        return ""
+
+    def report_section(self, df, figure, table) -> tuple[str, str] | None:
+        """(title, HTML) of the report's section on this runner's own provenance, or None. `df`: the
+        report's records (tidy, config.* flattened); `figure(spec, alt, absent)` and `table(rows)` render."""
+        return None
+
+    # a tuning step (`benchsuite tune`): tune(cases, device, options, *, build, trials_per_task, budget_s, say)
+    # -> Tuned, where build(case) -> (model, example input) builds a case as a run does
+    tune = None
 
 
 TRAINING_METRICS = ("latency_forward_train", "latency_backward")

@@ -1,6 +1,6 @@
 """Transports: how the host starts a worker next to the hardware and reads its JSON lines back.
 
-A transport only builds the command that starts `python -m benchsuite.worker` where the device is
+A transport only builds the command that starts `python -m benchsuite.device.worker` where the device is
 (this host, a chroot or emulator, a board over ssh or adb); the worker and the host's supervisor are
 the same for every transport. Plugins are found through the `benchsuite.transports` entry points, so
 a new kind of board is one module plus one entry point.

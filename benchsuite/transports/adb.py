@@ -22,7 +22,7 @@ class AdbTransport(Transport):
     @property
     def hint(self) -> str:
         return (f"check 'adb devices' lists {self.serial or 'the device'} and that "
-                f"'{self.python} -m benchsuite.worker' runs in its shell")
+                f"'{self.python} -m benchsuite.device.worker' runs in its shell")
 
     def prefix(self) -> list[str]:
         return [self.adb, *(["-s", self.serial] if self.serial else []), "shell", "-T"]

@@ -49,9 +49,9 @@ class Transport:
         return self.kind
 
     def worker_command(self) -> list[str]:
-        """The worker's command line on the device: [env K=V ...] python -m benchsuite.worker."""
+        """The worker's command line on the device: [env K=V ...] python -m benchsuite.device.worker."""
         env = ["env", *(f"{k}={v}" for k, v in sorted(self.env.items()))] if self.env else []
-        return [*env, *self.python_argv(), "-m", "benchsuite.worker"]
+        return [*env, *self.python_argv(), "-m", "benchsuite.device.worker"]
 
     def python_argv(self) -> list[str]:
         return shlex.split(self.python)

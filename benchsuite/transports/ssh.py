@@ -30,7 +30,7 @@ class SshTransport(Transport):
     @property
     def hint(self) -> str:
         return (f"check that 'ssh {self.host}' logs in without a password (BatchMode) and that "
-                f"'{self.python} -m benchsuite.worker' exists there")
+                f"'{self.python} -m benchsuite.device.worker' exists there")
 
     def prefix(self) -> list[str]:
         argv = ["ssh", "-T", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={max(1, int(self.connect_timeout_s))}",

@@ -14,9 +14,9 @@ import threading
 import time
 from typing import Callable
 
-from . import protocol
-from .errors import BenchsuiteError
-from .records import error_records
+from .. import protocol
+from ..errors import BenchsuiteError
+from ..records import error_records
 
 
 class WorkerFailed(Exception):
@@ -167,7 +167,7 @@ def device_environment(transport, timeout_s: float, log_path=None) -> dict:
 def run_group(cases, device, quick: bool, emit: Callable, progress: Callable = lambda s: None,
               log_path=None, transport=None) -> None:
     """Measure one comparison group; every case ends with records passed to emit(case, records, samples)."""
-    from .transports import transport_for
+    from ..transports import transport_for
 
     transport = transport or transport_for(None)
     timeout = device.timing_for(quick).prepare_timeout_s  # until the worker says otherwise: start-up is slow

@@ -9,7 +9,7 @@ import sys
 import torch
 
 from ..protocol import case_from_dict, device_from_dict
-from ..preparation import prepare_case
+from .preparation import prepare_case
 
 
 def main(spec_json: str, iterations: int) -> None:

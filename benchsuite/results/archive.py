@@ -10,41 +10,28 @@ folder wins for a run id), written beside the target and renamed over it.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
-from .records import RECORDS_FILE, RUN_FILE
-from .store import History, RunFolder
-
-KEPT = (RUN_FILE, RECORDS_FILE, "samples.jsonl", "replicates.jsonl", "verdicts.json")
-
-
-def run_folders(*roots: Path) -> list[Path]:
-    """Every run folder (one with a run.json and records) anywhere under the roots."""
-    out = []
-    for root in map(Path, roots):
-        if not root.exists():
-            raise FileNotFoundError(f"{root}: no such folder")
-        out += sorted(p.parent for p in root.rglob(RUN_FILE) if (p.parent / RECORDS_FILE).exists())
-    return out
+from .run import KEPT_FILES, Run, read_meta, run_folders
+from .store import History
 
 
 def archive_runs(results: Path, archive: Path) -> list[str]:
     """Copy every run under `results` that the archive lacks; returns the run ids added."""
     added = []
     for folder in run_folders(results):
-        meta = json.loads((folder / RUN_FILE).read_text())
-        if meta.get("status") == "running":
+        meta = read_meta(folder)
+        if meta.status == "running":
             continue  # a run still being written is archived by the job that finishes it
-        target = Path(archive) / _safe(meta.get("device", "unknown")) / _safe(meta["run_id"])
+        target = Path(archive) / _safe(meta.device or "unknown") / _safe(meta.run_id)
         if target.exists():
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".incoming-", dir=target.parent))
-        for name in KEPT:
+        for name in KEPT_FILES:
             if (folder / name).exists():
                 shutil.copy2(folder / name, tmp / name)
         try:
@@ -52,7 +39,7 @@ def archive_runs(results: Path, archive: Path) -> list[str]:
         except OSError:  # another writer archived the same run in the meantime
             shutil.rmtree(tmp, ignore_errors=True)
             continue
-        added.append(meta["run_id"])
+        added.append(meta.run_id)
     return added
 
 
@@ -60,8 +47,7 @@ def rebuild_index(sources: list[Path], history: Path) -> int:
     """A fresh index of every run under the sources, renamed over `history`; returns the run count."""
     runs: dict[str, Path] = {}
     for folder in run_folders(*sources):
-        meta = json.loads((folder / RUN_FILE).read_text())
-        runs[meta["run_id"]] = folder
+        runs[read_meta(folder).run_id] = folder
     history = Path(history)
     history.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".history-", suffix=".sqlite", dir=history.parent)
@@ -70,7 +56,7 @@ def rebuild_index(sources: list[Path], history: Path) -> int:
     try:
         index = History(Path(tmp))
         for run_id in sorted(runs):
-            index.add_run(RunFolder(runs[run_id]))
+            index.add_run(Run.from_folder(runs[run_id]))
         os.replace(tmp, history)
     finally:
         Path(tmp).unlink(missing_ok=True)  # left only when something failed: the old index stays as it was

@@ -2,15 +2,15 @@
 label every number of an emulated device carries."""
 from __future__ import annotations
 
-from .records import error_records, make_record
+from ..records import error_records, make_record
 
 
 def count_records(case, device=None) -> list[dict]:
     """The case's analytic counts as `modeled` records; a counting failure is an error record. The
     modeled energy uses the device's cache sizes (profile, else the machine this runs on)."""
-    from .counting import count_registered
-    from .energy_model import caches_for, modeled_energy
-    from .metrics import COUNTER_METRICS
+    from ..counting import count_registered
+    from ..energy_model import caches_for, modeled_energy
+    from ..metrics import COUNTER_METRICS
 
     try:
         counts = count_registered(case.model, case.resolution, case.batch_size, case.dtype, **case.params)
@@ -37,7 +37,7 @@ def achieved_flops(case, records: list[dict], latency: float, config: dict) -> l
     madds = next((r["value"] for r in records if r["metric"] == "madds" and r["status"] == "ok"), None)
     if not madds:
         return []
-    from .models import get_model_entry
+    from ..models import get_model_entry
 
     if get_model_entry(case.model).family == "calibration":  # its op count is exact: FLOP/s is a measurement
         return [make_record(case, "ceiling_flops", value=2 * madds / latency, config=config,
@@ -53,8 +53,8 @@ def achieved_flops(case, records: list[dict], latency: float, config: dict) -> l
 
 def case_records(case, prepared, records: list[dict], series: dict, timing, device) -> tuple[list, list]:
     """Every record of a measured case (its timed series, unsupported metrics, probes) and its raw samples."""
-    from .measure import precision_note, summarize
-    from .probes import probes_for
+    from ..measure import precision_note, summarize
+    from ..probes import probes_for
 
     samples = []
     for metric in case.metrics:
@@ -77,7 +77,7 @@ def case_records(case, prepared, records: list[dict], series: dict, timing, devi
             results = probe.measure(prepared, case, device)
         except Exception as e:  # noqa: BLE001
             results = [{"metric": m, "status": "error", "message": f"probe {probe.name}: {e}"}
-                       for m in probe.metrics if m in case.metrics]
+                       for m in (d.name for d in probe.metrics) if m in case.metrics]
         for r in results:  # a probe may give its own n and interval (several profiled calls); else n = 1
             metric = r.pop("metric")
             records.append(make_record(case, metric, config=prepared.config,

@@ -1,6 +1,7 @@
 """Regression detection: a candidate run against a baseline run (`compare`) or against the history (`regress`).
 
-Cases are joined on (case_id, metric) for the timing metrics. The unit of replication is the process
+Cases are joined on (case_id, metric) for the timing metrics; their samples are found by each record's
+SampleKey (results/run.py). The unit of replication is the process
 (replicates.py): a shared machine shifts every case of a runner in a run together, by several per cent,
 and samples of one process cannot show that.
 
@@ -24,9 +25,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats as sps
 
-from .errors import BenchsuiteError
-from .metrics import TIMING_METRICS
-from .replicates import pooled, prediction_outcome, processes
+from ..errors import BenchsuiteError
+from ..metrics import TIMING_METRICS
+from ..replicates import pooled, prediction_outcome, processes
+from .run import Run, sample_key
 
 ALPHA = 0.01
 MIN_EFFECT = 0.05             # with process replicates, or against the history's spread
@@ -117,12 +119,12 @@ def _code_changed(base: dict, cand: dict) -> int:
 
 def compare(base_records: list[dict], base_samples: dict, cand_records: list[dict], cand_samples: dict,
             base_name: str, cand_name: str, alpha: float = ALPHA, min_effect: float | None = None) -> Comparison:
-    """Samples are keyed (case_id, metric): flat lists, or per-process lists."""
+    """Samples are keyed by SampleKey (run_id, case_id, metric): flat lists, or per-process lists."""
     base, cand = _timed(base_records), _timed(cand_records)
     out = Comparison(base_name, cand_name, unmatched=len(set(base) ^ set(cand)))
     out.code_changed = _code_changed(base, cand)
     for key in sorted(set(base) & set(cand)):
-        b, c = base_samples.get(key), cand_samples.get(key)
+        b, c = base_samples.get(sample_key(base[key])), cand_samples.get(sample_key(cand[key]))
         if not b or not c:
             out.unmatched += 1
             continue
@@ -157,33 +159,6 @@ def format_comparison(cmp: Comparison) -> str:
     return "\n".join(lines)
 
 
-@dataclass
-class LoadedRun:
-    name: str
-    environment: dict
-    records: list[dict]
-    samples: dict  # (case_id, metric) -> samples
-
-
-def load_run(ref: str, history=None) -> LoadedRun:
-    """A run by folder path, or by run id from the history database."""
-    import json
-    from pathlib import Path
-
-    from .records import RUN_FILE, read_jsonl, read_records, sample_sets
-
-    p = Path(ref)
-    if (p / RUN_FILE).exists():
-        meta = json.loads((p / RUN_FILE).read_text())
-        samples = {(s["case_id"], s["metric"]): sample_sets(s) for s in read_jsonl(p / "samples.jsonl")}
-        return LoadedRun(meta["run_id"], meta.get("environment", {}), read_records(p), samples)
-    if history is not None:
-        meta = history.meta(ref)
-        if meta is not None:
-            return LoadedRun(ref, meta.get("environment", {}), history.records(ref), history.samples(ref))
-    raise BenchsuiteError(f"no run '{ref}': neither a run folder nor a run id in the history database")
-
-
 def regress(history, workload: str, device: str, window: int = 5, force: bool = False,
             alpha: float = ALPHA, min_effect: float | None = None) -> Comparison | None:
     """The newest run of (workload, device) against the `window` comparable runs before it: per case, its
@@ -192,12 +167,12 @@ def regress(history, workload: str, device: str, window: int = 5, force: bool = 
     runs = [r for r in history.runs(workload=workload, device=device) if r["status"] == "complete"]
     if len(runs) < 2:
         return None
-    cand = load_run(runs[-1]["run_id"], history)
+    cand = Run.load(runs[-1]["run_id"], history)
     earlier, used = [], []
     for r in reversed(runs[:-1]):
         if len(used) == window:
             break
-        base = load_run(r["run_id"], history)
+        base = Run.load(r["run_id"], history)
         try:
             check_comparable(base.environment, cand.environment, force)
         except BenchsuiteError:
@@ -227,11 +202,10 @@ def regress(history, workload: str, device: str, window: int = 5, force: bool = 
         pooled_samples: dict = {}
         for base in earlier:
             for rec in base.records:
-                if (rec["case_id"], rec["metric"]) in rest:
-                    pooled_records.setdefault((rec["case_id"], rec["metric"]), rec)
-            for key, s in base.samples.items():
-                if key in rest:
-                    pooled_samples.setdefault(key, []).extend(processes(s))
+                key = (rec["case_id"], rec["metric"])
+                if key in rest and base.samples_of(rec):
+                    first = pooled_records.setdefault(key, rec)  # the pooled samples go under its key
+                    pooled_samples.setdefault(sample_key(first), []).extend(processes(base.samples_of(rec)))
         fallback = compare(list(pooled_records.values()), pooled_samples,
                            [cand_timed[k] for k in rest], cand.samples, name, cand.name, alpha, min_effect)
         out.changes += fallback.changes

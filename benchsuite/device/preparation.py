@@ -6,7 +6,7 @@ import hashlib
 import inspect
 import sys
 
-from .records import make_record
+from ..records import make_record
 
 # int8: post-training quantization of randomly initialised networks. Where the signal shrinks layer by layer
 # (G1's 20 plain 1x1 convs end near 1e-4) a uint8 activation grid loses much of it: static int8 reaches a
@@ -24,7 +24,7 @@ def build_case(case):
     """The model and a seeded input for a case (the same in every process and run)."""
     import torch
 
-    from .models import create_model
+    from ..models import create_model
 
     torch.manual_seed(0)
     model = create_model(case.model, **case.params)
@@ -48,7 +48,7 @@ def prepare_case(case, device):
     """Build, prepare and verify one case. Returns (prepared, records made on the way)."""
     import torch
 
-    from .runners import check_dtype, get_runner, resolved_options
+    from ..runners import check_dtype, get_runner, resolved_options
 
     runner = get_runner(case.runner)
     check_dtype(runner, case.dtype)
@@ -82,9 +82,9 @@ def code_fingerprint(case) -> str:
     """A hash of the code behind a case's numbers: the model's module and the runner's module, with the
     benchsuite modules each uses directly, and benchsuite's version. Not part of case_id (a case stays the
     same case), but kept beside it so that comparing runs can say when the code changed in between."""
-    from . import __version__
-    from .models import get_model_entry
-    from .runners import get_runner
+    from .. import __version__
+    from ..models import get_model_entry
+    from ..runners import get_runner
 
     roots = [sys.modules[get_model_entry(case.model).fn.__module__],
              sys.modules[type(get_runner(case.runner)).__module__]]

@@ -3,16 +3,19 @@
 Each run's records are judged by the studies its workload names (`studies = [...]` in the workload TOML,
 kept in run.json); each study is its own module under studies/ and formats its own rows. Device
 ceilings (cases tagged `calibration`) are never a claim's rows. Timings from an emulated device never
-make a verdict hold or fail: they prove a path, not a speed. Nor do timings of TVM cases whose kernels
-were not (all) tuned: they describe TVM's default loop nests, not what TVM can do.
+make a verdict hold or fail: they prove a path, not a speed. Nor do timings a runner says decide nothing
+(`Runner.claim_caveat`; TVM's untuned kernels describe its default loop nests, not what it can do).
 """
 from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 
-from .replicates import MARGIN
-from .studies import Study, Verdict, WorkloadInfo, get_study, study_names
+from ..replicates import MARGIN
+from ..runners import runner_caveat
+from .run import Run, RunFolder
+from ..studies import Study, Verdict, WorkloadInfo, get_study, study_names
 
 
 def compute(records: list[dict], samples: dict, workloads: dict[str, dict]) -> list[Verdict]:
@@ -38,51 +41,43 @@ def compute(records: list[dict], samples: dict, workloads: dict[str, dict]) -> l
 def _why_not_for_claims(r: dict, margin: float) -> str:
     if r.get("source") == "emulated":
         return "the timings are emulated; an emulator proves the path, not the speed"
-    config = r.get("config") or {}
-    if not r.get("metric", "").startswith("latency"):
-        return ""
-    if config.get("tuning") in ("untuned", "partial"):
-        return (f"TVM's kernels are {config['tuning']} here (default loop nests, not TVM's speed); run benchsuite "
-                "tune for this device and workload first")
-    gain = config.get("last_doubling_gain")
-    if gain is not None and gain > margin:
-        return (f"TVM's tuning had not converged: its estimated forward time still fell {gain:.0%} over the last "
-                "doubling of trials per task (more than the margin), so more tuning could change the verdict")
-    return ""
+    return runner_caveat(r, margin)
 
 
 def _not_for_claims(verdicts: list[Verdict], records: list[dict], margin: float) -> list[Verdict]:
-    """Emulated timings, and timings of TVM kernels untuned or still improving, never make a claim hold or fail."""
+    """Emulated timings, and timings a runner says decide nothing (`Runner.claim_caveat`: TVM's untuned or
+    still improving kernels), never make a claim hold or fail: those verdicts come back inconclusive."""
     why: dict[tuple, str] = {}
     for r in records:
         reason = _why_not_for_claims(r, margin)
         if reason:
             why.setdefault((r["device"], r["runner"]), reason)
+    out = []
     for v in verdicts:
         reason = why.get((v.scope.get("device"), v.scope.get("runner")))
         if reason:
             would = f" (the numbers alone would say {v.verdict})" if v.verdict != "inconclusive" else ""
-            v.note = f"inconclusive because {reason}{would}. {v.note}".strip()
-            v.verdict = "inconclusive"
-    return verdicts
+            v = replace(v, verdict="inconclusive", note=f"inconclusive because {reason}{would}. {v.note}".strip())
+        out.append(v)
+    return out
+
+
+def judge(runs, margin: float | None = None) -> list[Verdict]:
+    """Verdicts over loaded runs (results.run.Run); `margin` overrides the margin each run recorded."""
+    records, samples, workloads = [], {}, {}
+    for run in runs:
+        records += run.records
+        samples.update(run.samples)
+        if run.meta is None:
+            continue  # a run without its run.json names no studies
+        workloads[run.meta.workload] = {"studies": list(run.meta.studies), "reference": run.meta.reference,
+                                        "margin": run.meta.margin if margin is None else margin}
+    return compute(records, samples, workloads)
 
 
 def for_runs(*paths, margin: float | None = None) -> list[Verdict]:
-    """Verdicts over run folders; `margin` overrides the margin each run recorded (default 2%)."""
-    from .records import RUN_FILE, read_jsonl, read_records, run_dirs, sample_sets
-
-    records, samples, workloads = [], {}, {}
-    for d in run_dirs(*paths):
-        records += read_records(d)
-        for s in read_jsonl(d / "samples.jsonl"):
-            samples[(s.get("run_id"), s["case_id"], s["metric"])] = sample_sets(s)
-        try:
-            meta = json.loads((d / RUN_FILE).read_text())
-        except (OSError, ValueError):
-            continue  # a run without its run.json names no studies
-        workloads[meta.get("workload")] = {"studies": meta.get("studies", []), "reference": meta.get("reference"),
-                                           "margin": meta.get("margin") if margin is None else margin}
-    return compute(records, samples, workloads)
+    """Verdicts over run folders (or folders of runs); `margin` overrides each run's (default 2%)."""
+    return judge(Run.find(*paths), margin)
 
 
 def format_verdicts(verdicts: list[Verdict]) -> str:
@@ -100,10 +95,5 @@ def format_verdicts(verdicts: list[Verdict]) -> str:
     return "\n".join(lines)
 
 
-VERDICTS_FILE = "verdicts.json"
-
-
-def save(verdicts: list[Verdict], run_dir) -> None:
-    from pathlib import Path
-
-    (Path(run_dir) / VERDICTS_FILE).write_text(json.dumps([v.to_dict() for v in verdicts], indent=2, default=str))
+def save(verdicts: list[Verdict], folder: RunFolder) -> None:
+    folder.verdicts_path.write_text(json.dumps([v.to_dict() for v in verdicts], indent=2, default=str))

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .metrics import TIMING_METRICS
-from .replicates import covers, median_interval
+from ..metrics import TIMING_METRICS
+from ..replicates import covers, median_interval
 
 DERIVED_FROM_LATENCY = ("achieved_flops", "achieved_bandwidth")  # x / median forward latency
 

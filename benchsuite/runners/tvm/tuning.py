@@ -307,3 +307,16 @@ def convergence(tasks: list[Task], folder: Path) -> list[tuple[int, float]]:
         if all(b is not None for b in best):
             curve.append((n, sum(b * t.weight for b, t in zip(best, tasks))))
     return curve
+
+
+def relax_module(model, example):
+    """(Relax module, its weights, seconds taken) from torch.export of the eval-mode model."""
+    import torch
+    from tvm import relax
+    from tvm.relax.frontend.torch import from_exported_program
+
+    model.eval()
+    t0 = time.perf_counter()
+    exported = torch.export.export(model, (example,))
+    mod, params = relax.frontend.detach_params(from_exported_program(exported, keep_params_as_input=True))
+    return mod, params, time.perf_counter() - t0

@@ -1,47 +1,51 @@
-"""Is a device profile runnable from here, and boards behind a TVM RPC tracker.
+"""Boards behind a TVM RPC tracker (a device profile's `[remote]` table): its validation, the tracker's
+checks, and the one session a worker holds on a board. Every wait is bounded by the table's timeouts.
 
-Workers reach a board through the profile's [transport] (transports/); the TVM runner can instead
-ship compiled modules to a board behind an RPC tracker ([remote]): getting a module onto that board
-and a session to it lives here, the TVM runner only compiles and times. Every wait is bounded by the
-profile's [remote] timeouts.
-"""
+The profile keeps the validated table as plain data (`DeviceSpec.remote`, a dict that travels to workers
+as it is); `remote_of(device)` gives it back typed."""
 from __future__ import annotations
 
-import platform
 import socket
+from dataclasses import asdict, dataclass
 
-from .errors import BenchsuiteError
+from ...errors import BenchsuiteError
 
-ARM_MACHINES = ("aarch64", "arm64")
-HOW_TO_REMOTE = (
-    "add a [transport] table to reach a board whose Python has benchsuite (kind = \"ssh\", \"adb\" or "
-    "\"command\"; see README, ARM boards), or "
-    "a [remote] table to the profile: tracker = \"HOST:PORT\" and key = \"BOARD_KEY\" of a TVM RPC tracker "
-    "with the board registered (on a host: python -m tvm.exec.rpc_tracker --host 0.0.0.0 --port 9190; on the "
-    "board: python -m tvm.exec.rpc_server --tracker HOST:9190 --key BOARD_KEY), plus target and cc for "
-    "cross-compiling; or run benchsuite on the board itself")
+HOW_TO = ("a [remote] table: tracker = \"HOST:PORT\" and key = \"BOARD_KEY\" of a TVM RPC tracker with the board "
+          "registered (on a host: python -m tvm.exec.rpc_tracker --host 0.0.0.0 --port 9190; on the board: python "
+          "-m tvm.exec.rpc_server --tracker HOST:9190 --key BOARD_KEY), plus target and cc for cross-compiling")
 
 
-def device_elsewhere(device) -> bool:
-    """True when the profile names hardware this host is not (an ARM profile on an x86 host)."""
-    return device.kind == "arm" and platform.machine().lower() not in ARM_MACHINES
+@dataclass(frozen=True)
+class RemoteSpec:
+    """A board reached through a TVM RPC tracker."""
+    tracker_host: str
+    tracker_port: int
+    key: str
+    target: dict            # TVM target for the board, e.g. {"kind": "llvm", "mtriple": "aarch64-linux-gnu"}
+    cc: str = ""            # cross compiler for the board's shared library ("" = the host's default)
+    connect_timeout_s: float = 10.0
+    request_timeout_s: float = 60.0
+    session_timeout_s: float = 600.0
 
 
-def check_device(device) -> None:
-    """Fail at once, with what to do, when a profile cannot run from this host."""
-    if device.kind == "gpu":
-        import torch
 
-        if not torch.cuda.is_available():
-            built = f"built with CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
-            raise BenchsuiteError(f"device '{device.name}' is a GPU profile, but no CUDA GPU is usable here "
-                                  f"(torch {torch.__version__}, {built}); run it on a machine with an NVIDIA GPU "
-                                  f"and a CUDA build of torch")
-    if device_elsewhere(device) and device.transport is None and device.remote is None:
-        raise BenchsuiteError(f"device '{device.name}' is an ARM profile and this host is "
-                              f"{platform.machine()}: {HOW_TO_REMOTE}")
-    if device.remote is not None:
-        check_tracker(device.remote)
+def check_table(c) -> dict:
+    """Validate a profile's [remote] table with the profile's checker (spec.py's); the table as plain data."""
+    tracker = c.get("tracker", str, check=lambda v: v.count(":") == 1 and v.rsplit(":", 1)[1].isdigit(),
+                    valid="HOST:PORT")
+    host, port = tracker.rsplit(":", 1)
+    key = c.get("key", str, check=bool, valid="the device key the board's rpc_server registered with")
+    target = c.get("target", dict, {"kind": "llvm", "mtriple": "aarch64-linux-gnu"})
+    cc = c.get("cc", str, "")
+    timeouts = {k: float(c.get(k, (int, float), getattr(RemoteSpec, k), check=lambda v: v > 0, valid="> 0"))
+                for k in ("connect_timeout_s", "request_timeout_s", "session_timeout_s")}
+    c.done()
+    return asdict(RemoteSpec(host, int(port), key, target, cc, **timeouts))
+
+
+def remote_of(device) -> RemoteSpec | None:
+    """The device profile's [remote] table, typed (None when the profile has none)."""
+    return RemoteSpec(**device.remote) if device.remote is not None else None
 
 
 def _tracker_session(remote):

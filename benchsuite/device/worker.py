@@ -1,4 +1,4 @@
-"""The worker: runs where the device is (`python -m benchsuite.worker`) and does one job.
+"""The worker: runs where the device is (`python -m benchsuite.device.worker`) and does one job.
 
 It reads its job as one JSON line on stdin and answers in JSON lines on stdout (protocol.py):
 for a comparison group it prepares every case (preparation.py), measures all (case, metric) series
@@ -14,12 +14,12 @@ import sys
 import threading
 import traceback
 
-from . import protocol
+from .. import protocol
 from .assembly import case_records, count_records, emulated_sources
-from .measure import Series, measure_interleaved
+from ..measure import Series, measure_interleaved
 from .preparation import OutputMismatch, code_fingerprint, prepare_case
-from .records import error_records
-from .runners.base import UnsupportedCase
+from ..records import error_records
+from ..runners.base import UnsupportedCase
 
 
 def _die_with_host() -> None:
@@ -86,7 +86,7 @@ def measure_group(cases, device, quick: bool, send) -> None:
 def _run_job(job: dict, send) -> None:
     task = job.get("task")
     if task == "environment":
-        from .env import environment
+        from ..env import environment
 
         send({"type": "environment", "environment": environment()})
         return

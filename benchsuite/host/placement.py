@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import platform
 
-from .env import environment
-from .remote import device_elsewhere
-from .runners import get_runner, resolved_options
+from ..env import environment
+from .reach import device_elsewhere
+from ..runners import get_runner, resolved_options
 from .supervisor import device_environment
-from .transports import transport_for
+from ..transports import transport_for
 
 
 class Placement:
-    def __init__(self, device, runners, timeout_s: float, progress=lambda s: None):
+    def __init__(self, device, timeout_s: float, progress=lambda s: None):
         self.device = device
         self.board = transport_for(device.transport)
         self.host = transport_for(None)

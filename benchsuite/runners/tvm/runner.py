@@ -1,7 +1,7 @@
 """Apache TVM (Relax): torch.export -> Relax -> MetaSchedule schedules -> tvm.compile -> VirtualMachine.
 
 Untuned TVM runs convolutions as naive loops, so its numbers mean something only with tuning. Tuning is
-its own step (`benchsuite tune`, see tvm_tuning.py: a budget per task, one database per target); a run
+its own step (`benchsuite tune`, see tuning.py: a budget per task, one database per target); a run
 applies the target's database and records per case what it found: `config.tuning` is tuned (every
 kernel has records), partial or untuned, with the trials per task, the tasks missed and the database's
 identity. Untuned cases are still timed, labelled so, and verdicts over them are inconclusive. With the
@@ -18,8 +18,12 @@ import time
 
 import torch
 
-from ..measure import Timed
-from .base import Prepared, Runner, inference_only
+from ...measure import Timed
+from ..base import Prepared, Runner, inference_only
+from . import rpc
+from . import tuning as tt
+from .rpc import board_session, remote_of
+from ...metrics import Metric
 
 INFERENCE_ONLY = inference_only("the TVM runner compiles inference graphs only: no training forward or backward pass")
 
@@ -57,11 +61,51 @@ class TVMRunner(Runner):
     def reaches_device_itself(self, options, device) -> bool:
         return self._via_rpc(options, device)
 
+    # ---- hooks: what TVM adds to the rest of benchsuite (runners/base.py says what each is for)
+    remote_table_help = rpc.HOW_TO
+    metrics = (
+        Metric("tuning_time", "s", "runner", "auto-tuning schedules (TVM MetaSchedule)"),
+        Metric("tuned_kernel_time", "s", "runner",
+               "sum of a case's TVM kernels' best tuned times x their counts (from MetaSchedule's measurements)"),
+        Metric("upload_time", "s", "runner", "getting the compiled model onto a remote board (RPC)"),
+    )
+
+    def check_remote_table(self, checker) -> dict:
+        return rpc.check_table(checker)
+
+    def check_reach(self, device) -> None:
+        if device.remote is not None:
+            rpc.check_tracker(remote_of(device))
+
+    def claim_caveat(self, record, margin: float) -> str:
+        """Untuned kernels, or tuning still improving by more than the margin, decide no claim."""
+        config = record.get("config") or {}
+        if not record.get("metric", "").startswith("latency"):
+            return ""
+        if config.get("tuning") in ("untuned", "partial"):
+            return (f"TVM's kernels are {config['tuning']} here (default loop nests, not TVM's speed); run "
+                    "benchsuite tune for this device and workload first")
+        gain = config.get("last_doubling_gain")
+        if gain is not None and gain > margin:
+            return (f"TVM's tuning had not converged: its estimated forward time still fell {gain:.0%} over the "
+                    "last doubling of trials per task (more than the margin), so more tuning could change the verdict")
+        return ""
+
+    def report_section(self, df, figure, table):
+        from .report import section
+
+        return section(df, figure, table)
+
+    def tune(self, cases, device, options, **kw):
+        from .tune_step import tune
+
+        return tune(self, cases, device, options, **kw)
+
     def target(self, case, options, device) -> dict:
         """The LLVM target a case compiles for: the board's from [remote] (via RPC), else this host's CPU,
         with the case's threads as num-cores (MetaSchedule's tasks and database folder depend on it)."""
         if self._via_rpc(options, device):
-            return {**device.remote.target, "num-cores": case.threads}
+            return {**remote_of(device).target, "num-cores": case.threads}
         if device.kind == "gpu":
             raise RuntimeError("the TVM runner here targets CPUs (local LLVM or remote aarch64 boards); "
                                "GPU targets are not wired up")
@@ -71,7 +115,7 @@ class TVMRunner(Runner):
         """Where tuning measures candidates ("local", or the board's RemoteSpec through its tracker) and the
         function that links them here (a cross compiler; None: MetaSchedule's tar, linked where they run)."""
         if self._via_rpc(options, device):
-            remote = device.remote
+            remote = remote_of(device)
             return remote, (functools.partial(_export_library, remote.cc) if remote.cc else None)
         return "local", None
 
@@ -91,7 +135,7 @@ class TVMRunner(Runner):
         if self._via_rpc(options, device):
             return self._prepare_remote(model, example, case, options, device, target_dict)
         os.environ["TVM_NUM_THREADS"] = str(case.threads)  # read when TVM's thread pool starts
-        mod, params, export_time = relax_module(model, example)
+        mod, params, export_time = tt.relax_module(model, example)
         mod, config, tuning = _schedule(mod, target_dict, options, case, device)
         t0 = time.perf_counter()
         vm = relax.VirtualMachine(tvm.compile(mod, target=tvm.target.Target(target_dict)), tvm.cpu())
@@ -121,11 +165,10 @@ class TVMRunner(Runner):
         cross-compile, upload into the worker's board session, time with the board's own timer."""
         import tvm
 
-        from ..remote import board_session
 
-        remote = device.remote
+        remote = remote_of(device)
         board = board_session(remote)
-        mod, params, export_time = relax_module(model, example)
+        mod, params, export_time = tt.relax_module(model, example)
         # MetaSchedule's RPC runner asks the tracker for the board itself: hand it back first
         _, export = self.candidates(options, device)
         mod, config, tuning = _schedule(mod, target_dict, options, case, device, measure_on=remote,
@@ -171,18 +214,6 @@ def _to_torch(out) -> torch.Tensor:
     return torch.from_numpy((out if hasattr(out, "numpy") else out[0]).numpy())
 
 
-def relax_module(model, example):
-    """(Relax module, its weights, seconds taken) from torch.export of the eval-mode model."""
-    from tvm import relax
-    from tvm.relax.frontend.torch import from_exported_program
-
-    model.eval()
-    t0 = time.perf_counter()
-    exported = torch.export.export(model, (example,))
-    mod, params = relax.frontend.detach_params(from_exported_program(exported, keep_params_as_input=True))
-    return mod, params, time.perf_counter() - t0
-
-
 def _export_library(cc: str, module) -> str:
     """A shared library of `module` in a fresh folder, linked by the cross compiler `cc` ("" = the
     host's default). Also MetaSchedule's builder export for candidates when a board has `cc`."""
@@ -216,8 +247,6 @@ def _schedule(mod, target_dict: dict, options: dict, case, device, measure_on="l
 
     Returns (module, record config, one-shot records: tuning_time and the convergence estimate)."""
     import tvm
-
-    from . import tvm_tuning as tt
 
     target = tvm.target.Target(target_dict)
     trials = int(options["trials"])

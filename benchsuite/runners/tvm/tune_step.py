@@ -1,4 +1,4 @@
-"""`benchsuite tune`: TVM's MetaSchedule tuning as its own step, before the runs that use it.
+"""TVM's tuning step (`benchsuite tune`): MetaSchedule tuning before the runs that use it.
 
 The workload's TVM cases are exported and lowered exactly as a run does, their kernels (tasks) collected
 and deduplicated across cases, and each target's tasks tuned with a budget per task into that target's
@@ -14,10 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .errors import BenchsuiteError
-from .remote import check_device
-from .spec import DeviceSpec, WorkloadSpec
-from .sweep import expand
+from ...errors import BenchsuiteError
+from ..base import Tuned
 
 FIRST_STEP = 16  # trials per task of a time budget's first breadth-first pass
 
@@ -33,41 +31,17 @@ class TargetTasks:
     cases: dict = field(default_factory=dict)           # case label -> [Task] with the case's own weights
 
 
-@dataclass
-class TuneOutcome:
-    targets: list[TargetTasks]
-    trials_given: int
-    seconds: float
-    stopped_by_budget: bool
-
-
-def _tvm_name() -> str:
-    from .runners.tvm import TVMRunner
-
-    return TVMRunner.name
-
-
-def collect(device: DeviceSpec, workload: WorkloadSpec, *, quick: bool, filter_glob: str | None,
-            say: Callable[[str], None]) -> tuple[list[TargetTasks], dict]:
-    """Every TVM case of the workload on the device, exported and lowered as a run does: its tasks."""
+def collect(runner, cases, device, options, build, say: Callable[[str], None]) -> list[TargetTasks]:
+    """The TVM cases, built by `build(case) -> (model, input)` and lowered as a run does: their tasks,
+    deduplicated per target."""
     import tvm
 
-    from .preparation import build_case
-    from .runners import get_runner, resolved_options
-    from .runners import tvm_tuning as tt
-    from .runners.tvm import relax_module
+    from . import tuning as tt
 
-    name = _tvm_name()
-    if name not in device.runners:
-        raise BenchsuiteError(f"device '{device.name}' does not list the {name} runner (its runners: "
-                              f"{', '.join(device.runners)}); only TVM is tuned")
-    runner = get_runner(name)
-    ok, why = runner.availability()
-    why = why if not ok else tt.missing_dependency()
+    why = tt.missing_dependency()
     if why:
         raise BenchsuiteError(f"cannot tune: {why}")
     try:
-        options = resolved_options(runner, device.runner_options.get(name, {}))
         if device.transport is not None and not runner.reaches_device_itself(options, device):
             raise BenchsuiteError(
                 f"device '{device.name}' runs TVM inside a board reached through its [transport]; tuning "
@@ -75,11 +49,6 @@ def collect(device: DeviceSpec, workload: WorkloadSpec, *, quick: bool, filter_g
                 "option via = \"rpc\") or run benchsuite tune on the board itself")
     except ValueError as e:
         raise BenchsuiteError(str(e)) from None
-    check_device(device)  # an ARM profile on this x86 host without a tracker, an unreachable tracker: refused
-    cases = expand(workload, device, runners=[name], quick=quick, filter_glob=filter_glob)
-    if not cases:
-        raise BenchsuiteError(f"no TVM cases: workload '{workload.name}' on device '{device.name}'"
-                              + (f" with filter '{filter_glob}'" if filter_glob else "") + " expands to nothing")
     targets: dict[str, TargetTasks] = {}
     for i, case in enumerate(cases, 1):
         say(f"[{i}/{len(cases)}] extracting the kernels of {case.label}")
@@ -90,13 +59,13 @@ def collect(device: DeviceSpec, workload: WorkloadSpec, *, quick: bool, filter_g
         target = tvm.target.Target(target_dict)
         folder = tt.target_folder(options["database_dir"], target_dict)
         entry = targets.setdefault(str(folder), TargetTasks(target_dict, target, folder, case.threads))
-        model, x = build_case(case)
-        mod = tt.lowered(relax_module(model, x)[0], target, options["cpu_weight_prepack"])
+        model, x = build(case)
+        mod = tt.lowered(tt.relax_module(model, x)[0], target, options["cpu_weight_prepack"])
         tasks = tt.tasks_of(mod, target)
         entry.cases[case.label] = tasks
         for t in tasks:
             entry.tasks.setdefault(t.key, t)
-    return list(targets.values()), options
+    return list(targets.values())
 
 
 def steps(trials_per_task: int | None, budget_s: float | None) -> list[int]:
@@ -131,16 +100,17 @@ class StepProgress:
                  f"ETA this step {int(left // 60)}m{int(left % 60):02d}s")
 
 
-def tune_workload(device: DeviceSpec, workload: WorkloadSpec, *, quick: bool = False, filter_glob: str | None = None,
-                  trials_per_task: int | None = None, budget_s: float | None = None,
-                  say: Callable[[str], None] = print) -> TuneOutcome:
-    from .runners import get_runner
-    from .runners import tvm_tuning as tt
+def tune(runner, cases, device, options, *, build, trials_per_task: int | None = None, budget_s: float | None = None,
+         say: Callable[[str], None] = print) -> Tuned:
+    """Tune the kernels of `cases` (TVM cases of one device, options resolved) to the trial count, or
+    breadth-first within the time budget; returns what was done, with the summary to print. `runner`: the
+    TVM runner (its target and where candidates are measured)."""
+    from . import tuning as tt
 
-    targets, options = collect(device, workload, quick=quick, filter_glob=filter_glob, say=say)
+    targets = collect(runner, cases, device, options, build, say)
     if trials_per_task is None and budget_s is None:
         trials_per_task = int(options["trials"])
-    measure_on, export = get_runner(_tvm_name()).candidates(options, device)
+    measure_on, export = runner.candidates(options, device)
     start = time.monotonic()
     deadline = start + budget_s if budget_s is not None else None
     given_total, stopped = 0, False
@@ -166,15 +136,15 @@ def tune_workload(device: DeviceSpec, workload: WorkloadSpec, *, quick: bool = F
                 break
         if stopped:
             break
-    return TuneOutcome(targets, given_total, time.monotonic() - start, stopped)
+    return Tuned(given_total, time.monotonic() - start, stopped, summary(targets))
 
 
-def summary(outcome: TuneOutcome) -> str:
+def summary(targets: list[TargetTasks]) -> str:
     """Per target: each task's trials and best time; per case: estimated forward time by trials per task."""
-    from .runners import tvm_tuning as tt
+    from . import tuning as tt
 
     lines = []
-    for t in outcome.targets:
+    for t in targets:
         log = tt.TuningLog(t.folder)
         lines.append(f"database {t.folder} (id {tt.database_id(t.folder)})")
         for task in t.tasks.values():

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import torch
 
-from .measure import Series, Timed, measure_interleaved, summarize
-from .models.calibration import gemm_probe
-from .records import make_record
-from .sweep import Case
+from ..measure import Series, Timed, measure_interleaved, summarize
+from ..models.calibration import gemm_probe
+from ..records import make_record
+from ..sweep import Case
 
 GEMM = gemm_probe.__name__
 

@@ -1,0 +1,124 @@
+"""One `benchsuite run`: plan it (validate, expand, place), measure group by group in rounds of worker
+processes, and let the Recorder write every record as it comes; then the history and the verdicts."""
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .. import __version__, protocol
+from ..device.ceilings import gemm_cases
+from ..errors import BenchsuiteError
+from ..records import SCHEMA_VERSION
+from ..results import verdicts
+from ..results.run import Run, RunFolder
+from ..results.store import HISTORY_FILE, History, new_run_id
+from ..runners import get_runner
+from ..spec import DeviceSpec, WorkloadSpec
+from ..sweep import expand, groups
+from .placement import Placement
+from .progress import Progress
+from .reach import check_device
+from .recorder import Recorder
+from .supervisor import WorkerFailed, run_group, run_job
+
+
+@dataclass
+class RunOutcome:
+    folder: RunFolder
+    status: str                      # complete / interrupted
+    statuses: Counter = field(default_factory=Counter)
+    verdicts: list = field(default_factory=list)
+    run: Run | None = None           # the finished run as results/ loads it
+
+
+def plan(device: DeviceSpec, workload: WorkloadSpec, *, runners, quick: bool, filter_glob: str | None,
+         extra_metrics: tuple[str, ...]) -> list:
+    """The run's cases, refused before anything is written when a runner is unknown, the device cannot be
+    reached from here, or nothing is left to run."""
+    for r in runners or ():
+        get_runner(r)  # unknown names fail before anything is written
+    check_device(device, runners or device.runners)
+    cases = expand(workload, device, runners=runners, quick=quick, filter_glob=filter_glob)
+    cases = [replace(c, metrics=c.metrics + tuple(m for m in extra_metrics if m not in c.metrics)) for c in cases]
+    if not cases:
+        raise BenchsuiteError(f"no cases to run: workload '{workload.name}' on device '{device.name}'"
+                              + (f" with filter '{filter_glob}'" if filter_glob else "") + " expands to nothing")
+    return cases
+
+
+def _meta(device, workload, place, *, run_id, runners, quick, filter_glob, processes, margin, argv, n_cases,
+          timing) -> dict:
+    meta = {"schema_version": SCHEMA_VERSION, "benchsuite_version": __version__, "run_id": run_id,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "finished": None, "status": "running",
+            "device": device.name, "workload": workload.name, "quick": quick, "filter": filter_glob,
+            "studies": list(workload.studies), "reference": workload.reference, "emulated": device.emulated,
+            "processes": processes, "margin": margin,
+            "runners": list(runners or device.runners), "argv": list(argv if argv is not None else sys.argv),
+            "n_cases": n_cases, "environment": place.device_environment,
+            "transport": place.board.where(),
+            "device_file": {"path": device.source, "text": device.text},
+            "workload_file": {"path": workload.source, "text": workload.text},
+            "timing": vars(timing)}
+    if not place.board.on_this_host:
+        meta["host_environment"] = place.host_environment()
+    return meta
+
+
+def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: bool = False,
+            filter_glob: str | None = None, results: Path = Path("results"), history: Path | None = None,
+            argv=None, progress: Progress | None = None, ceilings: bool = True,
+            extra_metrics: tuple[str, ...] = (), processes: int | None = None,
+            margin: float | None = None) -> RunOutcome:
+    cases = plan(device, workload, runners=runners, quick=quick, filter_glob=filter_glob, extra_metrics=extra_metrics)
+    progress = progress or Progress(enabled=False)
+    timing = device.timing_for(quick)
+    processes = processes or timing.processes
+    margin = workload.margin if margin is None else margin
+    # where each runner's workers go, and the device's own environment: an unreachable board or an
+    # incompatible benchsuite there stops the run here, before a run folder exists
+    place = Placement(device, timing.prepare_timeout_s, progress.detail)
+    run_id = new_run_id(device.name, workload.name)
+    meta = _meta(device, workload, place, run_id=run_id, runners=runners, quick=quick, filter_glob=filter_glob,
+                 processes=processes, margin=margin, argv=argv, n_cases=len(cases), timing=timing)
+    folder = RunFolder.create(results, run_id, meta)
+    recorder = Recorder(folder, run_id, processes, progress)
+    outcome = RunOutcome(folder, "running", recorder.statuses)
+    log_path = str(folder.path / "worker.log")
+    hardware = ceilings and any(get_runner(r).measures_hardware for r in {c.runner for c in cases})
+    if ceilings:
+        cases += gemm_cases([c for c in cases if get_runner(c.runner).measures_hardware])
+    progress.start(len(cases) * processes)
+    t_start = time.monotonic()
+    try:
+        if hardware and place.device_reachable:
+            job = protocol.bandwidth_job(device, quick, sorted({c.threads for c in cases}), workload.name)
+            try:  # on the device, like every measurement
+                run_job(place.board, job, lambda m: recorder.plain(m.get("records", [])), progress.detail,
+                        timing.prepare_timeout_s, log_path)
+            except WorkerFailed as e:
+                progress.detail(f"memory bandwidth ceiling failed: {e}")
+        for _ in range(processes):  # rounds over the whole sweep: drift reaches every row alike
+            for group in groups(cases):
+                transport, why = place.for_runner(group[0].runner)
+                if transport is None:
+                    recorder.unsupported(group, f"runner {group[0].runner} unavailable: {why}")
+                    continue
+                run_group(group, device, quick, recorder.measured, progress.detail, log_path=log_path,
+                          transport=transport)
+        outcome.status = "complete"
+    except KeyboardInterrupt:
+        outcome.status = "interrupted"
+    finally:
+        recorder.finish()
+        meta.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), duration_s=round(time.monotonic() - t_start, 1),
+                    status=outcome.status if outcome.status != "running" else "failed",
+                    statuses=dict(recorder.statuses))
+        folder.write_meta(meta)
+        outcome.run = folder.load()
+        History(history or Path(results) / HISTORY_FILE).add_run(outcome.run)
+    outcome.verdicts = verdicts.judge([outcome.run])
+    verdicts.save(outcome.verdicts, folder)
+    return outcome
