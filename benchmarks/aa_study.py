@@ -115,7 +115,7 @@ def main() -> int:
         per_group: dict[tuple, list[str]] = {}
         for d in dirs:
             for v in for_runs(d, margin=margin):
-                key = (v.study, json.dumps({k: v.scope[k] for k in sorted(v.scope)}, default=str))
+                key = (v.label, json.dumps({k: v.scope[k] for k in sorted(v.scope)}, default=str))
                 per_group.setdefault(key, []).append(v.verdict)
         agree = sum(Counter(vs).most_common(1)[0][1] for vs in per_group.values())
         total = sum(len(vs) for vs in per_group.values())

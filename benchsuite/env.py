@@ -1,4 +1,4 @@
-"""What a run records about the machine and software it ran on (run.json's `environment`)."""
+"""What a run records about the machine and software it ran on (RunMeta.environment)."""
 from __future__ import annotations
 
 import hashlib
@@ -11,8 +11,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-LIBRARIES = ("torch", "numpy", "scipy", "pandas", "onnxruntime", "onnx", "apache-tvm", "psutil",
-             "pyRAPL", "nvidia-ml-py", "altair", "vl-convert-python")
+LIBRARIES = ("torch", "numpy", "scipy", "pandas", "onnxruntime", "onnx", "psutil",
+             "pyRAPL", "nvidia-ml-py", "altair", "vl-convert-python")  # and each runner's own (Runner.libraries)
 
 
 def cpu_model() -> str:
@@ -47,8 +47,11 @@ def governor() -> str | None:
 
 
 def library_versions() -> dict[str, str | None]:
+    from .runners import runner_class, runner_names
+
     out = {}
-    for lib in LIBRARIES:
+    own = [lib for name in runner_names() for lib in getattr(runner_class(name), "libraries", ())]
+    for lib in dict.fromkeys((*LIBRARIES, *own)):
         try:
             out[lib] = metadata.version(lib)
         except metadata.PackageNotFoundError:

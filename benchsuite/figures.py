@@ -1,4 +1,6 @@
-"""Report figures as Vega-Lite specifications (built with Altair), or None when their records are absent.
+"""Shared figure helpers and the report-wide figures (breakdown, roofline, energy, traffic, trends) as Vega-Lite
+specifications (built with Altair), or None when their records are absent. A study draws its own figures in
+its module with these helpers; a runner its section's (runners/tvm/report.py).
 
 The report inlines Vega, Vega-Lite and vega-embed once (vl-convert's bundle) and renders every spec in
 the browser: hover shows a point's value, interval, n and case; clicking a legend entry toggles that
@@ -45,13 +47,6 @@ def in_ms(df, cols=("value", "ci_low", "ci_high")) -> pd.DataFrame:
     return df.assign(**{f"{c}_ms": df[c].astype(float) * 1e3 for c in cols})
 
 
-def guideline(verdicts) -> dict | None:
-    """Measured speed relative to each group's baseline row with its interval, one bar per device x runner,
-    the paper's GPU and ARM ratios as markers; one panel per scope (channel set, pass)."""
-    return speed_bars(verdicts, lambda r: {f"paper {p}": x for p, x in r.get("paper_speed_ratio", {}).items()},
-                      "speed / baseline")
-
-
 def flop_ratio_marker(row: dict) -> dict:
     """A speed_bars marker: the row's FLOP ratio, where it has one."""
     return {"FLOP ratio": row["flops_ratio"]} if row.get("flops_ratio") else {}
@@ -74,7 +69,7 @@ def speed_bars(verdicts, markers, ylabel: str) -> dict | None:
                                                if k not in ("device", "dtype", "runner", "metric", "resolution",
                                                             "batch_size", "threads"))) if x)
         for r in v.rows:
-            rows.append({"panel": f"{v.study} {panel}", "case": ",".join(f"{k}={x}" for k, x in r["row"].items()),
+            rows.append({"panel": f"{v.label} {panel}", "case": ",".join(f"{k}={x}" for k, x in r["row"].items()),
                          "series": series, "speed": r["speed_ratio"], "lo": r["speed_ratio_ci"][0],
                          "hi": r["speed_ratio_ci"][1], "verdict": v.verdict, "outcome": r.get("outcome", ""),
                          "latency_ms": r["latency_s"] * 1e3, "flops_ratio": r.get("flops_ratio"),
@@ -105,82 +100,6 @@ def speed_bars(verdicts, markers, ylabel: str) -> dict | None:
     with warnings.catch_warnings():  # one legend selection shared by every panel is what is wanted here
         warnings.filterwarnings("ignore", "Automatically deduplicated selection parameter")
         return as_spec(alt.concat(*panels, columns=3))
-
-
-def resolution(df) -> dict | None:
-    """Latency vs pixel count, log-log, one line per model x device x runner, forward and backward."""
-    sub = df[(df.status == "ok") & df.metric.str.startswith("latency")]
-    if sub.empty:
-        return None
-    variant = sub["params.variant"].fillna("") if "params.variant" in sub else ""
-    label = (sub.model + " " + variant).str.rstrip() if "params.variant" in sub else sub.model
-    sub = in_ms(sub).assign(pixels=sub.resolution.astype(float) ** 2, series=series_of(sub) + " · " + label)
-    slopes = {}
-    for key, g in sub.groupby(["series", "metric"]):
-        g = g.sort_values("pixels")
-        slopes[key] = float(np.polyfit(np.log(g.pixels), np.log(g.value), 1)[0]) if len(g) > 1 else None
-    sub = sub.assign(exponent=[slopes[(s, m)] for s, m in zip(sub.series, sub.metric)])
-    sel = toggle()
-    base = alt.Chart(sub[["series", "metric", "pixels", "resolution", "value_ms", "ci_low_ms", "ci_high_ms", "n",
-                          "exponent", "source"]]).encode(
-        x=alt.X("pixels:Q", scale=alt.Scale(type="log"), title="pixels (resolution²)"),
-        color="series:N", opacity=fade(sel))
-    line = base.mark_line(point=True).encode(
-        y=alt.Y("value_ms:Q", scale=alt.Scale(type="log"), title="latency (ms)"),
-        tooltip=["series:N", "resolution:Q", alt.Tooltip("value_ms:Q", title="ms", format=".3f"),
-                 alt.Tooltip("ci_low_ms:Q", title="95% low", format=".3f"),
-                 alt.Tooltip("ci_high_ms:Q", title="95% high", format=".3f"), "n:Q",
-                 alt.Tooltip("exponent:Q", title="fitted exponent", format=".2f"), "source:N"]).add_params(sel)
-    bars = base.mark_rule().encode(y="ci_low_ms:Q", y2="ci_high_ms:Q")
-    return as_spec(alt.layer(line, bars).properties(width=420, height=300).facet(column="metric:N"))
-
-
-def multipliers(df) -> dict | None:
-    """A width-multiplier x resolution grid of forward latency, multiply-adds in each cell; a panel per
-    device x runner x threads."""
-    sub = df[df.status == "ok"]
-    lat = sub[sub.metric == "latency_forward"]
-    if lat.empty or "params.width" not in lat:
-        return None
-    madds = sub[sub.metric == "madds"].set_index(["run_id", "case_id"]).value
-    lat = in_ms(lat).assign(series=series_of(lat), madds_m=[madds.get((r, c), np.nan) / 1e6
-                                                        for r, c in zip(lat.run_id, lat.case_id)])
-    data = lat[["series", "params.width", "resolution", "value_ms", "ci_low_ms", "ci_high_ms", "n", "madds_m"]]
-    data = data.rename(columns={"params.width": "width"}).assign(
-        text=lambda d: d.value_ms.map("{:.2f} ms".format) + " / " + d.madds_m.map("{:.0f} M".format))
-    base = alt.Chart(data).encode(x=alt.X("resolution:O"), y=alt.Y("width:O", sort="descending",
-                                                                   title="width multiplier"))
-    cells = base.mark_rect().encode(
-        color=alt.Color("value_ms:Q", scale=alt.Scale(type="log", scheme="viridis"), title="forward ms"),
-        tooltip=["series:N", "width:O", "resolution:O", alt.Tooltip("value_ms:Q", title="ms", format=".3f"),
-                 alt.Tooltip("ci_low_ms:Q", title="95% low", format=".3f"),
-                 alt.Tooltip("ci_high_ms:Q", title="95% high", format=".3f"), "n:Q",
-                 alt.Tooltip("madds_m:Q", title="M multiply-adds", format=".1f")])
-    text = base.mark_text(fontSize=9, color="white").encode(text="text:N")
-    return as_spec(alt.layer(cells, text).properties(width=300, height=200).facet(facet="series:N", columns=2))
-
-
-def flops_vs_latency(df) -> dict | None:
-    """Counted multiply-adds against measured forward latency, log-log, a colour per device x runner."""
-    sub = df[df.status == "ok"]
-    lat = sub[sub.metric == "latency_forward"]
-    if lat.empty:
-        return None
-    madds = sub[sub.metric == "madds"].set_index(["run_id", "case_id"]).value
-    lat = in_ms(lat).assign(madds_m=[madds.get((r, c), np.nan) / 1e6 for r, c in zip(lat.run_id, lat.case_id)],
-                          series=series_of(lat))
-    lat = lat.assign(case=[f"{r.model}({knob_text(r)})@{r.resolution}" for _, r in lat.iterrows()])
-    sel = toggle()
-    chart = alt.Chart(lat[["series", "case", "workload", "madds_m", "value_ms", "ci_low_ms", "ci_high_ms", "n"]]
-                      .dropna(subset=["madds_m"])).mark_point(filled=True, size=50).encode(
-        x=alt.X("madds_m:Q", scale=alt.Scale(type="log"), title="multiply-adds (M, modeled)"),
-        y=alt.Y("value_ms:Q", scale=alt.Scale(type="log"), title="forward latency (ms, measured)"),
-        color="series:N", shape="workload:N", opacity=fade(sel),
-        tooltip=["case:N", "series:N", "workload:N", alt.Tooltip("madds_m:Q", title="M madds", format=".1f"),
-                 alt.Tooltip("value_ms:Q", title="ms", format=".3f"),
-                 alt.Tooltip("ci_low_ms:Q", title="95% low", format=".3f"),
-                 alt.Tooltip("ci_high_ms:Q", title="95% high", format=".3f"), "n:Q"]).add_params(sel)
-    return as_spec(chart.properties(width=WIDTH, height=360))
 
 
 def breakdown(df, paper_rows: list[dict]) -> dict | None:

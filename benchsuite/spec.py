@@ -137,7 +137,7 @@ class DeviceSpec:
     energy: dict = field(default_factory=dict)  # meter settings: hwmon, powercap, idle_s, window_s
     cachegrind_ll: str | None = None  # "size,assoc,line" for the simulated last-level cache
     source: str = ""
-    text: str = ""  # the file as written, kept in run.json
+    text: str = ""  # the file as written, kept with the run (RunMeta)
 
     def timing_for(self, quick: bool) -> Timing:
         return self.timing_quick if quick else self.timing

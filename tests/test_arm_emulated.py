@@ -61,7 +61,7 @@ def test_every_runner_inside_the_emulated_board(tmp_path, monkeypatch, capsys):
     assert set(checked.runner) == {"onnxruntime", "tvm"} and (checked.value < 1e-3).all()
     assert (df[(df.runner == "tvm") & (df.metric == "latency_forward")]["config.tuned"] == False).all()  # noqa: E712
     verdicts = json.loads((run / "verdicts.json").read_text())
-    g2 = [v for v in verdicts if v["study"] == "G2"]
+    g2 = [v for v in verdicts if v["label"] == "G2"]
     assert len(g2) == 4  # eager forward + backward, onnxruntime and TVM forward
     assert all(v["verdict"] == "inconclusive" and "emulated" in v["note"] for v in g2)
     assert "timings are emulated" in printed

@@ -8,6 +8,10 @@ import vl_convert
 
 from benchsuite import figures
 from benchsuite.runners.tvm.report import convergence_figure
+from benchsuite.studies.flops import flops_figure
+from benchsuite.studies.guidelines import speed_figure
+from benchsuite.studies.resolution import latency_figure
+from benchsuite.studies.width_resolution import grid_figure
 from benchsuite.records import make_record, to_frame
 from benchsuite.studies.base import Verdict
 from tests.test_verdicts import _case
@@ -57,10 +61,10 @@ def _tuned_records():
 
 
 FIGURES = {
-    "guideline": lambda df: figures.guideline(_verdicts()),
-    "resolution": figures.resolution,
-    "multipliers": figures.multipliers,
-    "flops_vs_latency": figures.flops_vs_latency,
+    "guideline": lambda df: speed_figure(_verdicts()),
+    "resolution": latency_figure,
+    "multipliers": grid_figure,
+    "flops_vs_latency": flops_figure,
     "breakdown": lambda df: figures.breakdown(df, [{"model": "ShuffleNet v2", "platform": "GPU", "conv": "50",
                                                     "data": "20", "elemwise": "20", "shuffle": "5", "other": "5"}]),
     "roofline": figures.roofline,

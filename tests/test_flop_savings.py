@@ -29,7 +29,7 @@ def _pair(model, knob, values, medians, madds, fixed=None, spread=0.002):
 def test_depthwise_separable_speed_up_against_its_flop_ratio(separable_ms, verdict, outcome):
     (v,) = _pair("separable_conv_layer", "kind", ["standard", "separable"], [1.0, separable_ms],
                  [462_422_016, 52_283_392], {"c": 512}, spread=0.004)
-    assert v.study == "depthwise" and v.verdict == verdict and v.by == "flop_savings"
+    assert v.label == "depthwise" and v.verdict == verdict and v.study == "flop_savings"
     (row,) = v.rows
     assert row["flops_ratio"] == pytest.approx(8.845, rel=1e-3) and row["outcome"] == outcome
     assert row["speed_ratio"] == pytest.approx(1 / separable_ms, rel=0.02)
@@ -60,7 +60,7 @@ def test_activations_are_judged_by_speed_alone():
 def test_pruning_expects_the_same_time_unstructured_and_a_speed_up_by_filters(unstructured, filters, verdict):
     (v,) = _pair("pruned_conv_stack", "prune", ["none", "unstructured", "filters"], [1.0, unstructured, filters],
                  [None] * 3, {"c": 256}, spread=0.004)
-    assert v.study == "pruning" and v.verdict == verdict
+    assert v.label == "pruning" and v.verdict == verdict
     assert [r["expected"] for r in v.rows] == ["same", "faster"]
 
 

@@ -59,7 +59,7 @@ def _records(one_by_one: tuple[float, float, float]):
                                            ((0.94, 0.90, 0.96), "inconclusive")])
 def test_the_claim_is_judged_on_the_1x1_share_interval(share, verdict):
     (v,) = layer_time_verdicts(_records(share))
-    assert v.verdict == verdict and v.study == "layer time"
+    assert v.verdict == verdict and v.label == "layer time"
     rows = {r["row"]["layer_type"]: r for r in v.rows}
     assert rows["conv1x1"]["madds_share"] == pytest.approx(0.9486, abs=0.002)  # counted, as Table 2 prints
     assert rows["conv_dw3x3"]["paper_madds_share"] == pytest.approx(0.0306)

@@ -51,7 +51,7 @@ def _g1(medians, spread=0.005, with_samples=True):
 
 def test_g1_holds_when_every_row_is_slower():
     (v,) = _g1([1.0, 1.1, 1.2, 1.3])
-    assert v.study == "G1" and v.verdict == "holds"
+    assert v.label == "G1" and v.verdict == "holds"
     assert [r["outcome"] for r in v.rows] == ["baseline", "slower", "slower", "slower"]
     r = v.rows[1]
     assert r["speed_ratio"] == pytest.approx(1 / 1.1, rel=0.01) and r["speed_ratio_ci"][1] < 1
@@ -136,7 +136,7 @@ def _resolution_records(b_over_a):
 
 def test_resolution_exponent_and_replication_crossover():
     records, samples = _resolution_records([1.0, 1.0, 0.97, 0.9])
-    vs = {v.study: v for v in compute(records, samples)}
+    vs = {v.label: v for v in compute(records, samples)}
     fits = {f["model"]: f for f in vs["resolution"].rows}
     assert fits["resnet50"]["exponent"] == pytest.approx(1.0, abs=0.02)
     assert fits["mobilenet_v2_a"]["exponent_ci"][0] < 1.0 < fits["mobilenet_v2_a"]["exponent_ci"][1]
@@ -149,7 +149,7 @@ def test_resolution_exponent_and_replication_crossover():
                                              ([1.0, 1.0, 1.0, 1.0], "inconclusive")])
 def test_replication_other_outcomes(ratios, verdict):
     records, samples = _resolution_records(ratios)
-    (rep,) = [v for v in compute(records, samples) if v.study == "replication"]
+    (rep,) = [v for v in compute(records, samples) if v.label == "replication"]
     assert rep.verdict == verdict
 
 
@@ -159,7 +159,7 @@ def test_flops_rank_correlation():
         case = _case("mobilenet_v1", {"width": w}, workload="multipliers", resolution=224)
         records.append(make_record(case, "madds", run_id=RUN, value=1e6 * w, source="modeled"))
         records.append(_measure(case, lat, 0.01, samples, i))
-    (v,) = [v for v in compute(records, samples) if v.study == "flops_vs_latency"]
+    (v,) = [v for v in compute(records, samples) if v.label == "flops_vs_latency"]
     assert "rho = 1.000" in v.note and v.verdict == "holds" and "pair by pair" in v.note  # 4 models: no z
     assert "flops_vs_latency" in format_verdicts([v])
 
@@ -170,7 +170,7 @@ def _flops_verdict(latencies, spread=0.01):
         case = _case("mobilenet_v1", {"width": 0.1 * (i + 1)}, workload="multipliers", resolution=224)
         records.append(make_record(case, "madds", run_id=RUN, value=1e6 * (i + 1), source="modeled"))
         records.append(_measure(case, lat, spread, samples, i))
-    (v,) = [v for v in compute(records, samples) if v.study == "flops_vs_latency"]
+    (v,) = [v for v in compute(records, samples) if v.label == "flops_vs_latency"]
     return v
 
 
@@ -200,7 +200,7 @@ def test_device_ceilings_never_enter_a_claim():
     gemm = _case("gemm_probe", {"n": 1024}, tags=[("calibration", "ceiling")], workload="multipliers", resolution=1024)
     records.append(make_record(gemm, "madds", run_id=RUN, value=1024 ** 3, source="modeled"))
     records.append(_measure(gemm, 0.5, 0.01, samples, 9))  # fast for its FLOPs: would break the rank
-    (v,) = [v for v in compute(records, samples) if v.study == "flops_vs_latency"]
+    (v,) = [v for v in compute(records, samples) if v.label == "flops_vs_latency"]
     assert v.verdict == "holds" and len(v.rows) == 4 and "n = 4" in v.note
 
 
@@ -240,9 +240,9 @@ def test_a_workload_that_names_no_study_gets_no_verdicts():
     assert compute(records, samples) == []
 
 
-def test_a_study_this_version_lacks_is_skipped_with_a_note(capsys):
+def test_a_study_this_version_lacks_is_skipped_with_a_note(caplog):
     """A run made by another version may name a study not installed here: the other studies still judge."""
     records, samples = _g1_records([1.0, 1.1, 1.2, 1.3])
     (v,) = compute_for(records, samples, {"g1w": {"studies": ["retired_study", "g1"]}})
-    assert v.study == "G1"
-    assert "names study 'retired_study', which is not installed here" in capsys.readouterr().err
+    assert v.label == "G1"
+    assert "names study 'retired_study', which is not installed here" in caplog.text  # a logged warning

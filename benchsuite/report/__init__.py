@@ -168,7 +168,7 @@ def build_report(paths, out_dir: Path, history=None) -> Path:
     claims = df[df["tags.calibration"].isna()] if "tags.calibration" in df else df  # ceilings are no claim's
     for study in all_studies():  # each study draws its own figures from the records of the runs naming it
         own = claims[claims.run_id.isin({m["run_id"] for m in metas if study.name in m.get("studies", [])})]
-        vs = [v for v in verdicts if v.by == study.name]
+        vs = [v for v in verdicts if v.study == study.name]
         shown = [fig(spec, alt, "") for spec, alt in study.figures(own, vs)] if len(own) else []
         body = "".join(shown) if len(own) else f'<p class="absent">{html.escape(study.absent)}.</p>'
         sections.append((study.title, body + _verdict_list(vs), matrix.anchor(study.name)))

@@ -19,7 +19,7 @@ PASS = {"latency_forward": "fwd", "latency_backward": "bwd", "latency_forward_tr
 
 def claim(v) -> str:
     extra = ", ".join(f"{k}={val}" for k, val in v.scope.items() if k not in NOT_CLAIM)
-    return f"{v.study} ({extra})" if extra else v.study
+    return f"{v.label} ({extra})" if extra else v.label
 
 
 def column(v) -> tuple:
@@ -29,7 +29,7 @@ def column(v) -> tuple:
 
 
 def _headline(v) -> tuple[str, str]:
-    study = get_study(v.by) if v.by in study_names() else None
+    study = get_study(v.study) if v.study in study_names() else None
     return study.headline(v) if study is not None else ("", "")
 
 
@@ -55,7 +55,7 @@ def matrix(verdicts) -> str:
                 continue
             number, paper = _headline(v)
             tip = " ".join(x for x in (paper, v.note) if x)
-            cells.append(f'<td class="cell {v.verdict}" title="{html.escape(tip)}"><a href="#{anchor(v.by)}">'
+            cells.append(f'<td class="cell {v.verdict}" title="{html.escape(tip)}"><a href="#{anchor(v.study)}">'
                          f'{v.verdict}</a><br><span class="num">{html.escape(number)}</span></td>')
         body.append(f"<tr><th class='claim'>{html.escape(name)}</th>{''.join(cells)}</tr>")
     return (f'<table id="verdict-matrix"><thead><tr><th>claim</th>{head}</tr></thead>'
@@ -70,11 +70,11 @@ def summary(verdicts) -> str:
     for device in sorted({v.scope.get("device", "?") for v in verdicts}):
         vs = [v for v in verdicts if v.scope.get("device", "?") == device]
         n = Counter(v.verdict for v in vs)
-        violated = Counter(f"{v.study} under {v.scope.get('runner')}" for v in vs if v.verdict == "violated")
+        violated = Counter(f"{v.label} under {v.scope.get('runner')}" for v in vs if v.verdict == "violated")
         said = "; ".join(f"{k}" + (f" ({c} scopes)" if c > 1 else "") for k, c in violated.items())
         text = (f"On {device}, {n['holds']} of {len(vs)} verdicts agree with the paper, {n['violated']} "
                 f"contradict it and {n['inconclusive']} are inconclusive (an interval within or across the "
-                "margin, emulated timings, or untuned TVM kernels).")
+                "margin, emulated timings, or a runner's own caveat such as untuned kernels).")
         if said:
             text += f" Violated: {said}."
         parts.append(f"<p class='summary'>{html.escape(text)}</p>")

@@ -9,12 +9,14 @@ make a verdict hold or fail: they prove a path, not a speed. Nor do timings a ru
 from __future__ import annotations
 
 import json
-import sys
+import logging
 from dataclasses import replace
 
 from ..replicates import MARGIN
 from ..runners import runner_caveat
 from .run import Run, RunFolder
+
+log = logging.getLogger(__name__)  # with no handler configured, warnings reach stderr as they are
 from ..studies import Study, Verdict, WorkloadInfo, get_study, study_names
 
 
@@ -30,8 +32,8 @@ def compute(records: list[dict], samples: dict, workloads: dict[str, dict]) -> l
         margin = MARGIN if info.get("margin") is None else float(info["margin"])
         for study in info.get("studies", []):
             if study not in study_names():  # a run made by another version names a study this one lacks
-                print(f"benchsuite: note: workload {name!r} names study {study!r}, which is not installed here "
-                      f"(installed: {', '.join(study_names())}); its verdicts are skipped", file=sys.stderr)
+                log.warning(f"benchsuite: note: workload {name!r} names study {study!r}, which is not installed here "
+                            f"(installed: {', '.join(study_names())}); its verdicts are skipped")
                 continue
             vs = get_study(study).verdicts(recs, samples, WorkloadInfo(name, info.get("reference"), margin))
             out += _not_for_claims(vs, recs, margin)
@@ -87,8 +89,8 @@ def format_verdicts(verdicts: list[Verdict]) -> str:
         s = v.scope
         where = ", ".join(f"{k}={val}" for k, val in s.items() if k not in ("device", "dtype"))
         margin = f" (margin ±{v.margin * 100:g}%)" if v.margin is not None else ""
-        lines.append(f"{v.study} [{v.verdict.upper()}]{margin} {v.claim} — {s.get('device')}: {where}")
-        study = get_study(v.by) if v.by in study_names() else Study()
+        lines.append(f"{v.label} [{v.verdict.upper()}]{margin} {v.claim} — {s.get('device')}: {where}")
+        study = get_study(v.study) if v.study in study_names() else Study()
         lines += [f"    {study.format_row(v, r)}" for r in v.rows]
         if v.note:
             lines.append(f"    {v.note}")

@@ -16,6 +16,14 @@ def get_runner(name: str) -> Runner:
     return REGISTRY.load(name)()
 
 
+def runner_class(name: str) -> type[Runner] | None:
+    """The registered class, or None when its module cannot be imported here."""
+    try:
+        return REGISTRY.load(name)
+    except ImportError:
+        return None
+
+
 def remote_table_runners() -> list[Runner]:
     """The installed runners that take a [remote] table of their own in a device profile."""
     out = []
@@ -57,5 +65,5 @@ def check_dtype(runner: Runner, dtype: str) -> None:
 
 
 __all__ = ["Prepared", "Runner", "Tuned", "UnsupportedCase", "check_dtype", "check_remote_table", "get_runner",
-           "option_problem", "remote_table_runners", "resolved_options", "runner_caveat", "runner_names",
-           "tuning_runners"]
+           "option_problem", "remote_table_runners", "resolved_options", "runner_caveat", "runner_class",
+           "runner_names", "tuning_runners"]

@@ -79,6 +79,7 @@ class Runner:
     # Optional hooks: what a runner adds to the rest of benchsuite, so that nothing else names it.
     remote_table_help = ""  # with `check_remote_table`: what a profile's [remote] table holds, for messages
     metrics: tuple = ()     # Metric entries (benchsuite.metrics) of the one-shot metrics only it records
+    libraries: tuple[str, ...] = ()  # distributions whose versions a run's environment records
 
     def check_remote_table(self, checker) -> dict | None:
         """Validate a profile's [remote] table (spec.py's checker: get, fail, done) into plain data; None

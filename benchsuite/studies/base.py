@@ -17,15 +17,15 @@ from ..replicates import MARGIN
 LATENCY = ("latency_forward", "latency_backward")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Verdict:
-    study: str                 # the claim's label: G1..G4, resolution, replication, flops_vs_latency
+    label: str                 # the claim's label: G1..G4, resolution, replication, flops_vs_latency
     claim: str
     verdict: str               # holds / violated / inconclusive
     scope: dict                # what the verdict is about: device, runner, threads, metric, group knobs
     rows: list[dict] = field(default_factory=list)
     note: str = ""
-    by: str = ""               # the registered study that made it (it formats its rows)
+    study: str = ""            # the registered study that made it (it formats its rows)
     margin: float | None = None  # the practical-equivalence margin its row outcomes used
 
     def to_dict(self) -> dict:
@@ -34,7 +34,7 @@ class Verdict:
 
 @dataclass(frozen=True)
 class WorkloadInfo:
-    """What a study knows of the workload it judges (from the run's run.json)."""
+    """What a study knows of the workload it judges (from the run's metadata, RunMeta)."""
     name: str
     reference: str | None = None  # the workload's `reference` table of published numbers, if any
     margin: float = MARGIN        # ratios within x(1 + margin) either way are practically the same
@@ -66,6 +66,15 @@ class Study:
     def figures(self, df, verdicts: list[Verdict]) -> list[tuple[dict | None, str]]:
         """(Vega-Lite spec or None, alt text) pairs for the report's section (benchsuite.figures)."""
         return []
+
+
+SCOPE_KEYS = ("device", "runner", "threads", "batch_size", "dtype", "resolution", "metric")
+
+
+def scope_of(r: dict, *, without: tuple[str, ...] = (), **extra) -> dict:
+    """What a verdict over records like `r` is about: where and how they ran (SCOPE_KEYS, less `without`),
+    then the study's own keys (`extra` replaces a key's value in its place)."""
+    return {**{k: r[k] for k in SCOPE_KEYS if k not in without}, **extra}
 
 
 def reference_rows(name: str) -> list[dict]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import LATENCY, MARGIN, Study, Verdict, WorkloadInfo, div, outcome, sample_ratio
+from .base import LATENCY, MARGIN, Study, Verdict, WorkloadInfo, div, outcome, sample_ratio, scope_of
 
 CLAIM = "at equal FLOPs ShuffleNet V2 is faster than the other compact architectures of its tier"
 PUBLISHED = ("ShuffleNet V2 section 5, Fig. 1 and Table 8 (GPU batch 8, ARM batch 1); the table's speeds are not "
@@ -22,8 +22,7 @@ PUBLISHED = ("ShuffleNet V2 section 5, Fig. 1 and Table 8 (GPU batch 8, ARM batc
 
 
 def _scope(r: dict, tier: str) -> dict:
-    return {"device": r["device"], "runner": r["runner"], "threads": r["threads"], "batch_size": r["batch_size"],
-            "dtype": r["dtype"], "resolution": r["resolution"], "metric": r["metric"], "tier": tier}
+    return scope_of(r, tier=tier)
 
 
 def tier_verdicts(records: list[dict], samples, margin: float = MARGIN) -> list[Verdict]:
@@ -56,7 +55,7 @@ def tier_verdicts(records: list[dict], samples, margin: float = MARGIN) -> list[
         baseline = " ".join([base["model"], *(f"{k}={v}" for k, v in base["params"].items())])
         out.append(Verdict("equal FLOPs", CLAIM, verdict, dict(scope) | {"baseline": baseline},
                            vrows, note=f"intervals: {'; '.join(sorted({v['interval'] for v in vrows}))}; "
-                                       f"published: {PUBLISHED}", by="equal_flops", margin=margin))
+                                       f"published: {PUBLISHED}", study="equal_flops", margin=margin))
     return out
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import LATENCY, MARGIN, Study, Verdict, WorkloadInfo, div, sample_ratio
+from .base import LATENCY, MARGIN, Study, Verdict, WorkloadInfo, div, sample_ratio, scope_of
 from .base import outcome as outcome_of
 
 
@@ -67,9 +67,7 @@ SAVINGS = {s.knob: s for s in (
 
 def _scope(r: dict, saving: Saving) -> dict:
     fixed = {k: v for k, v in r["params"].items() if k != saving.knob}
-    return {"device": r["device"], "runner": r["runner"], "threads": r["threads"], "batch_size": r["batch_size"],
-            "dtype": r["dtype"], "resolution": r["resolution"], "metric": r["metric"], "model": r["model"],
-            **fixed, **r["tags"]}
+    return scope_of(r, model=r["model"], **fixed, **r["tags"])
 
 
 def row_outcome(expect: str, speed_lo: float, speed_hi: float, flops_ratio: float | None, margin: float) -> str:
@@ -126,7 +124,7 @@ def savings_verdicts(records: list[dict], samples, margin: float = MARGIN) -> li
         out.append(Verdict(saving.name, saving.claim, group_verdict(expects, outcomes), _scope(base, saving),
                            vrows, note=(f"baseline {saving.knob}={saving.baseline}; intervals: "
                                  f"{'; '.join(sorted({r['interval'] for r in vrows}))}; published: {saving.published}"),
-                           by="flop_savings", margin=margin))
+                           study="flop_savings", margin=margin))
     return out
 
 

@@ -57,7 +57,7 @@ def flops_verdicts(df) -> list[Verdict]:
             out.append(Verdict("flops_vs_latency", claim,
                                verdict, {**dict(zip(keys[1:], key[1:])), "workload": workload},
                                [{k: v for k, v in r.items() if k != "ci"} for r in rows], note,
-                               by="flops_vs_latency"))
+                               study="flops_vs_latency"))
     return out
 
 
@@ -86,6 +86,32 @@ class FlopsVsLatencyStudy(Study):
         return f"{r['case']:32s} {r['madds'] / 1e6:9.1f} M madds  {r['latency_s'] * 1e3:9.3f} ms"
 
     def figures(self, df, verdicts):
-        from .. import figures
+        return [(flops_figure(df), "FLOPs vs latency")]
 
-        return [(figures.flops_vs_latency(df), "FLOPs vs latency")]
+
+def flops_figure(df) -> dict | None:
+    """Counted multiply-adds against measured forward latency, log-log, a colour per device x runner."""
+    import altair as alt
+    import numpy as np
+
+    from .. import figures
+
+    sub = df[df.status == "ok"]
+    lat = sub[sub.metric == "latency_forward"]
+    if lat.empty:
+        return None
+    madds = sub[sub.metric == "madds"].set_index(["run_id", "case_id"]).value
+    lat = figures.in_ms(lat).assign(madds_m=[madds.get((r, c), np.nan) / 1e6 for r, c in zip(lat.run_id, lat.case_id)],
+                          series=figures.series_of(lat))
+    lat = lat.assign(case=[f"{r.model}({figures.knob_text(r)})@{r.resolution}" for _, r in lat.iterrows()])
+    sel = figures.toggle()
+    chart = alt.Chart(lat[["series", "case", "workload", "madds_m", "value_ms", "ci_low_ms", "ci_high_ms", "n"]]
+                      .dropna(subset=["madds_m"])).mark_point(filled=True, size=50).encode(
+        x=alt.X("madds_m:Q", scale=alt.Scale(type="log"), title="multiply-adds (M, modeled)"),
+        y=alt.Y("value_ms:Q", scale=alt.Scale(type="log"), title="forward latency (ms, measured)"),
+        color="series:N", shape="workload:N", opacity=figures.fade(sel),
+        tooltip=["case:N", "series:N", "workload:N", alt.Tooltip("madds_m:Q", title="M madds", format=".1f"),
+                 alt.Tooltip("value_ms:Q", title="ms", format=".3f"),
+                 alt.Tooltip("ci_low_ms:Q", title="95% low", format=".3f"),
+                 alt.Tooltip("ci_high_ms:Q", title="95% high", format=".3f"), "n:Q"]).add_params(sel)
+    return figures.as_spec(chart.properties(width=figures.WIDTH, height=360))

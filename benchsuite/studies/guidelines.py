@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from .base import LATENCY, MARGIN, Study, Verdict, WorkloadInfo, div, reference_rows, sample_ratio
+from .base import LATENCY, MARGIN, Study, Verdict, WorkloadInfo, div, reference_rows, sample_ratio, scope_of
 from .base import outcome as outcome_of
 
 
@@ -80,8 +80,7 @@ def _group_verdict(outcomes: list[str], expect: str) -> str:
 
 
 def _scope(r: dict, extra: dict) -> dict:
-    return {"device": r["device"], "runner": r["runner"], "threads": r["threads"], "batch_size": r["batch_size"],
-            "dtype": r["dtype"], "resolution": r["resolution"], "metric": r["metric"], **extra}
+    return scope_of(r, **extra)
 
 
 def guideline_verdicts(g: Guideline, records: list[dict], samples, reference: str | None = None,
@@ -116,7 +115,7 @@ def guideline_verdicts(g: Guideline, records: list[dict], samples, reference: st
                           "flops_ratio": flops, "flops_normalised_ratio": div(ratio, flops)})
         fixed = {k: v for k, v in base["params"].items() if k not in g.compare}
         out.append(Verdict(g.name, g.claim, _group_verdict(outcomes, g.expect),
-                           _scope(base, {**fixed, **base["tags"]}), vrows, by=g.name.lower(), margin=margin,
+                           _scope(base, {**fixed, **base["tags"]}), vrows, study=g.name.lower(), margin=margin,
                            note="the verdict uses the raw latency ratio; latency/flops divides it by the FLOP ratio"))
     return out
 
@@ -158,9 +157,7 @@ class GuidelineStudy(Study):
                 f"paper for {label}: {paper or '-'}")
 
     def figures(self, df, verdicts):
-        from .. import figures
-
-        return [(figures.guideline(verdicts), f"{self.guideline.name} speed ratios")]
+        return [(speed_figure(verdicts), f"{self.guideline.name} speed ratios")]
 
 
 class G1(GuidelineStudy):
@@ -177,3 +174,13 @@ class G3(GuidelineStudy):
 
 class G4(GuidelineStudy):
     guideline = GUIDELINES["G4"]
+
+
+def speed_figure(verdicts) -> dict | None:
+    """Measured speed relative to each group's baseline row with its interval, one bar per device x runner,
+    the paper's GPU and ARM ratios as markers; one panel per scope (channel set, pass)."""
+
+    from .. import figures
+
+    return figures.speed_bars(verdicts, lambda r: {f"paper {p}": x for p, x in r.get("paper_speed_ratio", {}).items()},
+                      "speed / baseline")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import MARGIN, Study, Verdict, WorkloadInfo, div, outcome, sample_ratio
+from .base import MARGIN, Study, Verdict, WorkloadInfo, div, outcome, sample_ratio, scope_of
 
 CLAIM = "post-training int8 quantization gives a smaller model that runs faster than float32"
 INT8 = ("int8_static", "int8_dynamic")
@@ -53,13 +53,12 @@ def int8_verdicts(records: list[dict], samples, margin: float = MARGIN) -> list[
                                                 value(mode, "energy_forward_modeled")),
                     "energy_ratio_measured": div(value("float32", "energy_forward"), value(mode, "energy_forward")),
                     "output_error": value(mode, "output_error"), "latency_s": row["value"]}
-            scope = {"device": row["device"], "runner": row["runner"], "threads": row["threads"],
-                     "batch_size": row["batch_size"], "resolution": row["resolution"], "metric": row["metric"],
-                     "model": row["model"], "quantization": vrow["row"]["quantization"], **row["params"]}
+            scope = scope_of(row, without=("dtype",), model=row["model"], quantization=vrow["row"]["quantization"],
+                             **row["params"])
             config = row.get("config") or {}
             how = ", ".join(f"{k} {config[k]}" for k in ("weights", "activations", "calibration") if k in config)
             note = f"interval: {method}; {config.get('quantization', mode)} quantization ({how})"
-            out.append(Verdict("int8", CLAIM, verdict, scope, [vrow], note=note, by="int8_quantization",
+            out.append(Verdict("int8", CLAIM, verdict, scope, [vrow], note=note, study="int8_quantization",
                                margin=margin))
     return out
 

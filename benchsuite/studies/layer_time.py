@@ -10,7 +10,7 @@ over multiply-add share: how far FLOPs misjudge where the time goes (depthwise l
 """
 from __future__ import annotations
 
-from .base import MARGIN, Study, Verdict, WorkloadInfo, reference_rows
+from .base import MARGIN, Study, Verdict, WorkloadInfo, reference_rows, scope_of
 
 TYPES = ("conv1x1", "conv_dw3x3", "conv3x3", "fully_connected", "other")
 CLAIMED = 0.95
@@ -53,13 +53,11 @@ def layer_time_verdicts(records: list[dict], margin: float = MARGIN) -> list[Ver
         target = CLAIMED / (1 + margin)
         verdict = "holds" if lo >= target else "violated" if hi < target else "inconclusive"
         out.append(Verdict("layer time", CLAIM, verdict,
-                           {"device": r0["device"], "runner": r0["runner"], "threads": r0["threads"],
-                            "batch_size": r0["batch_size"], "dtype": r0["dtype"], "resolution": r0["resolution"],
-                            "metric": "latency_forward", "model": r0["model"], **r0["params"]}, rows,
+                           scope_of(r0, metric="latency_forward", model=r0["model"], **r0["params"]), rows,
                            note=("MobileNetV1 section 3.2: 95% of computation time in 1x1 convolutions; Table 2: "
                                  "1x1 94.86%, depthwise 3x3 3.06%, full 3x3 1.19%, fully connected 0.18% of "
                                  "multiply-adds. Shares are of profiled forwards (profiler overhead included)"),
-                           by="layer_time", margin=margin))
+                           study="layer_time", margin=margin))
     return out
 
 

@@ -11,7 +11,7 @@ runs float16 far slower: energy per operation is not the whole story).
 """
 from __future__ import annotations
 
-from .base import MARGIN, Study, Verdict, WorkloadInfo
+from .base import MARGIN, Study, Verdict, WorkloadInfo, scope_of
 
 CLAIMED = 2.5
 CLAIM = "16-bit float is almost 3x (here: at least 2.5x) more energy-efficient than 32-bit"
@@ -52,11 +52,10 @@ def precision_verdicts(records: list[dict], margin: float = MARGIN) -> list[Verd
                "latency_ratio": lat,
                "source": a["source"]}
         out.append(Verdict("fp16 energy", CLAIM, verdict,
-                           {"device": a["device"], "runner": key[-2], "threads": a["threads"],
-                            "batch_size": a["batch_size"], "resolution": a["resolution"], "metric": metric,
-                            "model": a["model"], **a["params"]}, [row],
+                           scope_of(a, without=("dtype",), runner=key[-2], metric=metric, model=a["model"],
+                                    **a["params"]), [row],
                            note=(f"{a['source']} energy per forward; " + (b.get("message") or "")[:300]),
-                           by="precision_energy", margin=margin))
+                           study="precision_energy", margin=margin))
     return out
 
 

@@ -39,7 +39,7 @@ def resolution_verdicts(df, samples, margin: float = MARGIN) -> list[Verdict]:
                                "holds" if grows else "inconclusive",
                                {**scope, "metric": key[-1]}, fits,
                                "exponent 1 = linear in pixels; 95% OLS t-interval (none from 2 resolutions)",
-                               by="resolution"))
+                               study="resolution"))
         # the model with both variants (a: the original, b: replication instead of the 1x1 expansion)
         both = grp[grp["params.variant"].isin(["a", "b"])] if variant is not None else grp.iloc[0:0]
         rows = []
@@ -67,7 +67,7 @@ def resolution_verdicts(df, samples, margin: float = MARGIN) -> list[Verdict]:
             out.append(Verdict("replication", "MobileNetV2 replication (b) is faster only at large resolutions",
                                verdict, {**scope, "metric": key[-1]}, rows,
                                f"smallest resolution where (b) is significantly faster: "
-                               f"{min(faster) if faster else 'none'}", by="resolution", margin=margin))
+                               f"{min(faster) if faster else 'none'}", study="resolution", margin=margin))
     return out
 
 
@@ -84,7 +84,7 @@ class ResolutionStudy(Study):
         return resolution_verdicts(to_frame(records), samples, workload.margin)
 
     def format_row(self, verdict, r) -> str:
-        if verdict.study == "replication":
+        if verdict.label == "replication":
             lo, hi = r["speed_ratio_ci"]
             return (f"{r['resolution']:4d}px  b/a speed x{r['speed_ratio_b_over_a']:.3f} [{lo:.3f}, {hi:.3f}] "
                     f"{r['outcome']}")
@@ -92,6 +92,38 @@ class ResolutionStudy(Study):
         return f"{r['model']:24s} latency ~ pixels^{r['exponent']:.2f} {ci}"
 
     def figures(self, df, verdicts):
-        from .. import figures
+        return [(latency_figure(df), "latency vs resolution")]
 
-        return [(figures.resolution(df), "latency vs resolution")]
+
+def latency_figure(df) -> dict | None:
+    """Latency vs pixel count, log-log, one line per model x device x runner, forward and backward."""
+    import altair as alt
+    import numpy as np
+
+    from .. import figures
+
+    sub = df[(df.status == "ok") & df.metric.str.startswith("latency")]
+    if sub.empty:
+        return None
+    variant = sub["params.variant"].fillna("") if "params.variant" in sub else ""
+    label = (sub.model + " " + variant).str.rstrip() if "params.variant" in sub else sub.model
+    sub = figures.in_ms(sub).assign(pixels=sub.resolution.astype(float) ** 2,
+                                    series=figures.series_of(sub) + " · " + label)
+    slopes = {}
+    for key, g in sub.groupby(["series", "metric"]):
+        g = g.sort_values("pixels")
+        slopes[key] = float(np.polyfit(np.log(g.pixels), np.log(g.value), 1)[0]) if len(g) > 1 else None
+    sub = sub.assign(exponent=[slopes[(s, m)] for s, m in zip(sub.series, sub.metric)])
+    sel = figures.toggle()
+    base = alt.Chart(sub[["series", "metric", "pixels", "resolution", "value_ms", "ci_low_ms", "ci_high_ms", "n",
+                          "exponent", "source"]]).encode(
+        x=alt.X("pixels:Q", scale=alt.Scale(type="log"), title="pixels (resolution²)"),
+        color="series:N", opacity=figures.fade(sel))
+    line = base.mark_line(point=True).encode(
+        y=alt.Y("value_ms:Q", scale=alt.Scale(type="log"), title="latency (ms)"),
+        tooltip=["series:N", "resolution:Q", alt.Tooltip("value_ms:Q", title="ms", format=".3f"),
+                 alt.Tooltip("ci_low_ms:Q", title="95% low", format=".3f"),
+                 alt.Tooltip("ci_high_ms:Q", title="95% high", format=".3f"), "n:Q",
+                 alt.Tooltip("exponent:Q", title="fitted exponent", format=".2f"), "source:N"]).add_params(sel)
+    bars = base.mark_rule().encode(y="ci_low_ms:Q", y2="ci_high_ms:Q")
+    return figures.as_spec(alt.layer(line, bars).properties(width=420, height=300).facet(column="metric:N"))

@@ -54,7 +54,7 @@ def memory_verdicts(records: list[dict], reference: str, margin: float = MARGIN)
                            note=("MobileNetV2 Table 3 (16-bit, Kb as printed): "
                                  + ", ".join(f"{lb} {published[lb]:.0f}K" for lb in labels)
                                  + "; the paper streams MobileNetV2's expansion (section 5), a framework that "
-                                 "materialises it does not"), by="tensor_memory", margin=margin))
+                                 "materialises it does not"), study="tensor_memory", margin=margin))
     return out
 
 

@@ -63,6 +63,7 @@ class TVMRunner(Runner):
 
     # ---- hooks: what TVM adds to the rest of benchsuite (runners/base.py says what each is for)
     remote_table_help = rpc.HOW_TO
+    libraries = ("apache-tvm",)
     metrics = (
         Metric("tuning_time", "s", "runner", "auto-tuning schedules (TVM MetaSchedule)"),
         Metric("tuned_kernel_time", "s", "runner",
