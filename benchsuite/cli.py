@@ -254,7 +254,7 @@ def cmd_regress(a) -> int:
             print("   no earlier comparable run: nothing to compare yet")
             continue
         print(format_comparison(result))
-        regressed |= bool(result.regressions)
+        regressed |= bool(result.regressions or result.shifted)
     return EXIT_REGRESSION if regressed else EXIT_OK
 
 

@@ -9,11 +9,14 @@ and samples of one process cannot show that.
   medians (p < alpha) AND a median change beyond min_effect (default 5%). With fewer processes only the
   samples of one process are there: a Mann-Whitney test on them, which mistakes run noise for an effect,
   so only changes beyond a wider floor count (default 10%), and the output says so.
-- `regress`: the newest run against the run medians of up to `window` earlier comparable runs: `slower`
-  when its median lies above the one-sided (1 - alpha) prediction limit of those medians (log scale,
-  t distribution) AND above their geometric mean by more than min_effect (default 5%); `faster`
-  mirrored. With normal run-to-run noise the false-alarm rate is at most alpha per case and direction
-  (the A/A benchmark measures it). Fewer than 3 earlier runs: the pooled comparison above, said so.
+- `regress`: the newest run against the run medians of up to `window` earlier comparable runs, in two
+  levels (run_shift.py): per runner, the run's shift shared by all its cases against the earlier runs'
+  shifts, and each case's residual beyond its run's shift against its own earlier residuals. Each is
+  `slower` when it lies above the one-sided (1 - alpha) prediction limit (log scale, t distribution) AND
+  beyond min_effect (default 5%); `faster` mirrored. With normal run-to-run noise the false-alarm rate is at
+  most alpha per direction at each level: per runner and run for the shift, per case for the residuals (the
+  A/A benchmark measures it). A runner with fewer than 3 cases is judged case by case on its medians; fewer
+  than 3 earlier runs: the pooled comparison above, said so.
 
 Runs from different machines or library versions are refused unless forced.
 """
@@ -29,6 +32,7 @@ from ..errors import BenchsuiteError
 from ..metrics import TIMING_METRICS
 from ..replicates import pooled, prediction_outcome, processes
 from .run import Run, sample_key
+from .run_shift import judge_residual, judge_shift, split
 
 ALPHA = 0.01
 MIN_EFFECT = 0.05             # with process replicates, or against the history's spread
@@ -48,6 +52,18 @@ class CaseChange:
     p_value: float | None
     outcome: str   # slower / faster / not significant
     method: str = ""  # what the test stood on: process medians, one process's samples, history spread
+    beyond_shift: float | None = None  # the change beyond its run's shift (regress, two levels), as a ratio
+
+
+@dataclass
+class RunShift:
+    """A whole run's change for one runner: the median over its cases, judged against earlier runs' shifts."""
+    runner: str
+    ratio: float
+    outcome: str          # slower / faster / not significant
+    cases: int
+    history: int          # earlier runs whose shifts it was judged against
+    differences: list[str] = field(default_factory=list)  # what differs in the environment from the last run
 
 
 @dataclass
@@ -58,6 +74,12 @@ class Comparison:
     unmatched: int = 0
     code_changed: int = 0  # joined cases whose model or runner code differs between the two sides
     notes: list[str] = field(default_factory=list)
+    shifts: list[RunShift] = field(default_factory=list)  # regress: the run-wide level, per runner
+
+    @property
+    def shifted(self) -> list[RunShift]:
+        """Run shifts that are slower beyond the history of run shifts (a regression of the whole run)."""
+        return [s for s in self.shifts if s.outcome == "slower"]
 
     @property
     def regressions(self) -> list[CaseChange]:
@@ -81,6 +103,17 @@ def check_comparable(base_env: dict, cand_env: dict, force: bool) -> None:
         problems.append("library versions differ: " + ", ".join(f"{k} {bl.get(k)} -> {cl.get(k)}" for k in diff))
     if problems and not force:
         raise BenchsuiteError("runs are not comparable: " + "; ".join(problems) + " (use --force to compare anyway)")
+
+
+def env_differences(base_env: dict, cand_env: dict) -> list[str]:
+    """What differs between two runs' environments (CPU, governor, libraries, commit, OS, host), as text."""
+    out = []
+    for key in ("cpu_model", "governor", "git_commit", "os", "python", "hostname", "logical_cores"):
+        if base_env.get(key) != cand_env.get(key):
+            out.append(f"{key} {base_env.get(key)} -> {cand_env.get(key)}")
+    bl, cl = base_env.get("libraries", {}), cand_env.get("libraries", {})
+    out += [f"{k} {bl.get(k)} -> {cl.get(k)}" for k in sorted(set(bl) | set(cl)) if bl.get(k) != cl.get(k)]
+    return out
 
 
 def _label(r: dict) -> str:
@@ -143,10 +176,22 @@ def compare(base_records: list[dict], base_samples: dict, cand_records: list[dic
 
 def format_comparison(cmp: Comparison) -> str:
     lines = [f"base {cmp.base} -> candidate {cmp.candidate}"]
+    for s in cmp.shifts:
+        what = {"slower": "slower", "faster": "faster"}.get(s.outcome)
+        if what:
+            why = ("; what differs from the last run: " + ", ".join(s.differences)) if s.differences else \
+                "; the environment is the same as the last run's (machine state or neighbours)"
+            lines.append(f"  run shift: this run is x{s.ratio:.3f} ({abs(s.ratio - 1) * 100:.1f}% {what}) on every "
+                         f"case of runner {s.runner} ({s.cases} cases), beyond the spread of {s.history} earlier "
+                         f"runs' shifts{why}")
+        else:
+            lines.append(f"  run shift: runner {s.runner} x{s.ratio:.3f} over {s.cases} cases, within the spread "
+                         f"of {s.history} earlier runs' shifts")
     for c in cmp.changes:
         p = f"p={c.p_value:.2g}" if c.p_value is not None else "history"
+        beyond = f" (x{c.beyond_shift:.3f} beyond the run's shift)" if c.beyond_shift is not None else ""
         lines.append(f"  {c.outcome:16s} x{c.ratio:.3f}  {p:9s} {c.base_median * 1e3:.4g} -> "
-                     f"{c.cand_median * 1e3:.4g} ms  {c.label}")
+                     f"{c.cand_median * 1e3:.4g} ms  {c.label}{beyond}")
     n_slow = len(cmp.regressions)
     n_fast = sum(c.outcome == "faster" for c in cmp.changes)
     lines.append(f"{len(cmp.changes)} cases: {n_slow} slower, {n_fast} faster, "
@@ -190,12 +235,29 @@ def regress(history, workload: str, device: str, window: int = 5, force: bool = 
     spread = {k for k, v in medians.items() if len(v) >= MIN_HISTORY and k in cand_timed}
     effect = MIN_EFFECT if min_effect is None else min_effect
     out = Comparison(name, cand.name, unmatched=len(set(medians) ^ set(cand_timed)))
+    per_run = [_timed(base.records) for base in earlier]
+    by_runner: dict[str, list] = {}
     for key in sorted(spread):
-        rec = cand_timed[key]
-        outcome, ratio = prediction_outcome(medians[key], rec["value"], alpha, effect)
-        gmean = float(np.exp(np.mean(np.log(medians[key]))))
-        out.changes.append(CaseChange(key[0], key[1], _label(rec), gmean, rec["value"], ratio, None, outcome,
-                                      f"history of {len(medians[key])} run medians"))
+        by_runner.setdefault(cand_timed[key]["runner"], []).append(key)
+    for runner, keys in sorted(by_runner.items()):
+        parts = split([{k: run[k]["value"] for k in keys if k in run} for run in per_run],
+                      {k: cand_timed[k]["value"] for k in keys})
+        if parts is not None:
+            shift_outcome, shift_ratio = judge_shift(parts, alpha, effect)
+            out.shifts.append(RunShift(runner, shift_ratio, shift_outcome, len(keys), len(parts.history_shifts),
+                                       env_differences(earlier[0].environment, cand.environment)))
+        for key in keys:
+            rec = cand_timed[key]
+            gmean = float(np.exp(np.mean(np.log(medians[key]))))
+            if parts is None:  # too few cases of this runner to tell a shift: the case on its own
+                outcome, ratio = prediction_outcome(medians[key], rec["value"], alpha, effect)
+                method, beyond = f"history of {len(medians[key])} run medians", None
+            else:
+                outcome, beyond = judge_residual(parts, key, alpha, effect)
+                ratio = rec["value"] / gmean
+                method = f"beyond the run's shift, against the history of {len(parts.history_residuals[key])} runs"
+            out.changes.append(CaseChange(key[0], key[1], _label(rec), gmean, rec["value"], ratio, None, outcome,
+                                          method, beyond))
     rest = set(medians) & set(cand_timed) - spread
     if rest:  # too short a history for a spread: the pooled samples, with the one-process floor
         pooled_records: dict = {}
