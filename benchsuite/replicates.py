@@ -117,6 +117,18 @@ def equivalence(lo: float, hi: float, margin: float = MARGIN) -> str:
     return "unresolved"
 
 
+def processes_to_decide(lo: float, hi: float, processes: int, margin: float = MARGIN) -> float:
+    """How many processes an unresolved ratio interval [lo, hi] from `processes` processes would need to
+    lie wholly on one side of a margin edge, at the spread measured (its log half-width shrinking as one
+    over the root of the process count). inf when its centre sits on an edge."""
+    centre, half = (math.log(lo) + math.log(hi)) / 2, (math.log(hi) - math.log(lo)) / 2
+    edge = math.log(1 + margin)
+    gap = min(abs(centre - edge), abs(centre + edge))
+    if gap < 1e-12:
+        return math.inf
+    return processes * max(1.0, (half / gap) ** 2)
+
+
 def prediction_outcome(history_medians, new_median: float, alpha: float, min_effect: float) -> tuple[str, float]:
     """Is a run's median beyond what the earlier runs' medians predict? Log medians are taken as normal
     with the history's mean and spread; the new one is `slower` when it lies above the one-sided

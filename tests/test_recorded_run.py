@@ -31,8 +31,13 @@ def test_the_old_run_loads_with_its_pooled_columns():
 
 
 def test_the_old_run_is_judged_as_it_was():
+    """Every field as that version judged it; the note may only gain, in front, the text that says how far
+    an undecided verdict is from decided (issue 25, after the results layer)."""
     new = [json.loads(json.dumps(v.to_dict(), default=str)) for v in judge([Run.load(OLD_RUN)])]
-    assert new == _old_verdicts()
+    old = _old_verdicts()
+    assert [{k: v for k, v in n.items() if k != "note"} for n in new] == \
+        [{k: v for k, v in o.items() if k != "note"} for o in old]
+    assert all(n["note"].endswith(o["note"]) for n, o in zip(new, old))
 
 
 def test_the_old_run_indexes_and_reports(tmp_path):

@@ -1,4 +1,6 @@
 """Verdict logic on constructed records, for every outcome."""
+import math
+
 import numpy as np
 import pytest
 
@@ -71,12 +73,35 @@ def test_g1_inconclusive_with_overlapping_intervals():
     assert lo < 1 / 1.02 and hi > 1  # reaches past the margin: neither different nor the same
 
 
-def test_a_row_inside_the_margin_is_the_same_and_the_margin_is_said():
+def test_a_row_inside_the_margin_is_a_tie_and_a_decided_verdict_says_so():
+    """A tie within the margin is a finding: the group is decided (holds, with ties), not inconclusive."""
     (v,) = _g1([1.0, 1.004, 1.2, 1.3], spread=0.002)
-    assert v.rows[1]["outcome"] == "same" and v.verdict == "inconclusive" and v.margin == 0.02
-    assert "(margin ±2%)" in format_verdicts([v])
+    assert v.rows[1]["outcome"] == "same" and v.verdict == "holds" and v.margin == 0.02
+    text = format_verdicts([v])
+    assert "(margin ±2%)" in text and "holds, with ties within ±2% (c1=" in text
     (v,) = compute_for(*_g1_records([1.0, 1.004, 1.2, 1.3], 0.002), {"g1w": {"studies": ["g1"], "margin": 0.001}})
     assert v.rows[1]["outcome"] == "slower" and v.verdict == "holds" and "(margin ±0.1%)" in format_verdicts([v])
+
+
+def test_every_row_a_tie_is_decided_against_the_claim():
+    (v,) = _g1([1.0, 1.004, 0.998, 1.003], spread=0.002)
+    assert [r["outcome"] for r in v.rows[1:]] == ["same"] * 3 and v.verdict == "violated"
+    assert "every row ties with the baseline within ±2%: the claimed difference is not there" in v.note
+
+
+def test_an_undecided_group_says_how_far_it_is_from_decided():
+    (v,) = _g1([1.0, 1.02, 1.2, 1.3], spread=0.02)
+    assert v.verdict == "inconclusive" and "undecided: " in v.note and "widest c1=" in v.note
+    assert "measured in one process" in v.note  # constructed records: one process
+
+
+def test_processes_to_decide_scales_with_the_square_of_the_interval():
+    from benchsuite.replicates import processes_to_decide
+
+    # centre 1.05 (log 0.0488), edge log 1.02 = 0.0198: gap 0.029; half-width 0.058 -> (2x)^2 = 4x the processes
+    lo, hi = math.exp(math.log(1.05) - 0.058), math.exp(math.log(1.05) + 0.058)
+    assert processes_to_decide(lo, hi, 3) == pytest.approx(3 * (0.058 / (math.log(1.05) - math.log(1.02))) ** 2)
+    assert processes_to_decide(1.0, 1.5, 3) >= 3 and processes_to_decide(1.02 / 1.1, 1.02 * 1.1, 5) == math.inf
 
 
 def test_without_samples_the_conservative_interval_is_used():

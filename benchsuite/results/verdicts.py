@@ -15,9 +15,9 @@ from dataclasses import replace
 from ..replicates import MARGIN
 from ..runners import runner_caveat
 from .run import Run, RunFolder
+from ..studies import Study, Verdict, WorkloadInfo, get_study, study_names
 
 log = logging.getLogger(__name__)  # with no handler configured, warnings reach stderr as they are
-from ..studies import Study, Verdict, WorkloadInfo, get_study, study_names
 
 
 def compute(records: list[dict], samples: dict, workloads: dict[str, dict]) -> list[Verdict]:

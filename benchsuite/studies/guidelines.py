@@ -6,8 +6,11 @@ with one process it covers that process's noise only, and says so); where raw sa
 conservative interval from the two records' median CIs is used and said. A row is `slower` / `faster`
 only when its interval lies wholly beyond the practical-equivalence margin (default 2%, the workload's
 `margin`, or --margin), `same` when wholly inside it, else `unresolved`. For G1-G3 (the baseline should
-be fastest) a group's verdict is `holds` if every other row is slower, `violated` if any is faster, else
-`inconclusive`; for G4 (removing ReLU / shortcut should speed up) the mirror image. The verdict uses
+be fastest) a group is decided when every row is: `violated` if any row is faster, `holds` if the others
+are slower or tie within the margin (ties are findings, said as "holds, with ties within ±2%"), `violated`
+too if every row ties (the claimed difference is not there); a group with an unresolved row is
+`inconclusive`, and its note says how far from decided it is (the widest interval, and the processes it
+would take at the spread measured). G4 (removing ReLU / shortcut should speed up) is the mirror image. The verdict uses
 the raw latency ratio; each row shows beside it the FLOP-normalised ratio (latency ratio / FLOP ratio:
 the paper's channel choices are up to 5.5% off FLOP-equal), the paper's normalised speed and the FLOP ratio.
 Registered as studies g1..g4; a workload names one (`studies = ["g1"]`).
@@ -17,8 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import math
+
 import numpy as np
 
+from ..replicates import processes_to_decide
 from .base import LATENCY, MARGIN, Study, Verdict, WorkloadInfo, div, reference_rows, sample_ratio, scope_of
 from .base import outcome as outcome_of
 
@@ -73,10 +79,40 @@ def _paper_for(params: dict, tags: dict, table: dict) -> dict[str, float]:
 
 
 def _group_verdict(outcomes: list[str], expect: str) -> str:
+    """holds: every row decided and none against the claim, at least one as claimed (ties within the
+    margin are findings: said in the note); violated: a row decided against the claim, or every row a tie
+    (the claimed cost is not there); inconclusive: a row still undecided."""
     wrong = "faster" if expect == "slower" else "slower"
     if any(o == wrong for o in outcomes):
         return "violated"
-    return "holds" if outcomes and all(o == expect for o in outcomes) else "inconclusive"
+    if not outcomes or any(o == "unresolved" for o in outcomes):
+        return "inconclusive"
+    return "holds" if any(o == expect for o in outcomes) else "violated"
+
+
+def _decision_note(verdict: str, vrows: list[dict], margin: float, processes: int) -> str:
+    """What a decided verdict rests on beyond its rows, or how far an undecided one is from decided."""
+    label = lambda r: ",".join(f"{k}={v}" for k, v in r["row"].items())  # noqa: E731
+    ties = [label(r) for r in vrows if r["outcome"] == "same"]
+    within = f"within ±{margin * 100:g}%"
+    if verdict == "holds" and ties:
+        return f"holds, with ties {within} ({'; '.join(ties)}): a tie inside the margin is a finding. "
+    if verdict == "violated" and ties and len(ties) == sum(r["outcome"] != "baseline" for r in vrows):
+        return f"every row ties with the baseline {within}: the claimed difference is not there. "
+    if verdict != "inconclusive":
+        return ""
+    open_rows = [r for r in vrows if r["outcome"] == "unresolved"]
+    widest = max(open_rows, key=lambda r: r["latency_ratio_ci"][1] / r["latency_ratio_ci"][0])
+    lo, hi = widest["latency_ratio_ci"]
+    need = processes_to_decide(lo, hi, processes, margin)
+    if processes <= 1:
+        more = "measured in one process: its interval covers that process only (--processes 3 or more)"
+    elif need == float("inf"):
+        more = "its centre sits on a margin edge: no number of processes decides it"
+    else:
+        more = f"about {math.ceil(need)} processes would decide it at the spread measured ({processes} now)"
+    return (f"undecided: {len(open_rows)} row(s) unresolved; widest {label(widest)} latency x[{lo:.3f}, "
+            f"{hi:.3f}] across the ±{margin * 100:g}% margin; {more}. ")
 
 
 def _scope(r: dict, extra: dict) -> dict:
@@ -114,9 +150,12 @@ def guideline_verdicts(g: Guideline, records: list[dict], samples, reference: st
                           "outcome": outcome, "paper_speed_ratio": _paper_for(r["params"], r["tags"], table),
                           "flops_ratio": flops, "flops_normalised_ratio": div(ratio, flops)})
         fixed = {k: v for k, v in base["params"].items() if k not in g.compare}
-        out.append(Verdict(g.name, g.claim, _group_verdict(outcomes, g.expect),
-                           _scope(base, {**fixed, **base["tags"]}), vrows, study=g.name.lower(), margin=margin,
-                           note="the verdict uses the raw latency ratio; latency/flops divides it by the FLOP ratio"))
+        verdict = _group_verdict(outcomes, g.expect)
+        processes = min(r.get("processes") or 1 for r in rows)
+        out.append(Verdict(g.name, g.claim, verdict, _scope(base, {**fixed, **base["tags"]}), vrows,
+                           study=g.name.lower(), margin=margin,
+                           note=_decision_note(verdict, vrows, margin, processes)
+                           + "the verdict uses the raw latency ratio; latency/flops divides it by the FLOP ratio"))
     return out
 
 
