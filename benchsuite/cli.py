@@ -50,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="measure every comparison group in N worker processes, in rounds over the sweep: the "
                         "intervals then cover run-to-run variation (default: the device profile's timing, 1 for "
                         "--quick)")
+    r.add_argument("--max-processes", type=_positive_int, metavar="N",
+                   help="measure groups whose verdicts are still undecided in more processes, at declared looks "
+                        "up to N (alpha spent over the looks; default: the profile's max_processes)")
+    r.add_argument("--budget", type=_duration, metavar="TIME",
+                   help="the run's time budget for those further processes, e.g. 10m (default: the profile's "
+                        "run_budget_s)")
     r.add_argument("--margin", type=_fraction, metavar="M",
                    help="practical-equivalence margin of the verdicts' ratios (default: the workload's, 0.02)")
 
@@ -348,7 +354,8 @@ def cmd_run(a) -> int:
                       results=Path(a.out), history=Path(a.history) if a.history else None, argv=sys.argv,
                       progress=Progress(enabled=not a.no_progress), ceilings=not a.no_ceilings,
                       extra_metrics=("traffic_forward_simulated",) * a.simulate_traffic
-                      + ("traffic_forward_measured",) * a.measure_traffic, processes=a.processes, margin=a.margin)
+                      + ("traffic_forward_measured",) * a.measure_traffic, processes=a.processes, margin=a.margin,
+                      max_processes=a.max_processes, budget_s=a.budget)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(outcome.statuses.items()))
     duration = outcome.run.meta.duration_s
     print(f"run {outcome.folder.path.name}: {outcome.status} in {duration} s; records: {counts}")

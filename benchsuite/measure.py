@@ -33,6 +33,9 @@ class Timing:
     case_timeout_s: float = 300.0  # a case silent for this long is killed and recorded as an error
     prepare_timeout_s: float = 1800.0  # the same while a runner prepares (exports, compiles, tunes)
     processes: int = 1             # worker processes per comparison group: the replicates of a run
+    max_processes: int = 1         # above `processes`: measure undecided groups further, up to this (sequential.py)
+    group_budget_s: float = 86400.0  # a group gets no further process once its processes would take longer
+    run_budget_s: float = 86400.0    # no further process for any group once the run has taken this long
 
 
 @dataclass

@@ -17,6 +17,7 @@ from scipy import stats as sps
 
 BOOTSTRAP = 2000
 MARGIN = 0.02       # practical-equivalence margin of a ratio: within x1.02 either way is "the same"
+CONFIDENCE = 0.95   # of a verdict's intervals, unless a sequential design spent its alpha over looks
 
 
 def processes(samples) -> list[np.ndarray]:

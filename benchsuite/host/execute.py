@@ -16,12 +16,14 @@ from ..results import verdicts
 from ..results.run import Run, RunFolder
 from ..results.store import HISTORY_FILE, History, new_run_id
 from ..runners import get_runner
+from ..sequential import Design, design
 from ..spec import DeviceSpec, WorkloadSpec
-from ..sweep import expand, groups
+from ..sweep import expand
 from .placement import Placement
 from .progress import Progress
 from .reach import check_device
 from .recorder import Recorder
+from .rounds import Rounds
 from .supervisor import WorkerFailed, run_group, run_job
 
 
@@ -49,6 +51,14 @@ def plan(device: DeviceSpec, workload: WorkloadSpec, *, runners, quick: bool, fi
     return cases
 
 
+def _design(timing, processes: int) -> Design | None:
+    """The sequential design when the profile (or --max-processes) allows more processes than the first
+    rounds give, and those are at least two (the process is the unit of replication)."""
+    if timing.max_processes <= processes or processes < 2:
+        return None
+    return design(processes, timing.max_processes)
+
+
 def _meta(device, workload, place, *, run_id, runners, quick, filter_glob, processes, margin, argv, n_cases,
           timing) -> dict:
     meta = {"schema_version": SCHEMA_VERSION, "benchsuite_version": __version__, "run_id": run_id,
@@ -71,18 +81,24 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
             filter_glob: str | None = None, results: Path = Path("results"), history: Path | None = None,
             argv=None, progress: Progress | None = None, ceilings: bool = True,
             extra_metrics: tuple[str, ...] = (), processes: int | None = None,
-            margin: float | None = None) -> RunOutcome:
+            margin: float | None = None, max_processes: int | None = None,
+            budget_s: float | None = None) -> RunOutcome:
     cases = plan(device, workload, runners=runners, quick=quick, filter_glob=filter_glob, extra_metrics=extra_metrics)
     progress = progress or Progress(enabled=False)
     timing = device.timing_for(quick)
     processes = processes or timing.processes
+    if max_processes is not None:
+        timing = replace(timing, max_processes=max_processes)
     margin = workload.margin if margin is None else margin
     # where each runner's workers go, and the device's own environment: an unreachable board or an
     # incompatible benchsuite there stops the run here, before a run folder exists
     place = Placement(device, timing.prepare_timeout_s, progress.detail)
     run_id = new_run_id(device.name, workload.name)
+    design = _design(timing, processes)
     meta = _meta(device, workload, place, run_id=run_id, runners=runners, quick=quick, filter_glob=filter_glob,
                  processes=processes, margin=margin, argv=argv, n_cases=len(cases), timing=timing)
+    if design:
+        meta["sequential"] = design.to_dict()
     folder = RunFolder.create(results, run_id, meta)
     recorder = Recorder(folder, run_id, processes, progress)
     outcome = RunOutcome(folder, "running", recorder.statuses)
@@ -92,6 +108,18 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
         cases += gemm_cases([c for c in cases if get_runner(c.runner).measures_hardware])
     progress.start(len(cases) * processes)
     t_start = time.monotonic()
+
+    def run_one(group):
+        transport, why = place.for_runner(group[0].runner)
+        if transport is None:
+            recorder.unsupported(group, f"runner {group[0].runner} unavailable: {why}")
+            return
+        run_group(group, device, quick, recorder.measured, progress.detail, log_path=log_path, transport=transport)
+
+    rounds = Rounds(cases, processes, run_one, recorder, design,
+                    {workload.name: {"studies": list(workload.studies), "reference": workload.reference,
+                                     "margin": margin, "confidence": design.confidence if design else None}},
+                    timing.group_budget_s, budget_s or timing.run_budget_s)
     try:
         if hardware and place.device_reachable:
             job = protocol.bandwidth_job(device, quick, sorted({c.threads for c in cases}), workload.name)
@@ -100,19 +128,14 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
                         timing.prepare_timeout_s, log_path)
             except WorkerFailed as e:
                 progress.detail(f"memory bandwidth ceiling failed: {e}")
-        for _ in range(processes):  # rounds over the whole sweep: drift reaches every row alike
-            for group in groups(cases):
-                transport, why = place.for_runner(group[0].runner)
-                if transport is None:
-                    recorder.unsupported(group, f"runner {group[0].runner} unavailable: {why}")
-                    continue
-                run_group(group, device, quick, recorder.measured, progress.detail, log_path=log_path,
-                          transport=transport)
+        rounds.run()
         outcome.status = "complete"
     except KeyboardInterrupt:
         outcome.status = "interrupted"
     finally:
         recorder.finish()
+        if design:
+            meta["sequential"]["groups"] = rounds.summary()
         meta.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), duration_s=round(time.monotonic() - t_start, 1),
                     status=outcome.status if outcome.status != "running" else "failed",
                     statuses=dict(recorder.statuses))

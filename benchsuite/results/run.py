@@ -60,6 +60,7 @@ class RunMeta:
     studies: tuple[str, ...] = ()
     reference: str | None = None
     emulated: bool = False
+    confidence: float | None = None  # of its verdicts' intervals: set by a sequential design (its `sequential`)
     environment: dict = field(default_factory=dict)
     raw: dict = field(default_factory=dict)
 
@@ -69,7 +70,8 @@ class RunMeta:
                    status=d.get("status") or "", started=d.get("started"), finished=d.get("finished"),
                    duration_s=d.get("duration_s"), quick=bool(d.get("quick")), processes=d.get("processes") or 1,
                    margin=d.get("margin"), studies=tuple(d.get("studies") or ()), reference=d.get("reference"),
-                   emulated=bool(d.get("emulated")), environment=d.get("environment") or {}, raw=dict(d))
+                   emulated=bool(d.get("emulated")), confidence=(d.get("sequential") or {}).get("confidence"),
+                   environment=d.get("environment") or {}, raw=dict(d))
 
 
 def read_records(folder: Path) -> list[dict]:

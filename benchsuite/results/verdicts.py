@@ -12,7 +12,7 @@ import json
 import logging
 from dataclasses import replace
 
-from ..replicates import MARGIN
+from ..replicates import CONFIDENCE, MARGIN
 from ..runners import runner_caveat
 from .run import Run, RunFolder
 from ..studies import Study, Verdict, WorkloadInfo, get_study, study_names
@@ -21,23 +21,36 @@ log = logging.getLogger(__name__)  # with no handler configured, warnings reach 
 
 
 def compute(records: list[dict], samples: dict, workloads: dict[str, dict]) -> list[Verdict]:
-    """Verdicts for `records`; workloads: workload name -> {"studies": [names], "reference": table or None}."""
+    """Verdicts for `records`; workloads: workload name -> {"studies": [names], "reference": table or None,
+    "margin", "confidence"} (the last two optional: 2% and 95%)."""
+    return [v for vs, recs, margin in _study_verdicts(records, samples, workloads)
+            for v in _not_for_claims(vs, recs, margin)]
+
+
+def undecided(records: list[dict], samples: dict, workloads: dict[str, dict]) -> int:
+    """How many verdicts over these records are inconclusive on their own numbers (a caveat aside: more
+    measurement cannot decide those): what a sequential run measures further."""
+    return sum(v.verdict == "inconclusive" for vs, recs, margin in _study_verdicts(records, samples, workloads)
+               for v in vs if not _caveat(recs, v, margin))
+
+
+def _study_verdicts(records, samples, workloads):
+    """(verdicts, the records they judged, margin) for each workload and each study it names."""
     claims: dict[str, list[dict]] = {}
     for r in records:
         if "calibration" not in (r.get("tags") or {}):
             claims.setdefault(r["workload"], []).append(r)
-    out: list[Verdict] = []
     for name, recs in claims.items():
         info = workloads.get(name) or {}
         margin = MARGIN if info.get("margin") is None else float(info["margin"])
+        confidence = info.get("confidence") or CONFIDENCE
         for study in info.get("studies", []):
             if study not in study_names():  # a run made by another version names a study this one lacks
                 log.warning(f"benchsuite: note: workload {name!r} names study {study!r}, which is not installed here "
                             f"(installed: {', '.join(study_names())}); its verdicts are skipped")
                 continue
-            vs = get_study(study).verdicts(recs, samples, WorkloadInfo(name, info.get("reference"), margin))
-            out += _not_for_claims(vs, recs, margin)
-    return out
+            info_for = WorkloadInfo(name, info.get("reference"), margin, confidence)
+            yield get_study(study).verdicts(recs, samples, info_for), recs, margin
 
 
 def _why_not_for_claims(r: dict, margin: float) -> str:
@@ -46,14 +59,24 @@ def _why_not_for_claims(r: dict, margin: float) -> str:
     return runner_caveat(r, margin)
 
 
-def _not_for_claims(verdicts: list[Verdict], records: list[dict], margin: float) -> list[Verdict]:
-    """Emulated timings, and timings a runner says decide nothing (`Runner.claim_caveat`: TVM's untuned or
-    still improving kernels), never make a claim hold or fail: those verdicts come back inconclusive."""
+def _caveats(records: list[dict], margin: float) -> dict[tuple, str]:
+    """(device, runner) -> why its timings decide no claim (emulated, or the runner's own caveat)."""
     why: dict[tuple, str] = {}
     for r in records:
         reason = _why_not_for_claims(r, margin)
         if reason:
             why.setdefault((r["device"], r["runner"]), reason)
+    return why
+
+
+def _caveat(records: list[dict], v: Verdict, margin: float) -> str:
+    return _caveats(records, margin).get((v.scope.get("device"), v.scope.get("runner")), "")
+
+
+def _not_for_claims(verdicts: list[Verdict], records: list[dict], margin: float) -> list[Verdict]:
+    """Emulated timings, and timings a runner says decide nothing (`Runner.claim_caveat`: TVM's untuned or
+    still improving kernels), never make a claim hold or fail: those verdicts come back inconclusive."""
+    why = _caveats(records, margin)
     out = []
     for v in verdicts:
         reason = why.get((v.scope.get("device"), v.scope.get("runner")))
@@ -73,7 +96,8 @@ def judge(runs, margin: float | None = None) -> list[Verdict]:
         if run.meta is None:
             continue  # a run without its run.json names no studies
         workloads[run.meta.workload] = {"studies": list(run.meta.studies), "reference": run.meta.reference,
-                                        "margin": run.meta.margin if margin is None else margin}
+                                        "margin": run.meta.margin if margin is None else margin,
+                                        "confidence": run.meta.confidence}
     return compute(records, samples, workloads)
 
 

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from importlib import resources
 
 from .. import replicates
-from ..replicates import MARGIN
+from ..replicates import CONFIDENCE, MARGIN
 
 LATENCY = ("latency_forward", "latency_backward")
 
@@ -38,6 +38,7 @@ class WorkloadInfo:
     name: str
     reference: str | None = None  # the workload's `reference` table of published numbers, if any
     margin: float = MARGIN        # ratios within x(1 + margin) either way are practically the same
+    confidence: float = CONFIDENCE  # of the ratio intervals (a sequential run spends alpha over its looks)
 
 
 class Study:
@@ -82,19 +83,20 @@ def reference_rows(name: str) -> list[dict]:
     return list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
 
 
-def ratio_interval(a, b, rng) -> tuple[float, float, float]:
-    """Median ratio a/b and its 95% interval from the hierarchical bootstrap (replicates.py); a and b are
-    raw samples, flat (one process) or per process."""
-    return replicates.ratio_interval(a, b, rng)
+def ratio_interval(a, b, rng, conf: float = CONFIDENCE) -> tuple[float, float, float]:
+    """Median ratio a/b and its interval (95% unless said) from the hierarchical bootstrap (replicates.py);
+    a and b are raw samples, flat (one process) or per process."""
+    return replicates.ratio_interval(a, b, rng, conf)
 
 
-def sample_ratio(row: dict, base: dict, samples, rng) -> tuple[float, float, float, str]:
+def sample_ratio(row: dict, base: dict, samples, rng, conf: float = CONFIDENCE) -> tuple[float, float, float, str]:
     sa = samples.get((row["run_id"], row["case_id"], row["metric"]))
     sb = samples.get((base["run_id"], base["case_id"], base["metric"]))
     if sa and sb:
         k = min(len(replicates.processes(sa)), len(replicates.processes(sb)))
         how = f"bootstrap over {k} processes" if k > 1 else "bootstrap within one process (no run-to-run noise)"
-        return (*ratio_interval(sa, sb, rng), how)
+        level = "" if conf == CONFIDENCE else f" at {conf:.2%} (alpha spent over a sequential design's looks)"
+        return (*ratio_interval(sa, sb, rng, conf), how + level)
     # conservative: the extreme ratios the two medians' CIs allow
     return (row["value"] / base["value"], row["ci_low"] / base["ci_high"], row["ci_high"] / base["ci_low"],
             "ci-bounds")

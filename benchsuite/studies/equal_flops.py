@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import LATENCY, MARGIN, Study, Verdict, WorkloadInfo, div, outcome, sample_ratio, scope_of
+from .base import CONFIDENCE, LATENCY, MARGIN, Study, Verdict, WorkloadInfo, div, outcome, sample_ratio, scope_of
 
 CLAIM = "at equal FLOPs ShuffleNet V2 is faster than the other compact architectures of its tier"
 PUBLISHED = ("ShuffleNet V2 section 5, Fig. 1 and Table 8 (GPU batch 8, ARM batch 1); the table's speeds are not "
@@ -25,7 +25,8 @@ def _scope(r: dict, tier: str) -> dict:
     return scope_of(r, tier=tier)
 
 
-def tier_verdicts(records: list[dict], samples, margin: float = MARGIN) -> list[Verdict]:
+def tier_verdicts(records: list[dict], samples, margin: float = MARGIN,
+                  conf: float = CONFIDENCE) -> list[Verdict]:
     rng = np.random.default_rng(0)
     madds = {(r["run_id"], r["case_id"]): r["value"] for r in records if r["metric"] == "madds" and r["status"] == "ok"}
     tiers: dict[tuple, list[dict]] = {}
@@ -42,7 +43,7 @@ def tier_verdicts(records: list[dict], samples, margin: float = MARGIN) -> list[
             continue
         vrows = []
         for r in sorted(others, key=lambda r: madds.get((r["run_id"], r["case_id"])) or 0):
-            ratio, lo, hi, method = sample_ratio(r, base, samples, rng)  # other latency / ShuffleNet V2's
+            ratio, lo, hi, method = sample_ratio(r, base, samples, rng, conf)  # other latency / ShuffleNet V2's
             vrows.append({"row": {"model": r["model"], **r["params"]}, "latency_s": r["value"],
                           "baseline_latency_s": base["value"], "latency_ratio": ratio, "latency_ratio_ci": [lo, hi],
                           "speed_ratio": 1 / ratio, "speed_ratio_ci": [1 / hi, 1 / lo], "interval": method,
@@ -71,7 +72,7 @@ class EqualFlopsStudy(Study):
     hint = " (the built-in equal_flops workload)"
 
     def verdicts(self, records, samples, workload: WorkloadInfo) -> list[Verdict]:
-        return tier_verdicts(records, samples, workload.margin)
+        return tier_verdicts(records, samples, workload.margin, workload.confidence)
 
     def format_row(self, verdict, r) -> str:
         label = ",".join(f"{k}={v}" for k, v in r["row"].items())

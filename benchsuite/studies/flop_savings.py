@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import LATENCY, MARGIN, Study, Verdict, WorkloadInfo, div, sample_ratio, scope_of
+from .base import CONFIDENCE, LATENCY, MARGIN, Study, Verdict, WorkloadInfo, div, sample_ratio, scope_of
 from .base import outcome as outcome_of
 
 
@@ -92,7 +92,8 @@ def group_verdict(expect: str | list[str], outcomes: list[str]) -> str:
     return "holds" if outcomes and all(o == RULES[e][0] for e, o in zip(expects, outcomes)) else "inconclusive"
 
 
-def savings_verdicts(records: list[dict], samples, margin: float = MARGIN) -> list[Verdict]:
+def savings_verdicts(records: list[dict], samples, margin: float = MARGIN,
+                     conf: float = CONFIDENCE) -> list[Verdict]:
     rng = np.random.default_rng(0)
     madds = {(r["run_id"], r["case_id"]): r["value"] for r in records if r["metric"] == "madds" and r["status"] == "ok"}
     groups: dict[tuple, list[dict]] = {}
@@ -110,7 +111,7 @@ def savings_verdicts(records: list[dict], samples, margin: float = MARGIN) -> li
         for r in rows:
             if r is base:
                 continue
-            ratio, lo, hi, method = sample_ratio(r, base, samples, rng)  # row latency / baseline latency
+            ratio, lo, hi, method = sample_ratio(r, base, samples, rng, conf)  # row latency / baseline latency
             flops = div(madds.get((base["run_id"], base["case_id"])), madds.get((r["run_id"], r["case_id"])))
             expect = saving.expect if isinstance(saving.expect, str) else saving.expect[r["params"][knob]]
             outcome = row_outcome(expect, 1 / hi, 1 / lo, flops, margin)
@@ -135,7 +136,7 @@ class FlopSavingsStudy(Study):
     hint = " (the built-in operators workload)"
 
     def verdicts(self, records, samples, workload: WorkloadInfo) -> list[Verdict]:
-        return savings_verdicts(records, samples, workload.margin)
+        return savings_verdicts(records, samples, workload.margin, workload.confidence)
 
     def format_row(self, verdict, r) -> str:
         label = ",".join(f"{k}={v}" for k, v in r["row"].items())

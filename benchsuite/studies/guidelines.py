@@ -25,7 +25,7 @@ import math
 import numpy as np
 
 from ..replicates import processes_to_decide
-from .base import LATENCY, MARGIN, Study, Verdict, WorkloadInfo, div, reference_rows, sample_ratio, scope_of
+from .base import CONFIDENCE, LATENCY, MARGIN, Study, Verdict, WorkloadInfo, div, reference_rows, sample_ratio, scope_of
 from .base import outcome as outcome_of
 
 
@@ -120,7 +120,7 @@ def _scope(r: dict, extra: dict) -> dict:
 
 
 def guideline_verdicts(g: Guideline, records: list[dict], samples, reference: str | None = None,
-                       margin: float = MARGIN) -> list[Verdict]:
+                       margin: float = MARGIN, conf: float = CONFIDENCE) -> list[Verdict]:
     rng = np.random.default_rng(0)
     groups: dict[tuple, list[dict]] = {}
     for r in records:
@@ -140,7 +140,7 @@ def guideline_verdicts(g: Guideline, records: list[dict], samples, reference: st
             if r is base:
                 ratio, lo, hi, method, outcome = 1.0, 1.0, 1.0, "", "baseline"
             else:
-                ratio, lo, hi, method = sample_ratio(r, base, samples, rng)
+                ratio, lo, hi, method = sample_ratio(r, base, samples, rng, conf)
                 outcome = outcome_of(lo, hi, margin)
                 outcomes.append(outcome)
             vrows.append({"row": {k: r["params"][k] for k in g.compare}, "latency_s": r["value"],
@@ -171,7 +171,8 @@ class GuidelineStudy(Study):
         self.order = int(self.guideline.name[1])
 
     def verdicts(self, records, samples, workload: WorkloadInfo) -> list[Verdict]:
-        return guideline_verdicts(self.guideline, records, samples, workload.reference, workload.margin)
+        return guideline_verdicts(self.guideline, records, samples, workload.reference, workload.margin,
+                                  workload.confidence)
 
     def format_row(self, verdict, r) -> str:
         label = ",".join(f"{k}={val}" for k, val in r["row"].items())

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import MARGIN, Study, Verdict, WorkloadInfo, div, outcome, sample_ratio, scope_of
+from .base import CONFIDENCE, MARGIN, Study, Verdict, WorkloadInfo, div, outcome, sample_ratio, scope_of
 
 CLAIM = "post-training int8 quantization gives a smaller model that runs faster than float32"
 INT8 = ("int8_static", "int8_dynamic")
@@ -24,7 +24,8 @@ def _key(r: dict) -> tuple:
             r["batch_size"], r["threads"])
 
 
-def int8_verdicts(records: list[dict], samples, margin: float = MARGIN) -> list[Verdict]:
+def int8_verdicts(records: list[dict], samples, margin: float = MARGIN,
+                  conf: float = CONFIDENCE) -> list[Verdict]:
     rng = np.random.default_rng(0)
     found: dict[tuple, dict] = {}
     for r in records:
@@ -41,7 +42,7 @@ def int8_verdicts(records: list[dict], samples, margin: float = MARGIN) -> list[
             row = got.get((mode, "latency_forward"))
             if base is None or row is None:
                 continue
-            ratio, lo, hi, method = sample_ratio(row, base, samples, rng)  # int8 latency / float32 latency
+            ratio, lo, hi, method = sample_ratio(row, base, samples, rng, conf)  # int8 latency / float32 latency
             result = outcome(lo, hi, margin)
             verdict = {"faster": "holds", "same": "violated", "slower": "violated"}.get(result, "inconclusive")
             vrow = {"row": {"quantization": mode.removeprefix("int8_")}, "latency_fp32_s": base["value"],
@@ -70,7 +71,7 @@ class Int8QuantizationStudy(Study):
     hint = " (the built-in precision workload)"
 
     def verdicts(self, records, samples, workload: WorkloadInfo) -> list[Verdict]:
-        return int8_verdicts(records, samples, workload.margin)
+        return int8_verdicts(records, samples, workload.margin, workload.confidence)
 
     def format_row(self, verdict, r) -> str:
         lo, hi = r["speed_ratio_ci"]

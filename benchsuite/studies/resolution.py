@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats as sps
 
-from .base import LATENCY, MARGIN, Study, Verdict, outcome, sample_ratio
+from .base import CONFIDENCE, LATENCY, MARGIN, Study, Verdict, outcome, sample_ratio
 
 
-def resolution_verdicts(df, samples, margin: float = MARGIN) -> list[Verdict]:
+def resolution_verdicts(df, samples, margin: float = MARGIN,
+                        conf: float = CONFIDENCE) -> list[Verdict]:
     """Latency exponent vs pixels per model, and where the replication variant (b) overtakes (a)."""
     rng = np.random.default_rng(0)
     out = []
@@ -49,7 +50,7 @@ def resolution_verdicts(df, samples, margin: float = MARGIN) -> list[Verdict]:
             if a.empty or b.empty:
                 continue
             ra, rb = a.iloc[0].to_dict(), b.iloc[0].to_dict()
-            ratio, lo, hi, method = sample_ratio(rb, ra, samples, rng)
+            ratio, lo, hi, method = sample_ratio(rb, ra, samples, rng, conf)
             rows.append({"resolution": int(res), "latency_a_s": ra["value"], "latency_b_s": rb["value"],
                          "speed_ratio_b_over_a": 1 / ratio, "speed_ratio_ci": [1 / hi, 1 / lo],
                          "outcome": {"slower": "b slower", "faster": "b faster", "same": "same",
@@ -81,7 +82,7 @@ class ResolutionStudy(Study):
     def verdicts(self, records, samples, workload) -> list[Verdict]:
         from ..records import to_frame
 
-        return resolution_verdicts(to_frame(records), samples, workload.margin)
+        return resolution_verdicts(to_frame(records), samples, workload.margin, workload.confidence)
 
     def format_row(self, verdict, r) -> str:
         if verdict.label == "replication":

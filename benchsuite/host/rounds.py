@@ -1,0 +1,102 @@
+"""Which comparison group gets the next worker process.
+
+Fixed: every group in `processes` rounds over the whole sweep, so slow drift of the machine reaches every
+row alike. Sequential (a profile's `max_processes` above `processes`, see benchsuite/sequential.py): the
+same first rounds, then at each declared look the groups whose verdicts are still undecided get processes
+up to that look's count, the most undecided first, while the group's and the run's time budgets last.
+Whether a group is decided is asked of the verdict engine over the group's records pooled so far, at the
+design's confidence; a group stops at the first look where it is decided, at the last look, or when a
+budget is spent, and run.json's `sequential.groups` says which.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from ..results.pooling import pool_case
+from ..results.run import SampleKey
+from ..results.verdicts import undecided
+from ..sequential import Design
+from ..sweep import groups
+
+
+@dataclass
+class GroupState:
+    cases: list
+    processes: int = 0
+    seconds: float = 0.0
+    stopped: str = ""  # decided / last look / group budget / run budget
+
+    @property
+    def group_id(self) -> str:
+        return self.cases[0].group_id
+
+
+@dataclass
+class Rounds:
+    """Runs the groups' worker processes: `run_one(group)` measures one process of a group."""
+    cases: list
+    processes: int
+    run_one: object
+    recorder: object
+    design: Design | None = None
+    workload: dict = field(default_factory=dict)   # name -> {"studies", "reference", "margin", "confidence"}
+    group_budget_s: float = float("inf")
+    run_budget_s: float = float("inf")
+    started: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self):
+        self.states = [GroupState(g) for g in groups(self.cases)]
+
+    def _one(self, state: GroupState) -> None:
+        t0 = time.monotonic()
+        self.run_one(state.cases)
+        state.processes += 1
+        state.seconds += time.monotonic() - t0
+
+    def run(self) -> None:
+        for _ in range(self.processes):  # rounds over the whole sweep: drift reaches every row alike
+            for state in self.states:
+                self._one(state)
+        if self.design is None:
+            return
+        open_groups = [s for s in self.states if self._undecided(s)]
+        for s in self.states:
+            if s not in open_groups:
+                s.stopped = "decided"
+        for look in self.design.looks:
+            if look <= self.processes:
+                continue
+            open_groups.sort(key=lambda s: -self._undecided(s))  # the most undecided first
+            for state in open_groups:
+                while state.processes < look and not state.stopped:
+                    if time.monotonic() - self.started >= self.run_budget_s:
+                        state.stopped = "run budget"
+                    elif state.seconds / state.processes * (state.processes + 1) > self.group_budget_s:
+                        state.stopped = "group budget"
+                    else:
+                        self._one(state)
+            open_groups = [s for s in open_groups if not s.stopped]
+            for state in list(open_groups):
+                if not self._undecided(state):
+                    state.stopped = "decided"
+                    open_groups.remove(state)
+        for state in open_groups:
+            state.stopped = "last look"
+
+    def _undecided(self, state: GroupState) -> int:
+        """Verdicts over the group still inconclusive on their numbers (pooled over its processes so far)."""
+        records, samples = [], {}
+        for case in state.cases:
+            per_process = self.recorder.rounds.get(case.case_id) or []
+            if per_process:
+                recs, samps = pool_case(per_process)
+                records += recs
+                # records kept per process are not stamped with the run id yet: their key has ""
+                samples.update({SampleKey("", s["case_id"], s["metric"]): s["process_samples"] for s in samps})
+        return undecided(records, samples, self.workload) if records else 0
+
+    def summary(self) -> dict:
+        """For run.json: each group's processes, seconds and why it stopped."""
+        return {s.group_id: {"processes": s.processes, "seconds": round(s.seconds, 1), "stopped": s.stopped}
+                for s in self.states}

@@ -1,0 +1,117 @@
+"""The sequential stopping rule under optional stopping: simulated comparison groups with between-process
+noise, judged at the declared looks until every row is decided, and how often a decided row is wrong."""
+import math
+
+import numpy as np
+import pytest
+
+from benchsuite.replicates import equivalence, ratio_interval
+from benchsuite.sequential import design
+
+MARGIN = 0.02
+EDGE = math.log(1 + MARGIN)
+
+
+def _wrong(outcome: str, theta: float) -> bool:
+    return {"slower": theta <= EDGE, "faster": theta >= -EDGE, "same": abs(theta) > EDGE}.get(outcome, False)
+
+
+def _simulate(true, looks, conf, trials, seed, between=0.01):
+    """Rows with true log latency ratios `true` to the baseline. Each process: a shift shared by every row
+    (sd 10%, cancels in the paired ratio), a row x process interaction (`between`: the between-process noise
+    of a ratio), 15 samples with 1% noise inside it. Returns (wrong decided rows / rows, decided rows /
+    rows, mean processes used)."""
+    rng = np.random.default_rng(seed)
+    wrong = decided = rows = 0
+    used = []
+    for _ in range(trials):
+        k_max = looks[-1]
+        shared = rng.normal(0, 0.10, k_max)
+        base = [np.exp(shared[p] + rng.normal(0, 0.01, 15)) for p in range(k_max)]
+        row_samples = [[np.exp(theta + shared[p] + rng.normal(0, between) + rng.normal(0, 0.01, 15))
+                        for p in range(k_max)] for theta in true]
+        for k in looks:
+            outcomes = [equivalence(*ratio_interval(r[:k], base[:k], rng, conf)[1:], MARGIN) for r in row_samples]
+            if all(o != "unresolved" for o in outcomes):
+                break
+        used.append(k)
+        rows += len(true)
+        decided += sum(o != "unresolved" for o in outcomes)
+        wrong += sum(_wrong(o, t) for o, t in zip(outcomes, true))
+    return wrong / rows, decided / rows, float(np.mean(used))
+
+
+@pytest.mark.slow
+def test_the_sequential_rule_keeps_its_error_rate_under_optional_stopping():
+    """A row whose true ratio sits on the margin's edge: every 'slower' decision is wrong, and the group
+    stops the first time its interval says so. Stated tolerance: the rule's rate at most alpha (0.05; the
+    union bound says it cannot exceed it). Measured for contrast (400 trials, seed 5, not run here): a 95%
+    interval looked at after every process, 3..12, decides wrongly 2.75% of rows; one 95% look at 3
+    processes 1.5%; the rule 0.0%."""
+    d = design(3, 12)
+    assert d.looks == (3, 5, 8, 12) and d.confidence == pytest.approx(1 - 0.05 / 4)
+    rate, _, _ = _simulate((EDGE,), d.looks, d.confidence, trials=400, seed=5)
+    print(f"edge row, alpha spent over {d.looks}: wrong decided rows {rate:.4f}")
+    assert rate <= d.alpha
+
+
+@pytest.mark.slow
+def test_groups_that_can_be_decided_stop_early_and_decide_rightly():
+    """Rows clearly inside, just beyond and beyond the margin: most are decided, most groups stop before
+    the last look, and no decided row is wrong beyond the stated tolerance (alpha)."""
+    d = design(3, 12)
+    true = (0.0, math.log(1.035), math.log(1.05), math.log(0.96))
+    rate, share_decided, mean_k = _simulate(true, d.looks, d.confidence, trials=100, seed=3)
+    print(f"decidable rows: wrong {rate:.4f}, decided {share_decided:.2f}, mean processes {mean_k:.1f}")
+    assert rate <= d.alpha and share_decided > 0.5 and mean_k < d.last
+
+
+def test_looks_grow_geometrically_and_need_two_processes_at_least():
+    assert design(3, 3).looks == (3,)
+    assert design(2, 20).looks == (2, 4, 7, 12, 20)
+    assert design(3, 12).next_after(5) == 8 and design(3, 12).next_after(12) is None
+    with pytest.raises(ValueError, match="at least 2 processes"):
+        design(1, 5)
+
+
+def _sequential_run(tmp_path, fake_device, small_workload, jitter: float, *extra: str) -> dict:
+    import json
+
+    from benchsuite.cli import main
+    from benchsuite.results.run import read_records
+
+    dev = fake_device(f'[runner_options.fake]\nseconds_per_gmac = 0.1\nclock = "simulated"\njitter = {jitter}\n',
+                      name="fakedev")
+    out = tmp_path / f"results-{jitter}-{len(extra)}"
+    assert main(["run", "--device", str(dev), "--workload", str(small_workload()), "--out", str(out), "--no-progress",
+                 "--no-ceilings", "--processes", "2", "--max-processes", "5", *extra]) == 0
+    (run,) = [p for p in out.iterdir() if p.is_dir()]
+    meta = json.loads((run / "run.json").read_text())
+    lat = [r for r in read_records(run) if r["metric"].startswith("latency")]
+    return {"meta": meta, "latency": lat, "verdicts": json.loads((run / "verdicts.json").read_text())}
+
+
+def test_a_sequential_run_adds_processes_only_where_undecided(tmp_path, fake_device, small_workload, capsys):
+    """Groups decided at the first look stop there; noisy ones get further processes at the declared
+    looks (2, 4, 5), up to the last; run.json says the design and why each group stopped; the verdicts are
+    computed at the design's confidence."""
+    quiet = _sequential_run(tmp_path, fake_device, small_workload, 0.0005)
+    seq = quiet["meta"]["sequential"]
+    assert seq["looks"] == [2, 4, 5] and seq["confidence"] == pytest.approx(1 - 0.05 / 3)
+    assert {g["stopped"] for g in seq["groups"].values()} == {"decided"}
+    assert {g["processes"] for g in seq["groups"].values()} == {2} and {r["processes"] for r in quiet["latency"]} == {2}
+    noisy = _sequential_run(tmp_path, fake_device, small_workload, 0.6)
+    groups = noisy["meta"]["sequential"]["groups"]
+    assert any(g["processes"] > 2 for g in groups.values())
+    assert all(g["stopped"] in ("decided", "last look") and g["processes"] in (2, 4, 5) for g in groups.values())
+    per_group = {g: v["processes"] for g, v in groups.items()}
+    assert all(r["processes"] == per_group[r["group_id"]] for r in noisy["latency"])
+    intervals = {r["interval"] for v in noisy["verdicts"] for r in v["rows"] if r["outcome"] != "baseline"}
+    assert intervals and all("at 98.33% (alpha spent over a sequential design's looks)" in i for i in intervals)
+
+
+def test_a_run_budget_stops_further_processes_and_says_so(tmp_path, fake_device, small_workload):
+    noisy = _sequential_run(tmp_path, fake_device, small_workload, 0.6, "--budget", "1s")
+    stopped = {g["stopped"] for g in noisy["meta"]["sequential"]["groups"].values()}
+    assert "run budget" in stopped and all(g["processes"] == 2 for g in noisy["meta"]["sequential"]["groups"].values()
+                                           if g["stopped"] == "run budget")
