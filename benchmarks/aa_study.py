@@ -1,15 +1,20 @@
 """A/A study: independent runs of the same code, compared as a nightly would compare them.
 
-    python benchmarks/aa_study.py --runs 21 --workload guideline1 [--processes 1] [--out /tmp/aa]
+    python benchmarks/aa_study.py --runs 21 --workload guideline1 [--processes 1] [--full] [--load neighbour]
 
-Runs `benchsuite run --quick` N times in a row (whatever else loads the machine stays: that is the
-point), then prints:
+Runs `benchsuite run` N times in a row (`--quick` unless `--full`: the profile's own settings, sequential
+looks included), whatever else loads the machine staying, plus with `--load neighbour` a designed neighbour:
+one process that alternates 1 s of single-threaded 512x512 float64 matrix products with 1 s of sleep (a
+nightly box's neighbour on one of the two cores, duty 50%). It then prints:
 - `compare` on consecutive pairs (run i vs i+1): the share of case comparisons flagged (slower or faster);
-- `regress` as the nightly uses it: each run from the (window+1)-th on against the runs before it;
-- detection: the same comparisons with the candidate's timings made 10% slower (samples and medians
-  scaled: a real measured noise floor under a known effect), the share of cases flagged slower;
-- verdict stability: per group verdict, the share of runs that agree with the majority verdict, with
-  the default margin and with margin 0 (the rule before margins: any interval excluding 1 decided).
+- `regress` as the nightly uses it: each run from the (window+1)-th on against the runs before it, at both
+  levels: run shifts flagged (per runner and run) and cases flagged beyond their run's shift;
+- detection: the newest run made 10% slower as a whole (samples and medians scaled: a real measured noise
+  floor under a known effect): is it reported as a run shift, and how many cases are flagged one by one;
+  and one case made 10% slower: the share of trials in which that case is flagged;
+- verdicts: per group, the share of runs agreeing with the majority verdict, whether any group both holds
+  and is violated, the share of group verdicts decided, with the default margin and with margin 0;
+- the time each run took.
 Existing runs in --out are re-used (--analyse-only skips running).
 """
 from __future__ import annotations
@@ -28,10 +33,34 @@ from benchsuite.results.compare import regress as regress_history
 from benchsuite.results.verdicts import for_runs
 
 
+NEIGHBOUR = ("import time, numpy as np\n"
+             "a = np.random.default_rng(0).random((512, 512))\n"
+             "while True:\n"
+             "    t = time.monotonic()\n"
+             "    while time.monotonic() - t < 1.0:\n"
+             "        a = a @ a; a /= np.abs(a).max()\n"
+             "    time.sleep(1.0)\n")
+
+
 def _run_once(args, out: Path) -> None:
     cmd = [sys.executable, "-m", "benchsuite", "run", "--device", args.device, "--workload", args.workload,
-           "--quick", "--out", str(out), "--no-progress", "--no-ceilings", "--processes", str(args.processes)]
+           "--out", str(out), "--no-progress", "--no-ceilings"]
+    cmd += [] if args.full else ["--quick", "--processes", str(args.processes)]
     subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL)
+
+
+def _neighbour():
+    env = {**__import__("os").environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-c", NEIGHBOUR], env=env, stdout=subprocess.DEVNULL)
+
+
+def _one_slower(run: Run, key: tuple, factor: float) -> Run:
+    """The run with one case (case_id, metric) made `factor` slower, records and samples."""
+    recs = [dict(r, value=r["value"] * factor) if (r["case_id"], r["metric"]) == key and r.get("value") is not None
+            else r for r in run.records]
+    return Run(run.name + "-one-slow", run.meta, recs,
+               {k: ([_scale(x, factor) for x in v] if (k.case_id, k.metric) == key else v)
+                for k, v in run.samples.items()})
 
 
 def _slowed(run: Run, factor: float) -> Run:
@@ -56,7 +85,8 @@ class _History:
         return [{"run_id": n, "status": "complete"} for n in self.order]
 
     def meta(self, run_id):
-        return {"environment": self.loaded[run_id].environment}
+        run = self.loaded[run_id]
+        return {**(run.meta.raw if run.meta else {}), "run_id": run_id, "environment": run.environment}
 
     def records(self, run_id):
         return self.loaded[run_id].records
@@ -79,17 +109,29 @@ def main() -> int:
     ap.add_argument("--window", type=int, default=10)
     ap.add_argument("--out", default="/tmp/benchsuite-aa")
     ap.add_argument("--analyse-only", action="store_true")
+    ap.add_argument("--full", action="store_true", help="the profile's own settings instead of --quick")
+    ap.add_argument("--load", choices=["none", "neighbour"], default="none")
     args = ap.parse_args()
-    out = Path(args.out) / f"{args.workload}-p{args.processes}"
+    out = Path(args.out) / f"{args.workload}-{'full' if args.full else f'p{args.processes}'}-{args.load}"
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     if not args.analyse_only:
-        for i in range(args.runs):
-            _run_once(args, out)
-            print(f"run {i + 1}/{args.runs} done at {time.monotonic() - t0:.0f} s", file=sys.stderr)
+        load = _neighbour() if args.load == "neighbour" else None
+        try:
+            for i in range(args.runs):
+                _run_once(args, out)
+                print(f"run {i + 1}/{args.runs} done at {time.monotonic() - t0:.0f} s", file=sys.stderr)
+        finally:
+            if load is not None:
+                load.kill()
     dirs = run_folders(out)
     runs = [Run.load(d) for d in dirs]
-    print(f"{args.workload} quick, {len(runs)} runs, {args.processes} process(es) per group, device {args.device}")
+    cpu = runs[0].environment.get("cpu_model") if runs else "?"
+    print(f"{args.workload} {'full' if args.full else 'quick'}, {len(runs)} runs, device {args.device} ({cpu}), "
+          f"load: {args.load}")
+    durations = [r.meta.duration_s for r in runs if r.meta and r.meta.duration_s]
+    if durations:
+        print(f"run time: median {sorted(durations)[len(durations) // 2]:.0f} s, max {max(durations):.0f} s")
 
     rows = []
     pairs = list(zip(runs, runs[1:]))
@@ -98,15 +140,31 @@ def main() -> int:
            for a, b in pairs for s in [_slowed(b, 1.10)]]
     rows.append(("compare A/A (consecutive pairs)", len(pairs), sum(f for f, _, _ in aa), sum(n for _, _, n in aa)))
     rows.append(("compare, candidate 10% slower", len(pairs), sum(s for _, s, _ in det), sum(n for _, _, n in det)))
-    reg, regdet = [], []
+    reg, regdet, shift_aa, shift_det, one = [], [], [0, 0], [0, 0], [0, 0]
     for i in range(args.window, len(runs)):
         hist = _History(runs[i - args.window:i + 1])
-        reg.append(_flagged(regress_history(hist, args.workload, args.device, args.window)))
+        r = regress_history(hist, args.workload, args.device, args.window)
+        reg.append(_flagged(r))
+        shift_aa[0] += sum(s.outcome != "not significant" for s in r.shifts)
+        shift_aa[1] += len(r.shifts)
         hist = _History(runs[i - args.window:i] + [_slowed(runs[i], 1.10)])
-        regdet.append(_flagged(regress_history(hist, args.workload, args.device, args.window)))
-    rows.append((f"regress A/A (window {args.window})", len(reg), sum(f for f, _, _ in reg), sum(n for _, _, n in reg)))
-    rows.append(("regress, newest 10% slower", len(regdet), sum(s for _, s, _ in regdet),
+        r = regress_history(hist, args.workload, args.device, args.window)
+        regdet.append(_flagged(r))
+        shift_det[0] += sum(s.outcome == "slower" for s in r.shifts)
+        shift_det[1] += len(r.shifts)
+        timed = [(c.case_id, c.metric) for c in r.changes]
+        for key in timed[:: max(1, len(timed) // 4)]:  # a few cases in turn, one slowed at a time
+            hist = _History(runs[i - args.window:i] + [_one_slower(runs[i], key, 1.10)])
+            got = regress_history(hist, args.workload, args.device, args.window)
+            one[0] += any((c.case_id, c.metric) == key and c.outcome == "slower" for c in got.changes)
+            one[1] += 1
+    rows.append((f"regress A/A cases (window {args.window})", len(reg), sum(f for f, _, _ in reg),
+                 sum(n for _, _, n in reg)))
+    rows.append(("regress A/A run shifts", len(reg), shift_aa[0], shift_aa[1]))
+    rows.append(("regress, newest run 10% slower: cases", len(regdet), sum(s for _, s, _ in regdet),
                  sum(n for _, _, n in regdet)))
+    rows.append(("regress, newest run 10% slower: shifts", len(regdet), shift_det[0], shift_det[1]))
+    rows.append(("regress, one case 10% slower: detected", one[1], one[0], one[1]))
     print(f"{'comparison':40s} {'pairs':>5s} {'flagged':>8s} {'cases':>6s} {'share':>7s}")
     for name, n, flagged, cases in rows:
         print(f"{name:40s} {n:5d} {flagged:8d} {cases:6d} {flagged / max(cases, 1):7.1%}")
@@ -119,9 +177,11 @@ def main() -> int:
                 per_group.setdefault(key, []).append(v.verdict)
         agree = sum(Counter(vs).most_common(1)[0][1] for vs in per_group.values())
         total = sum(len(vs) for vs in per_group.values())
+        decided = sum(v != "inconclusive" for vs in per_group.values() for v in vs)
+        both = sum({"holds", "violated"} <= set(vs) for vs in per_group.values())
         label = "default margin" if margin is None else "margin 0 (the old rule)"
-        print(f"verdict stability, {label}: {agree}/{total} = {agree / max(total, 1):.1%} of group verdicts agree "
-              f"with their group's majority over {len(dirs)} runs")
+        print(f"verdicts, {label}: {agree}/{total} = {agree / max(total, 1):.1%} agree with their group's majority "
+              f"over {len(dirs)} runs; decided {decided / max(total, 1):.1%}; groups both holds and violated: {both}")
         for (study, scope), vs in sorted(per_group.items()):
             c = Counter(vs)
             s = json.loads(scope)
