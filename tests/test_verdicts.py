@@ -95,6 +95,13 @@ def test_an_undecided_group_says_how_far_it_is_from_decided():
     assert "measured in one process" in v.note  # constructed records: one process
 
 
+def test_a_group_of_its_baseline_alone_is_inconclusive_and_says_why():
+    records, samples = _g1_records([1.0, 1.1, 1.2, 1.3])
+    (v,) = compute_for([r for r in records if r["params"]["c1"] == r["params"]["c2"]], samples,
+                       {"g1w": {"studies": ["g1"]}})
+    assert v.verdict == "inconclusive" and "only the baseline row ran" in v.note
+
+
 def test_processes_to_decide_scales_with_the_square_of_the_interval():
     from benchsuite.replicates import processes_to_decide
 

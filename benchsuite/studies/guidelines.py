@@ -102,6 +102,8 @@ def _decision_note(verdict: str, vrows: list[dict], margin: float, processes: in
     if verdict != "inconclusive":
         return ""
     open_rows = [r for r in vrows if r["outcome"] == "unresolved"]
+    if not open_rows:  # the group ran its baseline row alone (a filter): there is nothing to decide
+        return "only the baseline row ran: no ratio to judge. "
     widest = max(open_rows, key=lambda r: r["latency_ratio_ci"][1] / r["latency_ratio_ci"][0])
     lo, hi = widest["latency_ratio_ci"]
     need = processes_to_decide(lo, hi, processes, margin)
