@@ -60,15 +60,12 @@ class Rounds:
                 self._one(state)
         if self.design is None:
             return
-        open_groups = [s for s in self.states if self._undecided(s)]
-        for s in self.states:
-            if s not in open_groups:
-                s.stopped = "decided"
+        pending = {id(s): self._undecided(s) for s in self.states}  # undecided verdicts of each group
         for look in self.design.looks:
+            open_groups = [s for s in self.states if pending.get(id(s)) and not s.stopped]
             if look <= self.processes:
                 continue
-            open_groups.sort(key=lambda s: -self._undecided(s))  # the most undecided first
-            for state in open_groups:
+            for state in sorted(open_groups, key=lambda s: -pending[id(s)]):  # the most undecided first
                 while state.processes < look and not state.stopped:
                     if time.monotonic() - self.started >= self.run_budget_s:
                         state.stopped = "run budget"
@@ -76,13 +73,11 @@ class Rounds:
                         state.stopped = "group budget"
                     else:
                         self._one(state)
-            open_groups = [s for s in open_groups if not s.stopped]
-            for state in list(open_groups):
-                if not self._undecided(state):
-                    state.stopped = "decided"
-                    open_groups.remove(state)
-        for state in open_groups:
-            state.stopped = "last look"
+                if not state.stopped:
+                    pending[id(state)] = self._undecided(state)
+        for state in self.states:
+            if not state.stopped:
+                state.stopped = "last look" if pending[id(state)] else "decided"
 
     def _undecided(self, state: GroupState) -> int:
         """Verdicts over the group still inconclusive on their numbers (pooled over its processes so far)."""
