@@ -100,7 +100,7 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
     if design:
         meta["sequential"] = design.to_dict()
     folder = RunFolder.create(results, run_id, meta)
-    recorder = Recorder(folder, run_id, processes, progress)
+    recorder = Recorder(folder, run_id, processes, progress, design.last if design else None)
     outcome = RunOutcome(folder, "running", recorder.statuses)
     log_path = str(folder.path / "worker.log")
     hardware = ceilings and any(get_runner(r).measures_hardware for r in {c.runner for c in cases})

@@ -16,8 +16,9 @@ ONE_PROCESS = "one process: the interval covers within-process noise only (--pro
 
 
 class Recorder:
-    def __init__(self, folder: RunFolder, run_id: str, processes: int, progress):
+    def __init__(self, folder: RunFolder, run_id: str, processes: int, progress, most: int | None = None):
         self.folder, self.run_id, self.processes, self.progress = folder, run_id, processes, progress
+        self.most = most or processes  # the most processes a group may get (a sequential design's last look)
         self.statuses: Counter = Counter()
         self.rounds: dict[str, list] = {}   # case_id -> (records, samples) of each process, N > 1
         self.reported: set[str] = set()     # cases already recorded unsupported (a runner unavailable)
@@ -49,7 +50,7 @@ class Recorder:
         kept.append((records, samples))
         append_jsonl(self.folder.replicates_path, [{"process": len(kept), "case_id": case.case_id,
                                                     "records": records, "samples": samples}])
-        self.progress.case_done(f"{case.label} (process {len(kept)}/{self.processes})", done)
+        self.progress.case_done(f"{case.label} (process {len(kept)}/{self.most})", done)
 
     def unsupported(self, cases, why: str) -> None:
         """Cases whose runner cannot run here: unsupported records, once per case however many rounds."""

@@ -30,8 +30,11 @@ def compute(records: list[dict], samples: dict, workloads: dict[str, dict]) -> l
 def undecided(records: list[dict], samples: dict, workloads: dict[str, dict]) -> int:
     """How many verdicts over these records are inconclusive on their own numbers (a caveat aside: more
     measurement cannot decide those): what a sequential run measures further."""
-    return sum(v.verdict == "inconclusive" for vs, recs, margin in _study_verdicts(records, samples, workloads)
-               for v in vs if not _caveat(recs, v, margin))
+    n = 0
+    for vs, recs, margin in _study_verdicts(records, samples, workloads):
+        why = _caveats(recs, margin)
+        n += sum(v.verdict == "inconclusive" and (v.scope.get("device"), v.scope.get("runner")) not in why for v in vs)
+    return n
 
 
 def _study_verdicts(records, samples, workloads):
@@ -67,10 +70,6 @@ def _caveats(records: list[dict], margin: float) -> dict[tuple, str]:
         if reason:
             why.setdefault((r["device"], r["runner"]), reason)
     return why
-
-
-def _caveat(records: list[dict], v: Verdict, margin: float) -> str:
-    return _caveats(records, margin).get((v.scope.get("device"), v.scope.get("runner")), "")
 
 
 def _not_for_claims(verdicts: list[Verdict], records: list[dict], margin: float) -> list[Verdict]:

@@ -117,10 +117,6 @@ def _decision_note(verdict: str, vrows: list[dict], margin: float, processes: in
             f"{hi:.3f}] across the ±{margin * 100:g}% margin; {more}. ")
 
 
-def _scope(r: dict, extra: dict) -> dict:
-    return scope_of(r, **extra)
-
-
 def guideline_verdicts(g: Guideline, records: list[dict], samples, reference: str | None = None,
                        margin: float = MARGIN, conf: float = CONFIDENCE) -> list[Verdict]:
     rng = np.random.default_rng(0)
@@ -154,7 +150,7 @@ def guideline_verdicts(g: Guideline, records: list[dict], samples, reference: st
         fixed = {k: v for k, v in base["params"].items() if k not in g.compare}
         verdict = _group_verdict(outcomes, g.expect)
         processes = min(r.get("processes") or 1 for r in rows)
-        out.append(Verdict(g.name, g.claim, verdict, _scope(base, {**fixed, **base["tags"]}), vrows,
+        out.append(Verdict(g.name, g.claim, verdict, scope_of(base, **fixed, **base["tags"]), vrows,
                            study=g.name.lower(), margin=margin,
                            note=_decision_note(verdict, vrows, margin, processes)
                            + "the verdict uses the raw latency ratio; latency/flops divides it by the FLOP ratio"))
