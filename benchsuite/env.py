@@ -15,17 +15,55 @@ LIBRARIES = ("torch", "numpy", "scipy", "pandas", "onnxruntime", "onnx", "psutil
              "pyRAPL", "nvidia-ml-py", "altair", "vl-convert-python")  # and each runner's own (Runner.libraries)
 
 
-def cpu_model() -> str:
+def _cpuinfo() -> str:
     try:
-        text = Path("/proc/cpuinfo").read_text()
+        return Path("/proc/cpuinfo").read_text()
     except OSError:
+        return ""
+
+
+def _model(text: str) -> str:
+    return next((line.split(":", 1)[1].strip() for line in text.splitlines()
+                 if line.startswith(("model name", "Model", "Hardware"))), platform.processor() or "unknown")
+
+
+def _described_arch(text: str) -> str | None:
+    """The architecture family a /proc/cpuinfo text describes: x86 keys (vendor_id, flags) or ARM keys
+    (CPU implementer, Features), or None when it says neither."""
+    keys = {line.split(":", 1)[0].strip() for line in text.splitlines() if ":" in line}
+    if "vendor_id" in keys or "flags" in keys:
+        return "x86_64"
+    if "CPU implementer" in keys or "Features" in keys:
+        return "aarch64"
+    return None
+
+
+_FAMILY = {"amd64": "x86_64", "x86_64": "x86_64", "i686": "x86_64", "arm64": "aarch64", "aarch64": "aarch64"}
+
+
+def emulation(text: str | None = None, machine: str | None = None) -> str | None:
+    """Why this process runs under an emulator, or None: told by the process itself, whatever a profile says.
+
+    qemu-user runs foreign code on the host's kernel, so /proc/cpuinfo describes the host's CPU while the
+    process runs as another architecture (an x86 cpuinfo seen from aarch64 code). A full-system emulator
+    (qemu-system without KVM) shows a consistent guest and is not detected here."""
+    text = _cpuinfo() if text is None else text
+    machine = (machine or platform.machine()).lower()
+    described = _described_arch(text)
+    runs_as = _FAMILY.get(machine, machine)
+    if described and runs_as != described:
+        return (f"qemu-user: /proc/cpuinfo describes an {described} CPU ({_model(text)}) but this process runs "
+                f"as {machine}")
+    return None
+
+
+def cpu_model() -> str:
+    text = _cpuinfo()
+    if not text:
         return platform.processor() or "unknown"
-    model = next((line.split(":", 1)[1].strip() for line in text.splitlines()
-                  if line.startswith(("model name", "Model", "Hardware"))), platform.processor() or "unknown")
-    if platform.machine().lower() in ("aarch64", "arm64") and "vendor_id" in text:
-        # an x86 /proc/cpuinfo seen from aarch64 code: qemu-user emulation on an x86 host
-        return f"emulated aarch64 (qemu-user) on {model}"
-    return model
+    if emulation(text):
+        return f"emulated {platform.machine()} (qemu-user) on {_model(text)}"
+    return _model(text)
 
 
 def cpu_flags() -> list[str]:
@@ -94,13 +132,17 @@ def environment() -> dict:
     host = socket.gethostname()
     runners = {}
     for name in runner_names():
-        ok, why = get_runner(name).availability()
+        runner = get_runner(name)
+        ok, why = runner.availability()
         runners[name] = {"available": ok, "reason": why}
+        if not runner.measures_hardware:
+            runners[name]["stand_in"] = True  # a test stand-in (the fake runner): reports leave it out
     flags = set(cpu_flags())
     return {
         "machine_id": machine_id(cpu, cores, psutil.virtual_memory().total),
         "hostname": host,
         "cpu_model": cpu,
+        "emulation": emulation(),
         "logical_cores": cores,
         "physical_cores": psutil.cpu_count(logical=False),
         "memory_bytes": psutil.virtual_memory().total,

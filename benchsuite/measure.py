@@ -30,8 +30,9 @@ class Timing:
     min_samples: int = 10
     max_samples: int = 2000
     max_time_s: float = 10.0       # time budget per series; the CI is reported as reached
-    case_timeout_s: float = 300.0  # a case silent for this long is killed and recorded as an error
-    prepare_timeout_s: float = 1800.0  # the same while a runner prepares (exports, compiles, tunes)
+    case_timeout_s: float = 300.0  # a case whose work stands still this long is killed, recorded as an error
+    prepare_timeout_s: float = 1800.0  # the same for one step of a start or a preparation (imports, exports,
+    #                                    compiles, tunes: single calls that no heartbeat count can split)
     processes: int = 1             # worker processes per comparison group: the replicates of a run
     max_processes: int = 1         # above `processes`: measure undecided groups further, up to this (sequential.py)
     group_budget_s: float = 86400.0  # a group gets no further process once its processes would take longer
@@ -76,13 +77,15 @@ def time_block(t: Timed, number: int) -> float:
     return total / number
 
 
-def calibrate(t: Timed, timing: Timing) -> int:
-    """Warm up for `warmup_s` (at least 2 calls) and return the inner-loop count."""
+def calibrate(t: Timed, timing: Timing, tick: Callable[[], None] = lambda: None) -> int:
+    """Warm up for `warmup_s` (at least 2 calls) and return the inner-loop count. `tick` is called after
+    every call (the worker's heartbeat counts work with it)."""
     start = clock()
     calls, per_call = 0, 0.0
     while calls < 2 or clock() - start < timing.warmup_s:
         per_call = time_block(t, 1)
         calls += 1
+        tick()
     # the last warm-up call is the best estimate of the steady state
     return max(1, math.ceil(timing.min_sample_s / max(per_call, 1e-9)))
 
@@ -145,12 +148,14 @@ class Series:
 
 
 def measure_interleaved(series: list[Series], timing: Timing, *, seed: int = 0,
-                        on_round: Callable[[int], None] | None = None) -> list[Series]:
-    """Calibrate every series, then sample them round-robin until each is done."""
+                        on_round: Callable[[int], None] | None = None,
+                        tick: Callable[[], None] = lambda: None) -> list[Series]:
+    """Calibrate every series, then sample them round-robin until each is done; `tick()` after every
+    warm-up call and every sample, outside the timed regions."""
     rng = random.Random(seed)
     for s in series:
         try:
-            s.number = calibrate(s.timed, timing)
+            s.number = calibrate(s.timed, timing, tick)
         except Exception as e:  # noqa: BLE001
             s.done, s.reason, s.error = True, "error", f"{type(e).__name__}: {e}"
     active = [s for s in series if not s.done]
@@ -165,6 +170,7 @@ def measure_interleaved(series: list[Series], timing: Timing, *, seed: int = 0,
                 s.done, s.reason, s.error = True, "error", f"{type(e).__name__}: {e}"
                 continue
             s.spent += clock() - t0
+            tick()
             s.update(timing)
         active = [s for s in active if not s.done]
         rnd += 1

@@ -2,7 +2,10 @@
 
 The host writes one line, the job; the worker answers with one message per line:
 
-    {"type": "hello", "benchsuite": "0.2.0", "schema_version": 1, "machine": "aarch64", "python": "3.11.2"}
+    {"type": "hello", "benchsuite": "0.2.0", "schema_version": 1, "machine": "aarch64", "python": "3.11.2",
+     "emulated": "qemu-user: ..."}                            (emulated: why, from the worker itself; or null)
+    {"type": "heartbeat", "doing": "...", "for_s": 12.5, "work": 431}
+                          (every few seconds while a job runs: what it is doing, and a count of work done)
     {"type": "environment", "environment": {...}}           (environment jobs)
     {"type": "progress", "text": "...", "timeout_s": 900}   (timeout_s: how long the next step may be silent)
     {"type": "case", "case_id": "...", "records": [...], "samples": [...]}
@@ -26,8 +29,10 @@ from .records import SCHEMA_VERSION
 
 
 def hello() -> dict:
+    from .env import emulation
+
     return {"type": "hello", "benchsuite": __version__, "schema_version": SCHEMA_VERSION,
-            "machine": platform.machine(), "python": sys.version.split()[0]}
+            "machine": platform.machine(), "python": sys.version.split()[0], "emulated": emulation()}
 
 
 def incompatibility(msg: dict) -> str | None:

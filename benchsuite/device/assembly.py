@@ -2,6 +2,8 @@
 label every number of an emulated device carries."""
 from __future__ import annotations
 
+import functools
+
 from ..records import error_records, make_record
 
 
@@ -88,9 +90,17 @@ def case_records(case, prepared, records: list[dict], series: dict, timing, devi
 EMULATED = "timed under an emulator (qemu-user): proves the path, not the speed"
 
 
+@functools.cache
+def _emulation() -> str | None:
+    from ..env import emulation
+
+    return emulation()
+
+
 def emulated_sources(records: list[dict], device) -> list[dict]:
-    """On an emulated device every measured number is an emulated one, and says so."""
-    if device.emulated:
+    """On an emulated device every measured number is an emulated one, and says so: the profile's flag or
+    the worker's own detection (env.emulation), whichever says it."""
+    if device.emulated or _emulation():
         for r in records:
             if r["source"] == "measured" and r["status"] == "ok":
                 r["source"] = "emulated"

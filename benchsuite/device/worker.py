@@ -5,6 +5,10 @@ for a comparison group it prepares every case (preparation.py), measures all (ca
 interleaved (measure.py) and sends each case's records (assembly.py) as it finishes. The same
 program runs on every transport: a child of the host, an emulated board, a board over ssh. The
 host's supervisor turns a crash or silence into error records.
+
+It says hello before importing anything heavy (a cold board takes minutes to import torch), and while a
+job runs its heartbeat (heartbeat.py) tells the host every few seconds what it is doing and how much work
+it has done: a slow device is not taken for a hung one.
 """
 from __future__ import annotations
 
@@ -15,11 +19,7 @@ import threading
 import traceback
 
 from .. import protocol
-from .assembly import case_records, count_records, emulated_sources
-from ..measure import Series, measure_interleaved
-from .preparation import OutputMismatch, code_fingerprint, prepare_case
-from ..records import error_records
-from ..runners.base import UnsupportedCase
+from .heartbeat import Heartbeat
 
 
 def _die_with_host() -> None:
@@ -42,19 +42,42 @@ def _die_with_host() -> None:
 
 def _case_message(case, records: list[dict], samples: list[dict], fingerprint: str, device) -> dict:
     """A finished case: every record stamped with the code's fingerprint and, on an emulator, as emulated."""
+    from .assembly import emulated_sources
+
     stamped = emulated_sources([{**r, "fingerprint": fingerprint} for r in records], device)
     return {"type": "case", "case_id": case.case_id, "records": stamped, "samples": samples}
 
 
-def measure_group(cases, device, quick: bool, send) -> None:
+def _progress(send, beat: Heartbeat, text: str, timeout_s: float | None = None, key: str | None = None,
+              case=None) -> None:
+    """A new step: the host prints it, and bounds the step by `timeout_s` (the profile's `key`) of no work;
+    `case`: the one case the step works on, if it is one case's step."""
+    beat.step(text, timeout_s)
+    msg = {"type": "progress", "text": text}
+    if timeout_s is not None:
+        msg.update(timeout_s=timeout_s, timeout_key=key)
+    if case is not None:
+        msg["case_id"] = case.case_id
+    send(msg)
+
+
+def measure_group(cases, device, quick: bool, send, beat: Heartbeat | None = None) -> None:
     """Prepare, verify and measure one comparison group; send(message) for progress and each case."""
+    beat = beat or Heartbeat(send)
+    timing = device.timing_for(quick)
+    _progress(send, beat, "importing torch and the runners", timing.prepare_timeout_s, "prepare_timeout_s")
     import torch
 
-    timing = device.timing_for(quick)
+    from ..measure import Series, measure_interleaved
+    from ..records import error_records
+    from ..runners.base import UnsupportedCase
+    from .assembly import case_records, count_records
+    from .preparation import OutputMismatch, code_fingerprint, prepare_case
+
     torch.set_num_threads(cases[0].threads)
     live = []
     for case in cases:
-        send({"type": "progress", "text": f"preparing {case.label}", "timeout_s": timing.prepare_timeout_s})
+        _progress(send, beat, f"preparing {case.label}", timing.prepare_timeout_s, "prepare_timeout_s", case)
         counts, fingerprint = count_records(case, device), code_fingerprint(case)
         try:
             prepared, records = prepare_case(case, device)
@@ -73,17 +96,21 @@ def measure_group(cases, device, quick: bool, send) -> None:
         live.append((case, prepared, counts + records, series, fingerprint))
 
     all_series = [s for *_, series, _ in live for s in series.values()]
-    send({"type": "progress", "text": f"measuring {len(all_series)} series interleaved",
-          "timeout_s": timing.case_timeout_s})
-    measure_interleaved(all_series, timing, on_round=lambda r: send({"type": "progress", "text": f"round {r}"}))
+    _progress(send, beat, f"measuring {len(all_series)} series interleaved", timing.case_timeout_s, "case_timeout_s")
+
+    def round_done(r):
+        beat.doing = f"measuring {len(all_series)} series interleaved, round {r + 1}"
+        send({"type": "progress", "text": f"round {r}"})
+
+    measure_interleaved(all_series, timing, on_round=round_done, tick=beat.tick)
 
     for case, prepared, records, series, fingerprint in live:
-        send({"type": "progress", "text": f"probes for {case.label}", "timeout_s": timing.prepare_timeout_s})
+        _progress(send, beat, f"probes for {case.label}", timing.prepare_timeout_s, "prepare_timeout_s", case)
         records, samples = case_records(case, prepared, records, series, timing, device)
         send(_case_message(case, records, samples, fingerprint, device))
 
 
-def _run_job(job: dict, send) -> None:
+def _run_job(job: dict, send, beat: Heartbeat) -> None:
     task = job.get("task")
     if task == "environment":
         from ..env import environment
@@ -92,12 +119,13 @@ def _run_job(job: dict, send) -> None:
         return
     device = protocol.device_from_dict(job["device"])
     if task == "group":
-        measure_group([protocol.case_from_dict(c) for c in job["cases"]], device, job["quick"], send)
+        measure_group([protocol.case_from_dict(c) for c in job["cases"]], device, job["quick"], send, beat)
     elif task == "bandwidth":
+        from .assembly import emulated_sources
         from .ceilings import bandwidth_records
 
         for threads in job["threads"]:
-            send({"type": "progress", "text": f"memory bandwidth ceiling, {threads} thread(s)"})
+            _progress(send, beat, f"memory bandwidth ceiling, {threads} thread(s)")
             records = bandwidth_records(device.name, job["workload"], threads, device.timing_for(job["quick"]))
             send({"type": "records", "records": emulated_sources(records, device)})
     else:
@@ -121,12 +149,15 @@ def main() -> int:
     if not line:
         return 0  # the host went away before sending a job
     _die_with_host()
+    beat = Heartbeat(send).start()
     try:
-        _run_job(protocol.loads(line), send)
+        _run_job(protocol.loads(line), send, beat)
     except Exception as e:  # noqa: BLE001 - a job the worker cannot do ends with the reason, not a traceback
         traceback.print_exc()
         send({"type": "fatal", "message": f"{type(e).__name__}: {e}"})
         return 1
+    finally:
+        beat.stop()
     send({"type": "end"})
     return 0
 

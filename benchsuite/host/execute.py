@@ -24,7 +24,8 @@ from .progress import Progress
 from .reach import check_device
 from .recorder import Recorder
 from .rounds import Rounds
-from .supervisor import WorkerFailed, run_group, run_job
+from .supervisor import WorkerFailed, run_group, run_job, timing_table
+from .worker_log import WorkerLog
 
 
 @dataclass
@@ -65,6 +66,8 @@ def _meta(device, workload, place, *, run_id, runners, quick, filter_glob, proce
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "finished": None, "status": "running",
             "device": device.name, "workload": workload.name, "quick": quick, "filter": filter_glob,
             "studies": list(workload.studies), "reference": workload.reference, "emulated": device.emulated,
+            "emulated_because": (place.device_environment.get("emulation") or
+                                 ("the device profile says emulated = true" if device.emulated else None)),
             "processes": processes, "margin": margin,
             "runners": list(runners or device.runners), "argv": list(argv if argv is not None else sys.argv),
             "n_cases": n_cases, "environment": place.device_environment,
@@ -93,6 +96,10 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
     # where each runner's workers go, and the device's own environment: an unreachable board or an
     # incompatible benchsuite there stops the run here, before a run folder exists
     place = Placement(device, timing.prepare_timeout_s, progress.detail)
+    # the board says itself whether it is emulated; the profile's flag can add emulation, never remove it
+    emulation = place.device_environment.get("emulation")
+    if emulation and not device.emulated:
+        device = replace(device, emulated=True)
     run_id = new_run_id(device.name, workload.name)
     design = _design(timing, processes)
     meta = _meta(device, workload, place, run_id=run_id, runners=runners, quick=quick, filter_glob=filter_glob,
@@ -102,7 +109,7 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
     folder = RunFolder.create(results, run_id, meta)
     recorder = Recorder(folder, run_id, processes, progress, design.last if design else None)
     outcome = RunOutcome(folder, "running", recorder.statuses)
-    log_path = str(folder.path / "worker.log")
+    log = WorkerLog(folder.path / "worker.log")
     hardware = ceilings and any(get_runner(r).measures_hardware for r in {c.runner for c in cases})
     if ceilings:
         cases += gemm_cases([c for c in cases if get_runner(c.runner).measures_hardware])
@@ -114,18 +121,18 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
         if transport is None:
             recorder.unsupported(group, f"runner {group[0].runner} unavailable: {why}")
             return
-        run_group(group, device, quick, recorder.measured, progress.detail, log_path=log_path, transport=transport)
+        run_group(group, device, quick, recorder.measured, progress.detail, log=log, transport=transport)
 
     rounds = Rounds(cases, processes, run_one, recorder, design,
                     {workload.name: {"studies": list(workload.studies), "reference": workload.reference,
                                      "margin": margin, "confidence": design.confidence if design else None}},
-                    timing.group_budget_s, budget_s or timing.run_budget_s)
+                    timing.group_budget_s, budget_s or timing.run_budget_s, grow=progress.grow)
     try:
         if hardware and place.device_reachable:
             job = protocol.bandwidth_job(device, quick, sorted({c.threads for c in cases}), workload.name)
             try:  # on the device, like every measurement
                 run_job(place.board, job, lambda m: recorder.plain(m.get("records", [])), progress.detail,
-                        timing.prepare_timeout_s, log_path)
+                        timing.prepare_timeout_s, log, table=timing_table(device, quick))
             except WorkerFailed as e:
                 progress.detail(f"memory bandwidth ceiling failed: {e}")
         rounds.run()
@@ -134,6 +141,9 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
         outcome.status = "interrupted"
     finally:
         recorder.finish()
+        log.close()
+        if log.repeated():
+            meta["environment"] = {**meta["environment"], "repeated_log_lines": log.repeated()}
         if design:
             meta["sequential"]["groups"] = rounds.summary()
         meta.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), duration_s=round(time.monotonic() - t_start, 1),

@@ -26,7 +26,7 @@ class Placement:
             self.device_environment = self.host_environment()
         else:
             progress(f"connecting to {self.board.where()}")
-            self.device_environment = device_environment(self.board, timeout_s)
+            self.device_environment = device_environment(self.board, timeout_s, progress)
 
     def host_environment(self) -> dict:
         if self._host_env is None:

@@ -15,6 +15,10 @@ class Progress:
     def start(self, total: int) -> None:
         self.total, self.start_time = total, time.monotonic()
 
+    def grow(self, n: int) -> None:
+        """More (or, negative, fewer) case-processes than planned at the start: a sequential run's looks."""
+        self.total += n
+
     def _eta(self) -> str:
         if not self.done_count:
             return "ETA --"

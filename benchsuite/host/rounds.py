@@ -44,6 +44,7 @@ class Rounds:
     group_budget_s: float = float("inf")
     run_budget_s: float = float("inf")
     started: float = field(default_factory=time.monotonic)
+    grow: object = lambda n: None  # told how many more case-processes a look plans (or fewer, when a budget ends)
 
     def __post_init__(self):
         self.states = [GroupState(g) for g in groups(self.cases)]
@@ -65,6 +66,7 @@ class Rounds:
             open_groups = [s for s in self.states if pending.get(id(s)) and not s.stopped]
             if look <= self.processes:
                 continue
+            self.grow(sum(len(s.cases) * (look - s.processes) for s in open_groups))
             for state in sorted(open_groups, key=lambda s: -pending[id(s)]):  # the most undecided first
                 while state.processes < look and not state.stopped:
                     if time.monotonic() - self.started >= self.run_budget_s:
@@ -73,6 +75,8 @@ class Rounds:
                         state.stopped = "group budget"
                     else:
                         self._one(state)
+                if state.processes < look:
+                    self.grow(-len(state.cases) * (look - state.processes))
                 if not state.stopped:
                     pending[id(state)] = self._undecided(state)
         for state in self.states:

@@ -99,6 +99,13 @@ def _cell(v) -> str:
     return str(v)
 
 
+def _host(env: dict | None) -> str:
+    """The host's own machine, where workers ran on a board: what drove the run."""
+    if not env:
+        return "-"
+    return f"{env.get('machine', '')} {env.get('cpu_model')}, Python {env.get('python')}"
+
+
 def _environment(metas: list[dict]) -> str:
     """One table, a column per run: runs of several devices side by side."""
     if not metas:
@@ -116,9 +123,13 @@ def _environment(metas: list[dict]) -> str:
             "CPU features": ", ".join(env.get("cpu_features", [])),
             "governor": env.get("governor"), "OS / Python": f"{env.get('os')} / {env.get('python')}",
             "libraries": libs, "git commit": env.get("git_commit"),
-            "emulated": "yes (timings prove paths, not speed)" if m.get("emulated") else "no",
+            "emulated": (f"yes: {m.get('emulated_because') or 'the profile says so'} (timings prove paths, not "
+                         f"speed)" if m.get("emulated") else "no"),
+            "transport": m.get("transport") or "this host",
+            "host (drives the board)": _host(m.get("host_environment")),
             "runners": ", ".join(f"{k}: {'yes' if v['available'] else 'no (' + v['reason'] + ')'}"
-                                 for k, v in env.get("runners", {}).items())}
+                                 for k, v in env.get("runners", {}).items()
+                                 if not v.get("stand_in") or k in (m.get("runners") or ()))}
     keys = list(next(iter(cols.values())))
     rows = [{"": k, **{name: col.get(k) for name, col in cols.items()}} for k in keys]
     return _table(rows, cls="env")

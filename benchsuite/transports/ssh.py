@@ -29,8 +29,8 @@ class SshTransport(Transport):
 
     @property
     def hint(self) -> str:
-        return (f"check that 'ssh {self.host}' logs in without a password (BatchMode) and that "
-                f"'{self.python} -m benchsuite.device.worker' exists there")
+        return (f"check that ssh logs in to {self.host} without a password (BatchMode: a key or an agent) and that "
+                f"`{self.python} -m benchsuite.device.worker` runs there")
 
     def prefix(self) -> list[str]:
         argv = ["ssh", "-T", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={max(1, int(self.connect_timeout_s))}",
