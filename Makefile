@@ -24,7 +24,7 @@ run: install
 	$(BIN)/benchsuite run --device $(DEVICE) --workload $(WORKLOAD) --quick --out $(RESULTS)
 
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=0 --durations-min=1
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"

@@ -9,72 +9,18 @@ Without sshd these skip, unless BENCHSUITE_REQUIRE_SSHD=1 (CI installs openssh-s
 import getpass
 import json
 import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 
 from benchsuite import load_runs
 from benchsuite.cli import main
 from tests.conftest import REPO, start_run_until
-
-SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
+from tests.sshd import INTO_THE_BOARD, SSHD, Server, free_port
 pytestmark = pytest.mark.skipif(
     not (Path(SSHD).exists() and os.geteuid() == 0) and os.environ.get("BENCHSUITE_REQUIRE_SSHD") != "1",
     reason="no sshd here, or not root (sshd on a test port needs both): apt-get install openssh-server")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, root: Path, force_command: str | None = None):
-        self.root, self.port = root, _free_port()
-        for name in ("host", "client", "stranger"):
-            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(root / name)], check=True)
-        (root / "authorized_keys").write_text((root / "client.pub").read_text())
-        config = [f"Port {self.port}", "ListenAddress 127.0.0.1", f"HostKey {root / 'host'}",
-                  f"AuthorizedKeysFile {root / 'authorized_keys'}", "PasswordAuthentication no",
-                  "KbdInteractiveAuthentication no", "PermitRootLogin prohibit-password", "UsePAM no",
-                  "StrictModes no", f"PidFile {root / 'sshd.pid'}", "LogLevel ERROR"]
-        if force_command:
-            config.append(f"ForceCommand {force_command}")
-        (root / "sshd_config").write_text("\n".join(config) + "\n")
-        Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege separation directory
-        self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(root / "sshd_config")],
-                                     stderr=open(root / "sshd.log", "ab"))
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.1)
-        raise AssertionError(f"sshd did not listen: {(root / 'sshd.log').read_text()}")
-
-    def transport(self, *, port=None, key="client", python=sys.executable, timeout_s=60) -> str:
-        return (f'\n[transport]\nkind = "ssh"\nhost = "{getpass.getuser()}@127.0.0.1"\nport = {port or self.port}\n'
-                f'identity = "{self.root / key}"\npython = "{python}"\nconnect_timeout_s = {timeout_s}\n'
-                'ssh_options = ["StrictHostKeyChecking=no", "UserKnownHostsFile=/dev/null", "LogLevel=ERROR"]\n')
-
-    def kill(self) -> None:
-        """The server and every session it serves: the connections drop the way a board's sshd dying drops them."""
-        procs = [psutil.Process(self.proc.pid), *psutil.Process(self.proc.pid).children(recursive=True)]
-        for p in procs:
-            if p.is_running() and "sshd" in p.name():
-                p.kill()
-        self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.kill()
 
 
 @pytest.fixture
@@ -121,7 +67,7 @@ def test_sshd_killed_mid_case(tmp_path, sshd, fake_device, small_workload):
 
 @pytest.mark.parametrize("what", ["port", "key", "python"])
 def test_a_wrong_setting_is_refused_at_the_door_in_ssh_s_words(tmp_path, sshd, fake_device, capsys, what):
-    wrong = {"port": {"port": _free_port()}, "key": {"key": "stranger"},
+    wrong = {"port": {"port": free_port()}, "key": {"key": "stranger"},
              "python": {"python": "/nonexistent/bin/python"}}[what]
     dev = fake_device(sshd.transport(**wrong))
     t0 = time.monotonic()
@@ -143,8 +89,7 @@ BOARD = Path(os.environ.get("BENCHSUITE_BOARD_DIR", Path.home() / ".cache/benchs
 def test_the_emulated_board_behind_sshd_says_it_is_emulated(tmp_path, small_workload):
     """sshd forces every session into the emulated board; the profile is the built-in `arm` one (no
     `emulated` flag): the board's worker says it is emulated, and the records and verdicts say so."""
-    server = Server(tmp_path, force_command=f'{REPO / "scripts/emulated-arm-board"} exec -- '
-                                            '/bin/sh -c "$SSH_ORIGINAL_COMMAND"')
+    server = Server(tmp_path, force_command=INTO_THE_BOARD)
     try:
         profile = (REPO / "benchsuite/builtin/devices/arm.toml").read_text().replace('name = "arm"', 'name = "myboard"')
         profile += server.transport(python="python3", timeout_s=600)
@@ -168,5 +113,5 @@ def test_the_emulated_board_behind_sshd_says_it_is_emulated(tmp_path, small_work
     verdicts = json.loads((run / "verdicts.json").read_text())
     assert verdicts and all(v["verdict"] == "inconclusive" and "emulated" in v["note"] for v in verdicts)
     log = (run / "worker.log").read_text()
-    assert log.count("NNPACK") <= 3, "a library's repeated warning is counted, not written each time"
+    assert sum("NNPACK" in line for line in log.splitlines()) <= 3, "a repeated library line is counted, not written"
     print(f"emulated board behind sshd: {len(lat)} latency records in {took:.0f} s")
