@@ -22,11 +22,12 @@ import torch
 import torch.utils.benchmark as tbench
 
 from benchsuite.measure import Series, measure_interleaved
+from benchsuite.runners.base import resolved_options
 from benchsuite.runners.torch_eager import TorchEagerRunner
 from benchsuite.measure import Timing
 from benchsuite.spec import load_device
 from benchsuite.sweep import Case
-from benchsuite.device.heartbeat import Heartbeat
+from benchsuite.device.heartbeat import EVERY_S, Heartbeat
 from benchsuite.device.preparation import build_case
 
 CASES = [("g1 1:1 c=128 (gpu set)", {"c1": 128, "c2": 128, "multiplier": 1}),
@@ -47,6 +48,24 @@ def suite_median(timed, heartbeat: bool = False) -> float:
         finally:
             beat.stop()
     return statistics.median(s.samples)
+
+
+def heartbeat_cost() -> tuple[float, float]:
+    """(seconds per tick, seconds per beat) measured directly: what the heartbeat adds to a sample (one tick,
+    outside the timed region) and to every 2 s of a worker's time (one line written by its thread)."""
+    with open(os.devnull, "w") as sink:
+        beat = Heartbeat(lambda m: sink.write(json.dumps(m) + "\n"))
+        n = 1_000_000
+        t0 = time.perf_counter()
+        for _ in range(n):
+            beat.tick()
+        per_tick = (time.perf_counter() - t0) / n
+        msg = {"type": "heartbeat", "doing": "measuring 16 series interleaved, round 12", "for_s": 12.5, "work": 431}
+        t0 = time.perf_counter()
+        for _ in range(10_000):
+            sink.write(json.dumps(msg) + "\n")
+        per_beat = (time.perf_counter() - t0) / 10_000
+    return per_tick, per_beat
 
 
 def torch_benchmark_median(fn) -> float:
@@ -71,7 +90,8 @@ def main() -> int:
         case = Case("bench", "cpu", "torch_eager", "g1_block_stack", tuple(sorted(knobs.items())), (), 1, 56,
                     "float32", 1, ("latency_forward",))
         model, x = build_case(case)
-        prepared = TorchEagerRunner().prepare(model, x, case, {"channels_last": False}, device)
+        runner = TorchEagerRunner()
+        prepared = runner.prepare(model, x, case, resolved_options(runner, {"channels_last": False}), device)
         timed = prepared.timed["latency_forward"]
         rounds = {"suite": [], "suite + heartbeat": [], "torch.utils.benchmark": [], "bare loop": []}
         for _ in range(3):
@@ -90,6 +110,11 @@ def main() -> int:
         print(f"  harness overhead vs bare loop:  {overhead:+.2%} (goal at most +1% for >= 1 ms)")
         print(f"  heartbeat's cost (suite + heartbeat vs suite): {beat_cost:+.2%}")
         ok &= abs(vs_torch) <= 0.03 and overhead <= 0.01
+    per_tick, per_beat = heartbeat_cost()
+    share = per_tick / TIMING.min_sample_s + per_beat / EVERY_S
+    print(f"\nheartbeat, measured directly: {per_tick * 1e9:.0f} ns per tick (one per sample of >= "
+          f"{TIMING.min_sample_s * 1e3:g} ms, outside the timed region), {per_beat * 1e6:.1f} us per beat (one per "
+          f"{EVERY_S:g} s, on its own thread): at most {share:.5%} of a worker's time")
     print("\nall goals met" if ok else "\nGOAL MISSED (see above)")
     return 0 if ok else 1
 

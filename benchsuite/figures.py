@@ -30,8 +30,29 @@ def series_of(df) -> pd.Series:
     return device + " · " + df["runner"].astype(str) + " t" + df["threads"].astype(str)
 
 
-def knob_text(r) -> str:
-    return ",".join(f"{k[7:]}={r[k]}" for k in r.index if k.startswith("params.") and r[k] == r[k])
+def knob_value(v):
+    """A knob as it was written: a table column turns integer knobs into floats (128.0); print them as 128."""
+    return int(v) if isinstance(v, float) and v.is_integer() else v
+
+
+def knob_text(r, only=None) -> str:
+    """`c1=128,c2=128` from a record row's params.* columns (only those in `only`, when given)."""
+    return ",".join(f"{k[7:]}={knob_value(r[k])}" for k in r.index
+                    if k.startswith("params.") and r[k] == r[k] and (only is None or k in only))
+
+
+def case_labels(df) -> tuple[list[str], list[str]]:
+    """(short, full) label of each record's case. The full one names every knob and the resolution (for
+    hover); the short one, for an axis, the model and only the knobs that differ between the cases shown,
+    and the resolution where it differs."""
+    varying = {c for c in df.columns if c.startswith("params.") and df[c].nunique(dropna=True) > 1}
+    res_varies = df["resolution"].nunique() > 1
+    full, short = [], []
+    for _, r in df.iterrows():
+        full.append(f"{r.model}({knob_text(r)})@{r.resolution}")
+        knobs = knob_text(r, varying)
+        short.append(r.model + (f" {knobs}" if knobs else "") + (f" @{r.resolution}" if res_varies else ""))
+    return short, full
 
 
 def toggle():
@@ -180,13 +201,14 @@ def energy(df) -> dict | None:
     sub = df[df.metric.str.startswith("energy") & (df.status == "ok")] if not df.empty else df
     if sub.empty:
         return None
-    sub = sub.assign(case=[f"{r.model}({knob_text(r)})@{r.resolution}" for _, r in sub.iterrows()],
-                     mj=sub.value.astype(float) * 1e3, series=series_of(sub))
+    label, case = case_labels(sub)
+    sub = sub.assign(case=case, label=label, mj=sub.value.astype(float) * 1e3, series=series_of(sub))
     modeled = sub.source == "modeled"
     sub = sub.assign(series=sub.series.where(~modeled, sub["device"].astype(str) + " · modeled"))
     sub = sub.drop_duplicates(["source", "series", "case", "metric", "mj"])
-    chart = alt.Chart(sub[["source", "series", "case", "metric", "mj", "n"]]).mark_point(filled=True, size=50).encode(
-        x=alt.X("case:N", title=None, axis=alt.Axis(labelAngle=-35, labelLimit=180)),
+    chart = alt.Chart(sub[["source", "series", "case", "label", "metric", "mj", "n"]]).mark_point(
+        filled=True, size=50).encode(
+        x=alt.X("label:N", title=None, axis=alt.Axis(labelAngle=-35, labelLimit=260)),
         y=alt.Y("mj:Q", scale=alt.Scale(type="log"), title="energy per inference (mJ)"),
         color="series:N", shape="metric:N",
         tooltip=["case:N", "series:N", "metric:N", "source:N", alt.Tooltip("mj:Q", title="mJ", format=".3g"), "n:Q"])
@@ -200,12 +222,12 @@ def traffic(df) -> dict | None:
     sub = df[df.metric.isin(names) & (df.status == "ok")] if not df.empty else df
     if sub.empty or sub.metric.nunique() < 2:
         return None
-    sub = sub.assign(case=[f"{r.model}({knob_text(r)})@{r.resolution}" for _, r in sub.iterrows()],
-                     mb=sub.value.astype(float) / 1e6,
+    label, case = case_labels(sub)
+    sub = sub.assign(case=case, label=label, mb=sub.value.astype(float) / 1e6,
                      kind=sub.metric + " (" + sub.source + ")")
     sub = sub.drop_duplicates(["kind", "case", "mb"])
-    chart = alt.Chart(sub[["case", "kind", "mb", "runner"]]).mark_point(filled=True, size=50).encode(
-        x=alt.X("case:N", title=None, axis=alt.Axis(labelAngle=-35, labelLimit=180)),
+    chart = alt.Chart(sub[["case", "label", "kind", "mb", "runner"]]).mark_point(filled=True, size=50).encode(
+        x=alt.X("label:N", title=None, axis=alt.Axis(labelAngle=-35, labelLimit=260)),
         y=alt.Y("mb:Q", scale=alt.Scale(type="log"), title="bytes per inference (MB)"), color="kind:N",
         tooltip=["case:N", "kind:N", "runner:N", alt.Tooltip("mb:Q", title="MB", format=".3g")])
     return as_spec(chart.properties(width=WIDTH, height=260))

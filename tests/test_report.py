@@ -35,13 +35,17 @@ def test_report_content(report):
         assert json.loads(spec)["$schema"].startswith("https://vega.github.io/schema/vega-lite/")
     assert page.count("window.vegaEmbed=") == 1  # the plotting library inlined once, not per figure
     assert "G1 [" in page and "equal channel width" in page
-    for section in ("Environment", "Resolution", "Roofline", "Energy", "Trends across the history", "All records"):
-        assert section in page
-    # sections without records say so instead of vanishing
-    assert "No records of study &#x27;g2&#x27;: run a workload that names it" in page
-    energy = page[page.index("Energy (measured and modeled)"):page.index("Trends across the history")]
+    for section in ("Environment", "Energy", "Trends across the history", "All records"):
+        assert f">{section}" in page
+    # sections without records collapse into one line naming each and the workload that gives it records
+    not_run = page[page.index("<h2 id='not-run'>"):page.index("<h2", page.index("<h2 id='not-run'>") + 5)]
+    assert "(<code>run --workload guideline2</code>)" in not_run and "G3" in not_run
+    assert "Roofline" in not_run and "run without --no-ceilings" in not_run  # the fake runner measures no hardware
+    assert "<h2 id='roofline'>" not in page and "No records of study" not in page
+    start = page.index(">Energy (measured and modeled)</h2>")
+    energy = page[start:page.index("<h2", start)]
     assert "<h3>modeled</h3>" in energy and "<h3>measured</h3>" not in energy  # modeled only, never mixed
-    assert "No ceiling_flops" in page  # the fake runner measures no hardware
+    assert "c1=16 c2=16" in energy and "c1=16.0" not in page, "integer knobs print as integers"
     assert "Unsupported, skipped and errors" in page
 
 
@@ -143,6 +147,8 @@ def test_report_in_chromium(report, browser, tmp_path):
     assert "speed" in text and "95% low" in text and re.search(r"\d\.\d{3}", text)
     page.locator("#verdict-matrix td.cell a").first.click()
     assert page.evaluate("location.hash") == "#study-g1"
+    not_run = page.locator("p.not-run")  # one line, visible, naming the claims these runs did not measure
+    assert not_run.count() == 1 and "guideline2" in not_run.inner_text() and not_run.is_visible()
     page.screenshot(path=str(tmp_path / "screenshot.png"))  # not into the checkout
     assert (tmp_path / "screenshot.png").stat().st_size > 10_000
     page.close()

@@ -24,6 +24,7 @@ _CSS = """
 body{font-family:system-ui,sans-serif;margin:0 auto;max-width:1250px;padding:1em 2em;color:#222}
 h1{margin-bottom:0}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
 .absent{color:#8a6d3b;background:#fcf8e3;padding:.6em;border-radius:4px}
+.not-run{color:#555;font-size:.92em}
 table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ddd;padding:2px 6px}
 th{background:#f3f3f3;cursor:pointer;position:sticky;top:0}.env td:first-child{font-weight:bold}
 div.vl{margin:.6em 0;overflow-x:auto}div.wide{overflow-x:auto;max-width:100%}
@@ -160,6 +161,30 @@ def _verdict_list(verdicts) -> str:
             f"<pre>{html.escape(vd.format_verdicts(verdicts))}</pre></details>")
 
 
+def workloads_naming() -> dict[str, list[str]]:
+    """Study name -> the built-in workloads that name it (what to run to get its section)."""
+    import tomllib
+
+    from ..catalog import entries
+
+    out: dict[str, list[str]] = {}
+    for name, entry in sorted(entries("workloads").items()):
+        try:
+            studies = tomllib.loads(entry.location.read_text()).get("studies", [])
+        except (OSError, tomllib.TOMLDecodeError):
+            continue  # a broken user file is refused where it is run, not here
+        for study in studies:
+            out.setdefault(study, []).append(name)
+    return out
+
+
+def _not_run(rows: list[tuple[str, str, str]]) -> str:
+    """One line for everything these runs hold no records of, each with what would give it records."""
+    items = "; ".join(f'<span id="{html.escape(anchor)}">{html.escape(title)}</span> '
+                      f'(<code>{html.escape(how)}</code>)' for title, anchor, how in rows)
+    return f'<p class="not-run">{len(rows)} sections have no records in these runs: {items}.</p>'
+
+
 def build_report(paths, out_dir: Path, history=None) -> Path:
     """Render every run under `paths` (run folders or folders of runs) into out_dir/index.html."""
     from .. import figures
@@ -176,30 +201,49 @@ def build_report(paths, out_dir: Path, history=None) -> Path:
     sections = [("Verdicts at a glance", matrix.summary(verdicts)
                  + f'<div class="wide">{matrix.matrix(verdicts)}</div>'),
                 ("Environment", _environment(metas))]
+    not_run: list[tuple[str, str, str]] = []  # (title, anchor, what would give it records): one line, not a section
     claims = df[df["tags.calibration"].isna()] if "tags.calibration" in df else df  # ceilings are no claim's
+    naming = workloads_naming()
     for study in all_studies():  # each study draws its own figures from the records of the runs naming it
         own = claims[claims.run_id.isin({m["run_id"] for m in metas if study.name in m.get("studies", [])})]
         vs = [v for v in verdicts if v.study == study.name]
-        shown = [fig(spec, alt, "") for spec, alt in study.figures(own, vs)] if len(own) else []
-        body = "".join(shown) if len(own) else f'<p class="absent">{html.escape(study.absent)}.</p>'
-        sections.append((study.title, body + _verdict_list(vs), matrix.anchor(study.name)))
-    sections.append(("Runtime breakdown by operator category",
-                     fig(figures.breakdown(df, reference_rows("shufflenetv2_runtime_breakdown.csv")),
-                          "runtime breakdown", "No runtime_share_* records: run workload architectures.")))
-    sections.append(("Roofline", fig(figures.roofline(df), "roofline",
-                                      "No ceiling_flops / ceiling_bandwidth / achieved_flops records in these runs "
-                                      "(run without --no-ceilings).")))
-    sections.append(("Energy (measured and modeled)", _energy(df, fig)))
-    sections.append(("Memory traffic (modeled, simulated, measured)",
-                     fig(figures.traffic(df), "memory traffic per inference",
-                         "No two kinds of traffic records to compare (memory_access is modeled; "
-                         "traffic_forward_simulated needs cachegrind, traffic_forward_measured perf).")))
+        if not len(own) and not vs:
+            runs = naming.get(study.name, [])
+            not_run.append((study.title, matrix.anchor(study.name),
+                            "run " + " or ".join(f"--workload {w}" for w in runs) if runs else
+                            f"run a workload that names study '{study.name}'"))
+            continue
+        shown = [fig(spec, alt, "") for spec, alt in study.figures(own, vs)]
+        sections.append((study.title, "".join(shown) + _verdict_list(vs), matrix.anchor(study.name)))
+    figure_sections = [
+        ("Runtime breakdown by operator category", figures.breakdown(df, reference_rows(
+            "shufflenetv2_runtime_breakdown.csv")), "runtime breakdown", "run --workload architectures"),
+        ("Roofline", figures.roofline(df), "roofline", "run without --no-ceilings"),
+        ("Memory traffic (modeled, simulated, measured)", figures.traffic(df), "memory traffic per inference",
+         "two kinds of traffic records: memory_access is modeled; --simulate-traffic (cachegrind) or "
+         "--measure-traffic (perf) adds the other")]
+    for title, spec, alt, how in figure_sections:
+        if spec is None:
+            not_run.append((title, _slug(title), how))
+        else:
+            sections.append((title, fig(spec, alt, "")))
+    if df.empty or not df.metric.str.startswith("energy").any():
+        not_run.append(("Energy (measured and modeled)", _slug("Energy (measured and modeled)"),
+                        "a workload with energy metrics, e.g. --workload guideline1"))
+    else:
+        sections.append(("Energy (measured and modeled)", _energy(df, fig)))
     for section in _runner_sections(df, fig):  # what each runner says of its own numbers (TVM: its tuning)
         sections.append(section)
     sections.append(("Unsupported, skipped and errors", _not_ok(df)))
     trend_rows = _trend_rows(history, metas) if history is not None else []
-    sections.append(("Trends across the history", fig(figures.trends(trend_rows), "latency trends",
-                                                       "Fewer than two runs of these workloads in the history.")))
+    trends = figures.trends(trend_rows)
+    if trends is None:
+        not_run.append(("Trends across the history", "trends-across-the-history",
+                        "two or more runs of these workloads in the history"))
+    else:
+        sections.append(("Trends across the history", fig(trends, "latency trends", "")))
+    if not_run:
+        sections.append(("Not in these runs", _not_run(not_run), "not-run"))
     cols = [c for c in ("run_id", "workload", "runner", "model", "batch_size", "resolution", "dtype", "threads",
                         "metric", "unit", "value", "ci_low", "ci_high", "n", "source", "status", "message")]
     param_cols = sorted(c for c in df.columns if c.startswith(("params.", "tags.")))
@@ -239,8 +283,6 @@ def _slug(title: str) -> str:
 
 
 def _energy(df, fig) -> str:
-    if df.empty or not df.metric.str.startswith("energy").any():
-        return '<p class="absent">No energy records in these runs (measured or modeled).</p>'
     sub = df[df.metric.str.startswith("energy") & (df.status == "ok")]
     if sub.empty:
         return '<p class="absent">Every energy record here is unsupported; the reasons are in "Unsupported".</p>'
@@ -254,7 +296,7 @@ def _energy(df, fig) -> str:
             continue
         rows = {}
         for r in s.to_dict("records"):  # a modeled value is the runner's too: one row per case, runners listed
-            case = " ".join(f"{k[7:]}={r[k]}" for k in knobs if r.get(k) == r.get(k))
+            case = " ".join(f"{k[7:]}={figures.knob_value(r[k])}" for k in knobs if r.get(k) == r.get(k))
             key = (r["model"], case, r["metric"], round(r["value"], 12))
             row = rows.setdefault(key, {"model": r["model"], "case": case, "metric": r["metric"],
                                         "mJ": f"{r['value'] * 1e3:.3g}", "runners": []})

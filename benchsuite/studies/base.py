@@ -48,11 +48,6 @@ class Study:
     name = "base"
     title = ""
     order = 100
-    hint = ""  # which built-in workloads name it, for the report's empty section
-
-    @property
-    def absent(self) -> str:
-        return f"No records of study '{self.name}': run a workload that names it{self.hint}"
 
     def verdicts(self, records: list[dict], samples: dict, workload: WorkloadInfo) -> list[Verdict]:
         raise NotImplementedError(f"study {self.name} must say how it judges records")

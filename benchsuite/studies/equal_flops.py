@@ -69,7 +69,6 @@ class EqualFlopsStudy(Study):
     name = "equal_flops"
     title = "Architectures at equal FLOPs: is ShuffleNet V2 the fastest of its tier? (ShuffleNet V2 Table 8)"
     order = 35
-    hint = " (the built-in equal_flops workload)"
 
     def verdicts(self, records, samples, workload: WorkloadInfo) -> list[Verdict]:
         return tier_verdicts(records, samples, workload.margin, workload.confidence)

@@ -133,7 +133,6 @@ class FlopSavingsStudy(Study):
     name = "flop_savings"
     title = "Cheap operators: do their savings become speed? (depthwise separable, ghost, activations, pruning)"
     order = 40
-    hint = " (the built-in operators workload)"
 
     def verdicts(self, records, samples, workload: WorkloadInfo) -> list[Verdict]:
         return savings_verdicts(records, samples, workload.margin, workload.confidence)

@@ -75,7 +75,6 @@ class FlopsVsLatencyStudy(Study):
     name = "flops_vs_latency"
     title = "FLOPs vs measured latency"
     order = 30
-    hint = " (the built-in architectures or multipliers)"
 
     def verdicts(self, records, samples, workload) -> list[Verdict]:
         from ..records import to_frame

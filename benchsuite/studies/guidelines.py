@@ -161,7 +161,6 @@ def guideline_verdicts(g: Guideline, records: list[dict], samples, reference: st
 
 class GuidelineStudy(Study):
     guideline: Guideline
-    hint = " (a built-in guideline workload)"
 
     def __init__(self):
         self.name = self.guideline.name.lower()

@@ -68,7 +68,6 @@ class Int8QuantizationStudy(Study):
     name = "int8_quantization"
     title = "Post-training int8 quantization against float32: size, speed, energy (the compression post)"
     order = 47
-    hint = " (the built-in precision workload)"
 
     def verdicts(self, records, samples, workload: WorkloadInfo) -> list[Verdict]:
         return int8_verdicts(records, samples, workload.margin, workload.confidence)

@@ -65,7 +65,6 @@ class LayerTimeStudy(Study):
     name = "layer_time"
     title = "Where the time goes inside MobileNetV1 (1x1 vs depthwise vs the rest)"
     order = 42
-    hint = " (the built-in layer_time workload)"
 
     def verdicts(self, records, samples, workload: WorkloadInfo) -> list[Verdict]:
         return layer_time_verdicts(records, workload.margin)

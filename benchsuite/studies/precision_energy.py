@@ -63,7 +63,6 @@ class PrecisionEnergyStudy(Study):
     name = "precision_energy"
     title = "16-bit against 32-bit float: energy per inference (the compression post)"
     order = 46
-    hint = " (the built-in precision workload)"
 
     def verdicts(self, records, samples, workload: WorkloadInfo) -> list[Verdict]:
         return precision_verdicts(records, workload.margin)

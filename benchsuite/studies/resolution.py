@@ -77,7 +77,6 @@ class ResolutionStudy(Study):
     name = "resolution"
     title = "Resolution: forward and backward latency vs pixels"
     order = 10
-    hint = " (the built-in resolution)"
 
     def verdicts(self, records, samples, workload) -> list[Verdict]:
         from ..records import to_frame

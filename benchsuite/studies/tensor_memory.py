@@ -62,7 +62,6 @@ class MemoryStudy(Study):
     name = "tensor_memory"
     title = "Memory of intermediate tensors (MobileNetV2 Table 3)"
     order = 45
-    hint = " (the built-in tensor_memory workload)"
 
     def verdicts(self, records, samples, workload: WorkloadInfo) -> list[Verdict]:
         if not workload.reference:

@@ -9,7 +9,6 @@ class WidthResolutionStudy(Study):
     name = "width_resolution"
     title = "Width multiplier x resolution"
     order = 20
-    hint = " (the built-in multipliers)"
 
     def verdicts(self, records, samples, workload) -> list[Verdict]:
         return []
