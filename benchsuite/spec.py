@@ -267,6 +267,7 @@ class WorkloadSpec:
 
 
 _SCALAR = (int, float, str, bool)
+ROW_RESOLUTION = "resolution"  # a model row's own input size, in place of the workload's resolutions
 
 
 def _model_sweep(source: str, raw: dict, idx: int) -> ModelSweep:
@@ -292,15 +293,19 @@ def _model_sweep(source: str, raw: dict, idx: int) -> ModelSweep:
             if key == "rows":
                 rows.append(row)
     skip = tuple(c.table.get("skip", []))
+    for j, row in enumerate(rows):  # a row may fix its own input size (Table 8 runs some models at 160 or 192)
+        if "resolution" in row:
+            _check_values(c, f"rows[{j}].resolution", [row["resolution"]], "resolution")
+    knob_rows = [{k: v for k, v in row.items() if k != ROW_RESOLUTION} for row in rows]
     try:
         check_knobs(name, {k: None for k in axes}, values=False)
-        for j, row in enumerate(rows):
+        for j, row in enumerate(knob_rows):
             check_knobs(name, {k: None for k in row if k not in tags}, values=False)
     except Exception as e:  # noqa: BLE001 - re-raised with the file and key
         c.fail("axes/rows", str(e))
     entry = get_model_entry(name)  # every value against what the model declares valid, before any work
     for key, value in [(f"axes.{k}", v) for k, vs in axes.items() for v in vs] + [
-            (f"rows[{j}].{k}", v) for j, row in enumerate(rows) for k, v in row.items() if k not in tags]:
+            (f"rows[{j}].{k}", v) for j, row in enumerate(knob_rows) for k, v in row.items() if k not in tags]:
         valid = entry.knob_problem(key.rsplit(".", 1)[1], value)
         if valid:
             c.fail(key, f"bad value {value!r} for model '{name}'", valid)

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 
 from .models import get_model_entry
-from .spec import DeviceSpec, WorkloadSpec
+from .spec import ROW_RESOLUTION, DeviceSpec, WorkloadSpec
 
 
 @dataclass(frozen=True)
@@ -84,9 +84,11 @@ def expand(workload: WorkloadSpec, device: DeviceSpec, *, runners=None, quick: b
             for point in model_points(sweep):
                 if where and not any(_matches({"model": sweep.name, **point}, w) for w in where):
                     continue
+                own = point.pop(ROW_RESOLUTION, None)  # the row's own input size, if it fixes one
                 knobs = tuple(sorted((k, v) for k, v in point.items() if k not in sweep.tags))
                 tags = tuple(sorted((k, v) for k, v in point.items() if k in sweep.tags))
-                for b, r, dt, t in itertools.product(batches, resolutions, dtypes, device.threads):
+                for b, r, dt, t in itertools.product(batches, [own] if own else resolutions, dtypes,
+                                                     device.threads):
                     cases.append(Case(workload.name, device.name, runner, sweep.name, knobs, tags, b,
                                       r or entry.default_resolution, dt, t, metrics, workload.compare))
     if filter_glob:

@@ -5,7 +5,8 @@ import pytest
 from benchsuite.counting import count_registered
 from benchsuite.records import make_record
 from benchsuite.spec import load_workload
-from benchsuite.studies.equal_flops import tier_verdicts
+from benchsuite.studies.equal_flops import (COUNT_DIFFERS, TABLE8, table8, table8_row, tier_verdicts,
+                                            why_not_in_zoo)
 from tests.test_verdicts import _case, _measure
 
 
@@ -57,8 +58,8 @@ def test_the_workload_puts_each_model_within_its_tier():
     seen = set()
     for sweep in wl.models:
         for row in sweep.rows:
-            knobs = {k: v for k, v in row.items() if k not in sweep.tags}
-            madds = count_registered(sweep.name, 224, **knobs).totals()["madds"]
+            knobs = {k: v for k, v in row.items() if k not in sweep.tags and k != "resolution"}
+            madds = count_registered(sweep.name, row.get("resolution", 224), **knobs).totals()["madds"]
             assert abs(madds / nominal[row["tier"]] - 1) < 0.2, (sweep.name, row, madds)
             seen.add((row["tier"], sweep.name))
     assert all((t, "shufflenet_v2") in seen for t in nominal)
@@ -72,3 +73,36 @@ def test_the_tier_figure_renders():
     records, samples = _tier({"shufflenet_v2": 1.0, "mobilenet_v1": 0.8, "shufflenet_v1": 1.2})
     ((spec, alt),) = EqualFlopsStudy().figures(None, tier_verdicts(records, samples))
     assert "<svg" in vl_convert.vegalite_to_svg(spec) and "ShuffleNet V2" in alt
+
+
+def test_table8_rows_are_matched_to_zoo_configurations_and_their_counts():
+    """Every Table 8 row is either matched to a zoo configuration (whose multiply-adds are within 5% of the
+    table's, or differ for a stated reason) or has a reason for being left out; the equal_flops workload runs
+    every matched configuration."""
+    matched = set(TABLE8.values())
+    for name, row in table8().items():
+        assert name in matched or why_not_in_zoo(name), f"Table 8 row {name!r}: no zoo match and no reason"
+    for (model, knobs, res), name in TABLE8.items():
+        madds = count_registered(model, res, **dict(knobs)).totals()["madds"] / 1e6
+        off = madds / float(table8()[name]["mflops"]) - 1
+        assert abs(off) <= 0.05 or name in COUNT_DIFFERS, (name, f"{off:+.1%}")
+    wl = load_workload("equal_flops")
+    run = {(s.name, tuple(sorted((k, float(v)) for k, v in r.items() if k not in s.tags and k != "resolution")),
+            r.get("resolution", 224)) for s in wl.models for r in s.rows}
+    assert set(TABLE8) <= run, set(TABLE8) - run
+    assert table8_row("mobilenet_v2", {"width": 0.4}, 160)["model"] == "0.4 MobileNet v2 (their impl.)"
+    assert table8_row("mobilenet_v2", {"width": 0.4}, 224) is None, "a configuration at another size is not it"
+    assert table8_row("mobilenet_v2", {"width": 1.0, "variant": "b"}, 224) is None, "nor another variant"
+
+
+def test_rows_carry_the_papers_gpu_and_arm_ratios():
+    records, samples = _tier({"shufflenet_v2": 1.0, "mobilenet_v1": 1.5, "shufflenet_v1": 1.2}, spread=0.002)
+    (v,) = tier_verdicts(records, samples)
+    by_model = {r["row"]["model"]: r for r in v.rows}
+    # Table 8, 140M tier: 0.5 MobileNet v1 382 batches/s and 16.5 images/s, ShuffleNet v2 1x 341 and 24.4
+    assert by_model["mobilenet_v1"]["paper"] == pytest.approx({"gpu": 382 / 341, "arm": 16.5 / 24.4})
+    assert by_model["shufflenet_v1"]["paper_row"] == "ShuffleNet v1 1x (g=3)"
+    from benchsuite.studies.equal_flops import EqualFlopsStudy
+
+    text = EqualFlopsStudy().format_row(v, by_model["mobilenet_v1"])
+    assert "paper speed: gpu x1.12 arm x0.68" in text

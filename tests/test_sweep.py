@@ -59,3 +59,22 @@ def test_groups_and_ids(small_workload, fake_device):
                    load_device(str(fake_device())))
     assert [c.case_id for c in cases] == [c.case_id for c in again]
     assert len({c.case_id for c in cases}) == len(cases)
+
+
+def test_a_row_may_fix_its_own_resolution(small_workload, fake_device, capsys):
+    """Table 8 runs some models at 160 or 192: a row's `resolution` replaces the workload's for that row."""
+    import pytest
+
+    from benchsuite.cli import main
+    from benchsuite.errors import BenchsuiteError
+
+    text = ('name = "rowres"\nmetrics = ["latency_forward"]\nresolutions = [32]\n[[models]]\nname = "g1_block_stack"\n'
+            'rows = [{ c1 = 16, c2 = 16 }, { c1 = 8, c2 = 32, resolution = 24 }]\n')
+    cases = expand(load_workload(str(small_workload(text, "rowres"))), load_device(str(fake_device())))
+    assert sorted((c.params["c1"], c.resolution) for c in cases) == [(8, 24), (16, 32)]
+    assert all("resolution" not in c.params for c in cases)
+    bad = small_workload(text.replace("resolution = 24", "resolution = 0"), "rowbad")
+    with pytest.raises(BenchsuiteError, match=r"models\[0\]\.rows\[1\]\.resolution.*bad resolution 0"):
+        load_workload(str(bad))
+    assert main(["run", "--device", str(fake_device()), "--workload", str(bad), "--out", "/tmp/never"]) == 2
+    assert "rows[1].resolution" in capsys.readouterr().err

@@ -7,22 +7,98 @@ V2's (the ratio's 95% interval from the samples: over processes where there are 
 process). A row is `slower` when the other model is slower beyond the margin (ShuffleNet V2 faster, as the
 paper has it), `faster`, `same` or `unresolved`. The tier's verdict holds when every other model is slower, is
 violated when any is faster or the same, else inconclusive. Each row carries the FLOP ratio of the pair
-(counted), since a tier's models differ by up to ~15% in multiply-adds. Table 8's GPU and ARM speeds are not
-in the suite's reference data: the rows carry no published ratio beside the measured one (the note says so).
+(counted), since a tier's models differ by up to ~15% in multiply-adds.
+
+Beside each measured ratio, the paper's: Table 8's GPU (batches/s, batch 8) and ARM (images/s, batch 1) speed
+of the row's model over ShuffleNet V2's of the same tier, for every configuration the zoo has (TABLE8 below:
+the zoo's model, knobs and input size -> the table's row). Table 8's other rows have no counterpart in the zoo
+(NOT_IN_ZOO says why).
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from .base import CONFIDENCE, LATENCY, MARGIN, Study, Verdict, WorkloadInfo, div, outcome, sample_ratio, scope_of
+from .base import (CONFIDENCE, LATENCY, MARGIN, Study, Verdict, WorkloadInfo, div, outcome, reference_rows,
+                   sample_ratio, scope_of)
 
 CLAIM = "at equal FLOPs ShuffleNet V2 is faster than the other compact architectures of its tier"
-PUBLISHED = ("ShuffleNet V2 section 5, Fig. 1 and Table 8 (GPU batch 8, ARM batch 1); the table's speeds are not "
-             "in this suite's reference data, so no published ratio is drawn beside the measured one")
+PUBLISHED = ("ShuffleNet V2 section 5, Fig. 1 and Table 8 (GPU batch 8, GTX 1080Ti; ARM batch 1, Snapdragon 810): "
+             "paper ratios are the model's speed over ShuffleNet V2's in the same tier")
+REFERENCE = "shufflenetv2_table8.csv"
+
+# (zoo model, its knobs, input size) -> Table 8's row. Where the table has the official model and "their impl."
+# of the same width (MobileNet v2 1.0 and 1.4), the official row: the zoo follows torchvision's structure.
+TABLE8 = {
+    **{("shufflenet_v2", (("width", w),), 224): f"ShuffleNet v2 {n}x" for w, n in
+       ((0.5, "0.5"), (1.0, "1"), (1.5, "1.5"), (2.0, "2"))},
+    **{("shufflenet_v1", (("groups", 3), ("scale", s)), 224): f"ShuffleNet v1 {n}x (g=3)" for s, n in
+       ((0.5, "0.5"), (1.0, "1"), (1.5, "1.5"), (2.0, "2"))},
+    **{("mobilenet_v1", (("width", w),), 224): f"{n} MobileNet v1" for w, n in
+       ((0.25, "0.25"), (0.5, "0.5"), (0.75, "0.75"), (1.0, "1.0"))},
+    ("mobilenet_v2", (("width", 0.4),), 160): "0.4 MobileNet v2 (their impl.)",
+    ("mobilenet_v2", (("width", 0.75),), 192): "0.75 MobileNet v2 (their impl.)",
+    ("mobilenet_v2", (("width", 0.6),), 224): "0.6 MobileNet v2 (their impl.)",
+    ("mobilenet_v2", (("width", 1.0),), 224): "1.0 MobileNet v2",
+    ("mobilenet_v2", (("width", 1.4),), 224): "1.4 MobileNet v2",
+}
+_TABLE8_KNOBS = {k for (_, knobs, _) in TABLE8 for k, _ in knobs}
+# matched rows whose multiply-adds differ from the table's by more than 5%, and why (tests check the rest)
+COUNT_DIFFERS = {
+    "0.75 MobileNet v2 (their impl.)": "+6.2% (153.9M vs 145M): the paper's own implementation; the zoo rounds "
+                                       "every width to a multiple of 8 as torchvision does",
+    "0.6 MobileNet v2 (their impl.)": "+7.1% (151.0M vs 141M): as for 0.75",
+}
+NOT_IN_ZOO = {
+    "0.15 MobileNet v2": "the zoo's 0.15 counts 30.6M multiply-adds against the table's 39M: not the same network "
+                         "(torchvision's rounding to multiples of 8 and its fixed 1280-channel last layer)",
+    "DenseNet": "the paper's own small DenseNets ('their impl.') are not specified in enough detail to rebuild",
+    "Xception": "the paper's scaled Xceptions ('their impl.') give no widths or block counts per scale",
+    "IGCV2": "interleaved group convolutions need their own permutation layers; not in the zoo yet",
+    "IGCV3": "as IGCV2",
+    "CondenseNet": "learned group convolutions are pruned during training: the timed network depends on weights",
+    "NASNet-A": "a searched cell of about 15 operations per cell; not in the zoo",
+    "PNASNet-5": "a searched cell; not in the zoo",
+    "with SE": "the paper does not say where SE sits in each ShuffleNet v2 unit nor its reduction",
+    "(their impl.)": "the official row of the same width is the zoo's counterpart",
+}
+
+
+@functools.cache
+def table8() -> dict[str, dict]:
+    """Table 8's rows by model name."""
+    return {r["model"]: r for r in reference_rows(REFERENCE)}
+
+
+def why_not_in_zoo(table_model: str) -> str | None:
+    return next((why for key, why in NOT_IN_ZOO.items() if key in table_model), None)
+
+
+def table8_row(model: str, params: dict, resolution: int) -> dict | None:
+    """Table 8's row for a zoo configuration, or None when the table has no such configuration."""
+    from ..models import get_model_entry
+
+    defaults = get_model_entry(model).knobs
+    knobs = {**defaults, **params}  # a knob a record leaves out has the model's default
+    if any(knobs[k] != defaults[k] for k in knobs if k not in _TABLE8_KNOBS and k in defaults):
+        return None  # another variant of the model (MobileNetV2's replication b/c/d): not the table's network
+    name = TABLE8.get((model, tuple(sorted((k, float(v) if k in ("width", "scale") else v)
+                                           for k, v in knobs.items() if k in _TABLE8_KNOBS)), resolution))
+    return table8().get(name) if name else None
+
+
+def paper_ratios(other: dict | None, base: dict | None) -> dict:
+    """The paper's speed of `other` over ShuffleNet V2's (`base`), on its GPU and on its ARM phone."""
+    out = {}
+    for device, column in (("gpu", "gpu_batches_per_s"), ("arm", "arm_images_per_s")):
+        if other and base and other.get(column) and base.get(column):
+            out[device] = float(other[column]) / float(base[column])
+    return out
 
 
 def _scope(r: dict, tier: str) -> dict:
-    return scope_of(r, tier=tier)
+    return scope_of(r, without=("resolution",), tier=tier)  # a tier's models may run at their own input size
 
 
 def tier_verdicts(records: list[dict], samples, margin: float = MARGIN,
@@ -42,9 +118,15 @@ def tier_verdicts(records: list[dict], samples, margin: float = MARGIN,
         if base is None or not others:
             continue
         vrows = []
+        paper_base = table8_row(base["model"], base["params"], base["resolution"])
         for r in sorted(others, key=lambda r: madds.get((r["run_id"], r["case_id"])) or 0):
             ratio, lo, hi, method = sample_ratio(r, base, samples, rng, conf)  # other latency / ShuffleNet V2's
-            vrows.append({"row": {"model": r["model"], **r["params"]}, "latency_s": r["value"],
+            paper = table8_row(r["model"], r["params"], r["resolution"])
+            row = {"model": r["model"], **r["params"]}
+            if r["resolution"] != base["resolution"]:
+                row["resolution"] = r["resolution"]
+            vrows.append({"row": row, "latency_s": r["value"], "paper_row": paper["model"] if paper else None,
+                          "paper": paper_ratios(paper, paper_base),
                           "baseline_latency_s": base["value"], "latency_ratio": ratio, "latency_ratio_ci": [lo, hi],
                           "speed_ratio": 1 / ratio, "speed_ratio_ci": [1 / hi, 1 / lo], "interval": method,
                           "flops_ratio": div(madds.get((r["run_id"], r["case_id"])),
@@ -60,9 +142,17 @@ def tier_verdicts(records: list[dict], samples, margin: float = MARGIN,
     return out
 
 
-def _flops_predicted(row: dict) -> dict:
-    """The figure's marker: the relative speed the pair's FLOPs predict (ShuffleNet V2's MAdds / the model's)."""
-    return {"FLOPs predict": 1 / row["flops_ratio"]} if row.get("flops_ratio") else {}
+def _markers(row: dict) -> dict:
+    """The figure's markers: the relative speed the pair's FLOPs predict (ShuffleNet V2's MAdds / the model's)
+    and Table 8's on the paper's GPU and ARM phone."""
+    out = {"FLOPs predict": 1 / row["flops_ratio"]} if row.get("flops_ratio") else {}
+    out.update({f"paper {d.upper()}": v for d, v in (row.get("paper") or {}).items()})
+    return out
+
+
+def _paper_text(r: dict) -> str:
+    paper = r.get("paper") or {}
+    return (" ".join(f"{d} x{v:.2f}" for d, v in paper.items()) or "-") if r.get("paper_row") else "not in Table 8"
 
 
 class EqualFlopsStudy(Study):
@@ -78,7 +168,8 @@ class EqualFlopsStudy(Study):
         lo, hi = r["latency_ratio_ci"]
         flops = f"FLOPs x{r['flops_ratio']:.2f}" if r.get("flops_ratio") else "FLOPs -"
         return (f"{label:34s} {r['latency_s'] * 1e3:9.3f} ms = x{r['latency_ratio']:.2f} [{lo:.2f}, {hi:.2f}] of "
-                f"ShuffleNet V2's {r['baseline_latency_s'] * 1e3:.3f} ms  {flops:12s} {r['outcome']}")
+                f"ShuffleNet V2's {r['baseline_latency_s'] * 1e3:.3f} ms  speed x{r['speed_ratio']:.2f}  "
+                f"paper speed: {_paper_text(r):22s} {flops:12s} {r['outcome']}")
 
     def headline(self, verdict) -> tuple[str, str]:
         if not verdict.rows:
@@ -86,10 +177,10 @@ class EqualFlopsStudy(Study):
         r = min(verdict.rows, key=lambda x: x["latency_ratio"])  # the closest rival
         lo, hi = r["latency_ratio_ci"]
         return (f"{verdict.scope['tier']}: closest {r['row']['model']} x{r['latency_ratio']:.2f} [{lo:.2f}, {hi:.2f}] "
-                "of ShuffleNet V2's latency", "Table 8: ShuffleNet V2 fastest at every tier")
+                "of ShuffleNet V2's latency", f"Table 8: {r['row']['model']} speed {_paper_text(r)} of ShuffleNet V2's")
 
     def figures(self, df, verdicts):
         from .. import figures
 
-        spec = figures.speed_bars(verdicts, _flops_predicted, "speed relative to ShuffleNet V2 (below 1: slower)")
+        spec = figures.speed_bars(verdicts, _markers, "speed relative to ShuffleNet V2 (below 1: slower)")
         return [(spec, "each model's speed relative to ShuffleNet V2 in its FLOP tier")]
