@@ -10,9 +10,9 @@ violated when any is faster or the same, else inconclusive. Each row carries the
 (counted), since a tier's models differ by up to ~15% in multiply-adds.
 
 Beside each measured ratio, the paper's: Table 8's GPU (batches/s, batch 8) and ARM (images/s, batch 1) speed
-of the row's model over ShuffleNet V2's of the same tier, for every configuration the zoo has (TABLE8 below:
-the zoo's model, knobs and input size -> the table's row). Table 8's other rows have no counterpart in the zoo
-(NOT_IN_ZOO says why).
+of the row's model over ShuffleNet V2's of the same tier, for every configuration the zoo has: the workload's
+row names its Table 8 row in a `table8` tag (the zoo's model at the table's width and input size). Table 8's
+other rows have no counterpart in the zoo (NOT_IN_ZOO says why).
 """
 from __future__ import annotations
 
@@ -28,22 +28,6 @@ PUBLISHED = ("ShuffleNet V2 section 5, Fig. 1 and Table 8 (GPU batch 8, GTX 1080
              "paper ratios are the model's speed over ShuffleNet V2's in the same tier")
 REFERENCE = "shufflenetv2_table8.csv"
 
-# (zoo model, its knobs, input size) -> Table 8's row. Where the table has the official model and "their impl."
-# of the same width (MobileNet v2 1.0 and 1.4), the official row: the zoo follows torchvision's structure.
-TABLE8 = {
-    **{("shufflenet_v2", (("width", w),), 224): f"ShuffleNet v2 {n}x" for w, n in
-       ((0.5, "0.5"), (1.0, "1"), (1.5, "1.5"), (2.0, "2"))},
-    **{("shufflenet_v1", (("groups", 3), ("scale", s)), 224): f"ShuffleNet v1 {n}x (g=3)" for s, n in
-       ((0.5, "0.5"), (1.0, "1"), (1.5, "1.5"), (2.0, "2"))},
-    **{("mobilenet_v1", (("width", w),), 224): f"{n} MobileNet v1" for w, n in
-       ((0.25, "0.25"), (0.5, "0.5"), (0.75, "0.75"), (1.0, "1.0"))},
-    ("mobilenet_v2", (("width", 0.4),), 160): "0.4 MobileNet v2 (their impl.)",
-    ("mobilenet_v2", (("width", 0.75),), 192): "0.75 MobileNet v2 (their impl.)",
-    ("mobilenet_v2", (("width", 0.6),), 224): "0.6 MobileNet v2 (their impl.)",
-    ("mobilenet_v2", (("width", 1.0),), 224): "1.0 MobileNet v2",
-    ("mobilenet_v2", (("width", 1.4),), 224): "1.4 MobileNet v2",
-}
-_TABLE8_KNOBS = {k for (_, knobs, _) in TABLE8 for k, _ in knobs}
 # matched rows whose multiply-adds differ from the table's by more than 5%, and why (tests check the rest)
 COUNT_DIFFERS = {
     "0.75 MobileNet v2 (their impl.)": "+6.2% (153.9M vs 145M): the paper's own implementation; the zoo rounds "
@@ -75,17 +59,10 @@ def why_not_in_zoo(table_model: str) -> str | None:
     return next((why for key, why in NOT_IN_ZOO.items() if key in table_model), None)
 
 
-def table8_row(model: str, params: dict, resolution: int) -> dict | None:
-    """Table 8's row for a zoo configuration, or None when the table has no such configuration."""
-    from ..models import get_model_entry
-
-    defaults = get_model_entry(model).knobs
-    knobs = {**defaults, **params}  # a knob a record leaves out has the model's default
-    if any(knobs[k] != defaults[k] for k in knobs if k not in _TABLE8_KNOBS and k in defaults):
-        return None  # another variant of the model (MobileNetV2's replication b/c/d): not the table's network
-    name = TABLE8.get((model, tuple(sorted((k, float(v) if k in ("width", "scale") else v)
-                                           for k, v in knobs.items() if k in _TABLE8_KNOBS)), resolution))
-    return table8().get(name) if name else None
+def table8_row(record: dict) -> dict | None:
+    """Table 8's row for a record: the workload names it in the row's `table8` tag (the zoo configuration
+    that is the table's network at the table's input size)."""
+    return table8().get((record.get("tags") or {}).get("table8"))
 
 
 def paper_ratios(other: dict | None, base: dict | None) -> dict:
@@ -118,10 +95,10 @@ def tier_verdicts(records: list[dict], samples, margin: float = MARGIN,
         if base is None or not others:
             continue
         vrows = []
-        paper_base = table8_row(base["model"], base["params"], base["resolution"])
+        paper_base = table8_row(base)
         for r in sorted(others, key=lambda r: madds.get((r["run_id"], r["case_id"])) or 0):
             ratio, lo, hi, method = sample_ratio(r, base, samples, rng, conf)  # other latency / ShuffleNet V2's
-            paper = table8_row(r["model"], r["params"], r["resolution"])
+            paper = table8_row(r)
             row = {"model": r["model"], **r["params"]}
             if r["resolution"] != base["resolution"]:
                 row["resolution"] = r["resolution"]
