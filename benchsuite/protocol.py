@@ -7,7 +7,9 @@ The host writes one line, the job; the worker answers with one message per line:
     {"type": "heartbeat", "doing": "...", "for_s": 12.5, "work": 431}
                           (every few seconds while a job runs: what it is doing, and a count of work done)
     {"type": "environment", "environment": {...}}           (environment jobs)
-    {"type": "progress", "text": "...", "timeout_s": 900}   (timeout_s: how long the next step may be silent)
+    {"type": "progress", "text": "...", "timeout_s": 900, "timeout_key": "prepare_timeout_s", "case_id": "..."}
+                          (a new step: timeout_s bounds how long its work may stand still, timeout_key is the
+                           profile key that set it, case_id the one case the step works on, if it is one's)
     {"type": "case", "case_id": "...", "records": [...], "samples": [...]}
     {"type": "records", "records": [...]}                   (records of no case: the bandwidth ceiling)
     {"type": "end"}
