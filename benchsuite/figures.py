@@ -90,7 +90,10 @@ def speed_bars(verdicts, markers, ylabel: str) -> dict | None:
                                                if k not in ("device", "dtype", "runner", "metric", "resolution",
                                                             "batch_size", "threads"))) if x)
         for r in v.rows:
-            rows.append({"panel": f"{v.label} {panel}", "case": ",".join(f"{k}={x}" for k, x in r["row"].items()),
+            knobs = {k: x for k, x in r["row"].items() if k != "model"}
+            case = " ".join([*([str(r["row"]["model"])] if "model" in r["row"] else []),
+                             ",".join(f"{k}={knob_value(x)}" for k, x in knobs.items())]).strip()
+            rows.append({"panel": f"{v.label} {panel}", "case": case,
                          "series": series, "speed": r["speed_ratio"], "lo": r["speed_ratio_ci"][0],
                          "hi": r["speed_ratio_ci"][1], "verdict": v.verdict, "outcome": r.get("outcome", ""),
                          "latency_ms": r["latency_s"] * 1e3, "flops_ratio": r.get("flops_ratio"),
@@ -100,7 +103,8 @@ def speed_bars(verdicts, markers, ylabel: str) -> dict | None:
     df["order"] = df["order"].map(lambda o: o[0] * 1000 + o[1])
     refs = [c for c in df.columns if c.startswith("ref_")]
     sel = toggle()
-    x = alt.X("case:N", title=None, sort=alt.EncodingSortField("order", op="min"), axis=alt.Axis(labelAngle=-30))
+    x = alt.X("case:N", title=None, sort=alt.EncodingSortField("order", op="min"),
+              axis=alt.Axis(labelAngle=-30, labelLimit=260))
     tip = [alt.Tooltip("series:N"), alt.Tooltip("case:N"), alt.Tooltip("speed:Q", format=".3f"),
            alt.Tooltip("lo:Q", title="95% low", format=".3f"), alt.Tooltip("hi:Q", title="95% high", format=".3f"),
            alt.Tooltip("latency_ms:Q", title="latency ms", format=".3f"), alt.Tooltip("outcome:N"),
