@@ -142,8 +142,9 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
     finally:
         recorder.finish()
         log.close()
-        if log.repeated():
-            meta["environment"] = {**meta["environment"], "repeated_log_lines": log.repeated()}
+        repeated = log.repeated()
+        if repeated:
+            meta["environment"] = {**meta["environment"], "repeated_log_lines": repeated}
         if design:
             meta["sequential"]["groups"] = rounds.summary()
         meta.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), duration_s=round(time.monotonic() - t_start, 1),

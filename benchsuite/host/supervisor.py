@@ -1,9 +1,10 @@
 """The host side of a worker: start it through a transport, send its job, read its JSON lines.
 
 Every wait is bounded: the worker must say hello within the transport's connect timeout, and each
-later step within the timeout its last progress message named. A raise, a crash (signal, out-of-memory
-kill), a dropped connection or silence becomes `error` records for the unfinished cases; when a group
-of several cases dies, they are re-run one per process so that only the case at fault is lost.
+later step's work may not stand still (no message, no heartbeat reporting more work) longer than the
+timeout its progress message named. A raise, a crash (signal, out-of-memory kill), a dropped connection
+or stalled work becomes `error` records for the unfinished cases; when a group's worker crashed or
+stalled, they are re-run one per process so that only the case at fault is lost.
 """
 from __future__ import annotations
 
@@ -82,7 +83,7 @@ class WorkerProcess:
     def __init__(self, transport, log: WorkerLog | None = None):
         self.transport = transport
         self._log = log
-        self.last_words: deque[str] = deque(maxlen=20)
+        self.last_words: deque[str] = deque(maxlen=3)  # what a failure message quotes
         self.started = time.monotonic()
         try:
             self.proc = subprocess.Popen(transport.argv(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -110,7 +111,7 @@ class WorkerProcess:
     def said(self) -> str:
         """The worker's (or its transport's) last lines on stderr, for a failure message."""
         self._stderr.join(timeout=2)  # the stream ends with the process: let its last lines arrive
-        words = [w[:300] for w in list(self.last_words)[-3:]]
+        words = [w[:300] for w in self.last_words]
         return f"; it said: {' | '.join(words)}" if words else ""
 
     def receive(self, timeout_s: float) -> dict:
