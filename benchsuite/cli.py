@@ -132,13 +132,23 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("count", help="analytic multiply-adds, parameters and memory access of a model")
     c.add_argument("--model", required=True, help="registered model name (see: benchsuite list models)")
     c.add_argument("--width", type=float, help="width multiplier (models with a 'width' knob)")
-    c.add_argument("--resolution", type=_positive_int, help="input size (default: the model's own)")
+    c.add_argument("--resolution", type=_input_size, metavar="SIZE",
+                   help="input size: 224, or HEIGHTxWIDTH such as 640x480 (default: the model's own)")
     c.add_argument("--batch", type=_positive_int, default=1)
     c.add_argument("--dtype", default="float32", choices=DTYPES)
     c.add_argument("--knob", action="append", default=[], metavar="K=V", help="any model knob, e.g. groups=8")
     c.add_argument("--by", default="total", choices=["total", "type", "category", "layer"])
     c.add_argument("--format", default="table", choices=["table", "csv", "json"])
     return p
+
+
+def _input_size(text: str):
+    from .input_size import VALID, parse_input_size
+
+    try:
+        return parse_input_size(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"{e}; valid: {VALID}") from None
 
 
 def _positive_int(text: str) -> int:

@@ -277,12 +277,13 @@ def _peaks(nodes, alloc, alias_of, out_shapes, nbytes) -> tuple[int, int]:
     return peak, io
 
 
-def count_registered(name: str, resolution: int | None = None, batch_size: int = 1, dtype: str = "float32",
+def count_registered(name: str, resolution=None, batch_size: int = 1, dtype: str = "float32",
                      **knobs) -> CountResult:
-    """Count a registered model at a resolution (default: the model's own)."""
+    """Count a registered model at an input size (224, "640x480", an InputSize; default: the model's own)."""
+    from .input_size import parse_input_size
     from .models import create_model, get_model_entry
 
-    res = resolution or get_model_entry(name).default_resolution
+    size = parse_input_size(resolution or get_model_entry(name).default_resolution)
     with torch.device("meta"):  # shapes only: no memory, no initialisation arithmetic
         model = create_model(name, **knobs)
-    return count_model(model, (batch_size, model.in_channels, res, res), dtype, name=name)
+    return count_model(model, (batch_size, model.in_channels, size.height, size.width), dtype, name=name)

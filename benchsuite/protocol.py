@@ -70,7 +70,7 @@ def loads(line: str) -> dict:
 # ------------------------------------------------------------------ cases and devices as JSON
 
 def case_to_dict(case) -> dict:
-    return asdict(case)
+    return {**asdict(case), "resolution": str(case.resolution)}  # "224" or "640x480"; Case parses it back
 
 
 def case_from_dict(d: dict):

@@ -10,6 +10,9 @@ for every change):
   3  `processes` (how many worker processes measured a timing record: 1, or N pooled) and
      `process_medians` (each process's median, N > 1) are columns, where v2 carried them as extra keys that
      the history index dropped. v2 records upgrade with the values they carried, else None.
+  4  inputs may be non-square: `height` and `width` (integers) are columns, and `resolution` is the size as
+     text, "224" or "640x480" (height x width; benchsuite/input_size.py). v3 records (square, `resolution` an
+     integer) upgrade with height = width = resolution.
 """
 from __future__ import annotations
 
@@ -20,15 +23,15 @@ from pathlib import Path
 
 from .metrics import unit_of
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SOURCES = ("measured", "simulated", "modeled", "emulated")
 STATUSES = ("ok", "skipped", "unsupported", "error")
 
 # The columns of a record, in order. `params` (model knobs), `tags` (workload labels) and
 # `config` (runner settings) are dicts in JSONL and are flattened to one column per key by load_runs.
 COLUMNS = ("schema_version", "run_id", "case_id", "fingerprint", "group_id", "workload", "device", "runner", "model",
-           "params", "tags", "batch_size", "resolution", "dtype", "threads", "metric", "unit", "value",
-           "n", "ci_low", "ci_high", "iqr", "min", "max", "processes", "process_medians", "source", "status",
+           "params", "tags", "batch_size", "resolution", "height", "width", "dtype", "threads", "metric", "unit",
+           "value", "n", "ci_low", "ci_high", "iqr", "min", "max", "processes", "process_medians", "source", "status",
            "message", "config")
 _STATS = ("value", "n", "ci_low", "ci_high", "iqr", "min", "max")
 
@@ -46,7 +49,8 @@ def make_record(case, metric: str, *, status: str = "ok", source: str = "measure
     rec = {"schema_version": SCHEMA_VERSION, "run_id": run_id, "case_id": case.case_id, "fingerprint": "",
            "group_id": case.group_id, "workload": case.workload, "device": case.device,
            "runner": case.runner, "model": case.model, "params": case.params, "tags": dict(case.tags),
-           "batch_size": case.batch_size, "resolution": case.resolution, "dtype": case.dtype,
+           "batch_size": case.batch_size, "resolution": str(case.resolution),
+           "height": case.resolution.height, "width": case.resolution.width, "dtype": case.dtype,
            "threads": case.threads, "metric": metric,
            "unit": unit or unit_of(metric),
            **{k: stats.get(k) for k in _STATS}, "processes": None, "process_medians": None,
@@ -103,12 +107,21 @@ def _upgrade(rec: dict) -> dict:
     if v == 2:  # v3 made `processes` and `process_medians` columns
         rec = {**rec, "schema_version": 3, "processes": rec.get("processes"),
                "process_medians": rec.get("process_medians")}
+        v = 3
+    if v == 3:  # v4: sizes have two sides; every older input was square
+        side = int(rec["resolution"])
+        rec = {**rec, "schema_version": 4, "resolution": str(side), "height": side, "width": side}
     return rec
+
+
+def upgrade_records(records: list[dict]) -> list[dict]:
+    """Records of any older schema version (a file, a history index row) brought to the current one."""
+    return [_upgrade(r) for r in records]
 
 
 def read_records_file(path: Path) -> list[dict]:
     """A records file's rows, each brought to the current schema."""
-    return [_upgrade(r) for r in read_jsonl(Path(path))]
+    return upgrade_records(read_jsonl(Path(path)))
 
 
 def to_frame(records: list[dict]):

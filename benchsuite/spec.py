@@ -15,6 +15,7 @@ from .catalog import Entry, resolve
 from .dtypes import DTYPES
 from .errors import SpecError, UnknownNameError
 from .measure import Timing
+from .input_size import MAX_SIZE, VALID, InputSize, parse_input_size
 from .metrics import selectable_metrics
 
 DEVICE_KINDS = ("cpu", "gpu", "arm")
@@ -255,7 +256,7 @@ class WorkloadSpec:
     models: tuple[ModelSweep, ...]
     metrics: tuple[str, ...]
     batch_sizes: tuple[int, ...]
-    resolutions: tuple[int | None, ...]  # None: each model's default resolution
+    resolutions: tuple[InputSize | None, ...]  # None: each model's default resolution
     dtypes: tuple[str, ...]
     compare: tuple[str, ...]   # knobs that vary inside one comparison group
     studies: tuple[str, ...]   # the studies (studies/) that judge this workload's records
@@ -294,8 +295,8 @@ def _model_sweep(source: str, raw: dict, idx: int) -> ModelSweep:
                 rows.append(row)
     skip = tuple(c.table.get("skip", []))
     for j, row in enumerate(rows):  # a row may fix its own input size (Table 8 runs some models at 160 or 192)
-        if "resolution" in row:
-            _check_values(c, f"rows[{j}].resolution", [row["resolution"]], "resolution")
+        if ROW_RESOLUTION in row:
+            row[ROW_RESOLUTION] = _check_sizes(c, f"rows[{j}].{ROW_RESOLUTION}", [row[ROW_RESOLUTION]])[0]
     knob_rows = [{k: v for k, v in row.items() if k != ROW_RESOLUTION} for row in rows]
     try:
         check_knobs(name, {k: None for k in axes}, values=False)
@@ -323,13 +324,24 @@ def _is_reference(name: str) -> bool:
     return name in _references()
 
 
-MAX_SIZE = 65536  # no batch or resolution beyond this is a measurement anyone means: refuse, do not allocate
-
-
 def _check_values(c: _Checker, key: str, values, what: str):
     for v in values:
         if isinstance(v, bool) or not isinstance(v, int) or not 0 < v <= MAX_SIZE:
             c.fail(key, f"bad {what} {v!r}", f"positive integers up to {MAX_SIZE}")
+
+
+def _check_sizes(c: _Checker, key: str, values) -> list:
+    """Input sizes (224, "640x480"; "default": the model's own, as None), each checked."""
+    out = []
+    for v in values:
+        if v == "default":
+            out.append(None)
+            continue
+        try:
+            out.append(parse_input_size(v))
+        except ValueError as e:
+            c.fail(key, str(e), f'{VALID}, or "default" (the model\'s own)')
+    return out
 
 
 def load_workload(name_or_path: str) -> WorkloadSpec:
@@ -347,10 +359,7 @@ def load_workload(name_or_path: str) -> WorkloadSpec:
                          valid=", ".join(selectable))
     batch_sizes = c.get("batch_sizes", list, [1])
     _check_values(c, "batch_sizes", batch_sizes, "batch size")
-    resolutions = c.get("resolutions", list, ["default"])
-    for r in resolutions:
-        if r != "default":
-            _check_values(c, "resolutions", [r], "resolution")
+    resolutions = _check_sizes(c, "resolutions", c.get("resolutions", list, ["default"]))
     dtypes = c.get_list("dtypes", str, ("float32",), check=lambda d: d in DTYPES, valid=", ".join(DTYPES))
     compare = c.get_list("compare", str, (), nonempty=False)
     from .studies import study_names
@@ -360,16 +369,19 @@ def load_workload(name_or_path: str) -> WorkloadSpec:
                          valid=", ".join(known_studies))
     reference = c.get("reference", str, None, check=_is_reference, valid=", ".join(_references()))
     margin = c.get("margin", (int, float), 0.02, check=lambda m: 0 <= m < 1, valid="a fraction in [0, 1), e.g. 0.02")
-    quick = c.get("quick", dict, {})
+    quick = dict(c.get("quick", dict, {}))
     qc = _Checker(source, quick, "quick.")
     qc.get_list("metrics", str, None, check=lambda m: m in selectable, valid=", ".join(selectable))
     qc.get_list("dtypes", str, None, check=lambda d: d in DTYPES, valid=", ".join(DTYPES))
-    for key, what in (("batch_sizes", "batch size"), ("resolutions", "resolution")):
+    for key in ("batch_sizes", "resolutions"):
         values = qc.get(key, list, None)
         if values is not None:
             if not values:
                 qc.fail(key, "must not be empty")
-            _check_values(qc, key, [v for v in values if not (key == "resolutions" and v == "default")], what)
+            if key == "batch_sizes":
+                _check_values(qc, key, values, "batch size")
+            else:
+                quick[key] = _check_sizes(qc, key, values)
     where = qc.get_list("where", dict, None, valid="tables of knob, tag or model values")
     for j, w in enumerate(where or ()):
         if not all(isinstance(x, _SCALAR) for x in w.values()):
@@ -380,6 +392,6 @@ def load_workload(name_or_path: str) -> WorkloadSpec:
         c.fail("batch_sizes" if not batch_sizes else "resolutions", "must not be empty")
     return WorkloadSpec(name=name, description=description, models=models, metrics=metrics,
                         batch_sizes=tuple(batch_sizes),
-                        resolutions=tuple(None if r == "default" else r for r in resolutions),
+                        resolutions=tuple(resolutions),
                         dtypes=dtypes, compare=compare, studies=studies, reference=reference, quick=quick,
                         margin=float(margin), source=source, text=text)

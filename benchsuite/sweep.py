@@ -7,6 +7,7 @@ import itertools
 import json
 from dataclasses import dataclass
 
+from .input_size import InputSize, parse_input_size
 from .models import get_model_entry
 from .spec import ROW_RESOLUTION, DeviceSpec, WorkloadSpec
 
@@ -21,11 +22,14 @@ class Case:
     knobs: tuple[tuple[str, object], ...]
     tags: tuple[tuple[str, object], ...]
     batch_size: int
-    resolution: int
+    resolution: InputSize  # an int (square) is accepted and made an InputSize
     dtype: str
     threads: int
     metrics: tuple[str, ...]
     compare: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "resolution", parse_input_size(self.resolution))
 
     @property
     def params(self) -> dict:
@@ -34,7 +38,7 @@ class Case:
     @property
     def case_id(self) -> str:
         """Stable hash of what is measured (not of the run or workload that asked for it)."""
-        ident = [self.device, self.runner, self.model, self.knobs, self.batch_size, self.resolution,
+        ident = [self.device, self.runner, self.model, self.knobs, self.batch_size, self.resolution.key,
                  self.dtype, self.threads]
         return hashlib.sha1(json.dumps(ident, default=str).encode()).hexdigest()[:16]
 
@@ -42,7 +46,7 @@ class Case:
     def group_key(self) -> tuple:
         """Cases that differ only in the `compare` knobs form one comparison group."""
         others = tuple((k, v) for k, v in self.knobs if k not in self.compare)
-        return (self.runner, self.model, others, self.tags, self.batch_size, self.resolution,
+        return (self.runner, self.model, others, self.tags, self.batch_size, self.resolution.key,
                 self.dtype, self.threads)
 
     @property

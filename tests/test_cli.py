@@ -172,9 +172,17 @@ def test_count_command(capsys):
     assert '"params": 2433768' in capsys.readouterr().out
     assert main(["count", "--model", "resnet50", "--width", "2"]) == 2
     assert "has no knob 'width'" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["count", "--model", "resnet50", "--resolution", "0"])
-    assert "expected a positive integer" in capsys.readouterr().err
+    assert main(["count", "--model", "resnet50", "--resolution", "640x480", "--format", "json"]) == 0
+    (wide,) = json.loads(capsys.readouterr().out)
+    assert wide["input"] == "1x3x640x480"
+    assert main(["count", "--model", "resnet50", "--resolution", "480x640", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["madds"] == wide["madds"]  # same pixels, transposed
+    for bad in ("0", "0x5", "5x", "axb"):
+        with pytest.raises(SystemExit) as e:
+            main(["count", "--model", "resnet50", "--resolution", bad])
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and "--resolution" in err and f"bad input size '{bad}'" in err, err
+        assert "HEIGHTxWIDTH" in err
 
 
 def test_a_history_that_is_a_folder_or_not_sqlite_is_refused(tmp_path, capsys):

@@ -12,11 +12,14 @@ OLD_RUN = REPO / "tests" / "data" / "runs" / "cpu-guideline2-two-processes"
 
 
 def _old_verdicts() -> list[dict]:
-    """verdicts.json as that version wrote it: `study` held the label, `by` the study's name."""
+    """verdicts.json as that version wrote it: `study` held the label, `by` the study's name; its scope's
+    resolution an integer, where record format v4 writes a size as text ("56", "640x480")."""
     out = []
     for v in json.loads((OLD_RUN / "verdicts.json").read_text()):
         v = dict(v)
         v["label"], v["study"] = v.pop("study"), v.pop("by")
+        if "resolution" in v["scope"]:
+            v["scope"] = {**v["scope"], "resolution": str(v["scope"]["resolution"])}
         out.append(v)
     return out
 

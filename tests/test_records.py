@@ -9,7 +9,8 @@ from tests.conftest import REPO
 
 GOLDEN_V1 = REPO / "tests" / "data" / "golden_records_v1.jsonl"
 GOLDEN_V2 = REPO / "tests" / "data" / "golden_records_v2.jsonl"
-GOLDEN = REPO / "tests" / "data" / "golden_records_v3.jsonl"
+GOLDEN_V3 = REPO / "tests" / "data" / "golden_records_v3.jsonl"
+GOLDEN = REPO / "tests" / "data" / "golden_records_v4.jsonl"
 CASE = Case("guideline1", "cpu", "torch_eager", "g1_block_stack", (("c1", 128), ("c2", 128), ("multiplier", 1)),
             (("paper_set", "gpu"),), 1, 56, "float32", 1, ("latency_forward", "latency_backward"), ("c1", "c2"))
 
@@ -37,7 +38,7 @@ def test_v1_file_upgrades_to_the_current_version(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     (run / "records.jsonl").write_text(GOLDEN_V1.read_text())
-    assert [r["schema_version"] for r in read_records(run)] == [3, 3, 3]
+    assert [r["schema_version"] for r in read_records(run)] == [4, 4, 4]
     assert {r["processes"] for r in read_records(run)} == {None}
     assert read_records(run)[0]["value"] == 0.0234
 
@@ -50,12 +51,36 @@ def test_v2_file_upgrades_with_the_process_columns_it_carried(tmp_path):
     rows[0].update(processes=3, process_medians=[0.023, 0.0234, 0.024])
     (run / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     got = read_records(run)
-    assert [r["schema_version"] for r in got] == [3] * len(rows)
+    assert [r["schema_version"] for r in got] == [4] * len(rows)
     assert got[0]["processes"] == 3 and got[0]["process_medians"] == [0.023, 0.0234, 0.024]
     assert got[1]["processes"] is None and got[1]["process_medians"] is None
 
 
-def test_golden_v3_file_has_the_process_columns(tmp_path):
+def test_v3_file_upgrades_with_height_and_width_equal_to_its_resolution(tmp_path):
+    """Every record before v4 was square: resolution 56 is height 56 and width 56, written "56"; the case
+    ids stay those the v3 file has (a square size hashes as the integer it was)."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "records.jsonl").write_text(GOLDEN_V3.read_text())
+    got = read_records(run)
+    assert {(r["schema_version"], r["resolution"], r["height"], r["width"]) for r in got} == {(4, "56", 56, 56)}
+    assert [r["case_id"] for r in got] == [json.loads(x)["case_id"] for x in GOLDEN.read_text().splitlines()]
+    assert got[0]["case_id"] == CASE.case_id
+    df = load_runs(run)
+    assert (df.height * df.width == 56 * 56).all()
+
+
+def test_a_non_square_case_records_its_height_and_width():
+    case = Case("w", "cpu", "torch_eager", "g1_block_stack", (("c1", 8), ("c2", 8)), (), 1, "640x480", "float32",
+                1, ("latency_forward",))
+    rec = make_record(case, "latency_forward", value=0.01)
+    assert (rec["resolution"], rec["height"], rec["width"]) == ("640x480", 640, 480)
+    assert "r640x480" in case.label
+    assert case.case_id != Case("w", "cpu", "torch_eager", "g1_block_stack", (("c1", 8), ("c2", 8)), (), 1,
+                                "480x640", "float32", 1, ("latency_forward",)).case_id
+
+
+def test_golden_v4_file_has_the_process_columns(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     (run / "records.jsonl").write_text(GOLDEN.read_text())

@@ -64,7 +64,12 @@ def test_unknown_names():
 
 
 @pytest.mark.parametrize("patch, key, fragment", [
-    (("resolutions = [16]", "resolutions = [0]"), "resolutions", "bad resolution 0"),
+    (("resolutions = [16]", "resolutions = [0]"), "resolutions", "bad input size 0"),
+    # a size is one number or HEIGHTxWIDTH, each side positive
+    (("resolutions = [16]", 'resolutions = ["0x5"]'), "resolutions", "bad input size '0x5'"),
+    (("resolutions = [16]", 'resolutions = ["5x"]'), "resolutions", "bad input size '5x'"),
+    (("resolutions = [16]", 'resolutions = ["axb"]'), "resolutions", "bad input size 'axb'"),
+    (("resolutions = [16]", 'resolutions = [16.5]'), "resolutions", "HEIGHTxWIDTH"),
     (("resolutions = [16]", "resolutions = [16]\nbatch_sizes = [-2]"), "batch_sizes", "bad batch size -2"),
     (('name = "g1_block_stack"', 'name = "g9_stack"'), "models[0].name", "unknown model 'g9_stack'"),
     (("c1 = 16, c2 = 16", "c1 = 16, c3 = 16"), "models[0].axes/rows", "no knob 'c3'"),
@@ -74,7 +79,7 @@ def test_unknown_names():
     (('compare = ["c1", "c2"]', 'compare = ["c1", "c2"]\n[quick]\nmetrics = ["speed"]'), "quick.metrics", "speed"),
     (('compare = ["c1", "c2"]', 'compare = ["c1", "c2"]\n[quick]\ndtypes = ["int4"]'), "quick.dtypes", "float32"),
     (('compare = ["c1", "c2"]', 'compare = ["c1", "c2"]\n[quick]\nresolutions = [-5]'), "quick.resolutions",
-     "bad resolution -5"),
+     "bad input size -5"),
     (('compare = ["c1", "c2"]', 'compare = ["c1", "c2"]\n[quick]\nwhere = [3]'), "quick.where", "got item 3"),
     (('studies = ["g1"]', 'studies = ["g9"]'), "studies", "bad value 'g9'"),
     (('studies = ["g1"]', 'studies = ["g1"]\nreference = "nosuch.csv"'), "reference", "shufflenetv2_g1.csv"),

@@ -30,7 +30,7 @@ def test_expand_counts_tags_and_defaults(small_workload, fake_device):
     dev = load_device(str(fake_device()))
     cases = expand(wl, dev)
     assert len(cases) == 5 * 2 * 2  # points x batches x resolutions
-    assert {c.resolution for c in cases} == {16, 56}  # "default" is the model's own (56)
+    assert {str(c.resolution) for c in cases} == {"16", "56"}  # "default" is the model's own (56)
     c = cases[0]
     assert c.params.keys() == {"c1", "c2", "multiplier"} and dict(c.tags) == {"set": "a"}
     assert c.runner == "fake" and c.threads == 1
@@ -42,7 +42,7 @@ def test_quick_subset_and_filter(small_workload, fake_device):
     quick = expand(wl, dev, quick=True)
     assert len(quick) == 3 * 2 and all(c.params["multiplier"] == 1 and c.batch_size == 1 for c in quick)
     only = expand(wl, dev, filter_glob="*c1=8,*r16*")
-    assert only and all(c.params["c1"] == 8 and c.resolution == 16 for c in only)
+    assert only and all(c.params["c1"] == 8 and str(c.resolution) == "16" for c in only)
 
 
 def test_groups_and_ids(small_workload, fake_device):
@@ -71,10 +71,10 @@ def test_a_row_may_fix_its_own_resolution(small_workload, fake_device, capsys):
     text = ('name = "rowres"\nmetrics = ["latency_forward"]\nresolutions = [32]\n[[models]]\nname = "g1_block_stack"\n'
             'rows = [{ c1 = 16, c2 = 16 }, { c1 = 8, c2 = 32, resolution = 24 }]\n')
     cases = expand(load_workload(str(small_workload(text, "rowres"))), load_device(str(fake_device())))
-    assert sorted((c.params["c1"], c.resolution) for c in cases) == [(8, 24), (16, 32)]
+    assert sorted((c.params["c1"], str(c.resolution)) for c in cases) == [(8, "24"), (16, "32")]
     assert all("resolution" not in c.params for c in cases)
     bad = small_workload(text.replace("resolution = 24", "resolution = 0"), "rowbad")
-    with pytest.raises(BenchsuiteError, match=r"models\[0\]\.rows\[1\]\.resolution.*bad resolution 0"):
+    with pytest.raises(BenchsuiteError, match=r"models\[0\]\.rows\[1\]\.resolution.*bad input size 0"):
         load_workload(str(bad))
     assert main(["run", "--device", str(fake_device()), "--workload", str(bad), "--out", "/tmp/never"]) == 2
     assert "rows[1].resolution" in capsys.readouterr().err

@@ -29,7 +29,8 @@ def build_case(case):
     torch.manual_seed(0)
     model = create_model(case.model, **case.params)
     gen = torch.Generator().manual_seed(1)
-    x = torch.randn(case.batch_size, model.in_channels, case.resolution, case.resolution, generator=gen)
+    x = torch.randn(case.batch_size, model.in_channels, case.resolution.height, case.resolution.width,
+                    generator=gen)
     return model, x
 
 

@@ -13,7 +13,7 @@ from collections import Counter
 from ..studies import get_study, study_names
 
 COLUMN_KEYS = ("device", "runner", "metric", "threads")
-NOT_CLAIM = set(COLUMN_KEYS) | {"batch_size", "dtype", "resolution"}
+NOT_CLAIM = set(COLUMN_KEYS) | {"batch_size", "dtype", "resolution", "height", "width"}
 PASS = {"latency_forward": "fwd", "latency_backward": "bwd", "latency_forward_train": "fwd-train"}
 
 

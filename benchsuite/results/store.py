@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from ..errors import BenchsuiteError
-from ..records import COLUMNS
+from ..records import COLUMNS, upgrade_records
 from .run import Run, SampleKey
 
 HISTORY_FILE = "history.sqlite"
@@ -97,7 +97,7 @@ class History:
             for c in _JSON_COLS:
                 r[c] = json.loads(r[c]) if r[c] else ({} if c != "process_medians" else None)
             out.append(r)
-        return out
+        return upgrade_records(out)  # rows an older version indexed
 
     def samples(self, run_id: str) -> dict[SampleKey, list]:
         with self._db() as db:

@@ -41,7 +41,7 @@ class FakeRunner(Runner):
         if hit("hang_on"):
             time.sleep(10**6)
         n_params = sum(p.numel() for p in model.parameters())
-        gmac = n_params * case.resolution ** 2 * case.batch_size / 1e9
+        gmac = n_params * case.resolution.pixels * case.batch_size / 1e9
         cost = gmac * options["seconds_per_gmac"] * options["slowdown"]
         model.eval()
         with torch.inference_mode():

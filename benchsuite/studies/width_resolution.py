@@ -35,7 +35,8 @@ def grid_figure(df) -> dict | None:
     data = lat[["series", "params.width", "resolution", "value_ms", "ci_low_ms", "ci_high_ms", "n", "madds_m"]]
     data = data.rename(columns={"params.width": "width"}).assign(
         text=lambda d: d.value_ms.map("{:.2f} ms".format) + " / " + d.madds_m.map("{:.0f} M".format))
-    base = alt.Chart(data).encode(x=alt.X("resolution:O"), y=alt.Y("width:O", sort="descending",
+    by_pixels = lat.assign(p=lat.height.astype(int) * lat.width.astype(int)).sort_values("p").resolution.unique()
+    base = alt.Chart(data).encode(x=alt.X("resolution:O", sort=list(by_pixels)), y=alt.Y("width:O", sort="descending",
                                                                    title="width multiplier"))
     cells = base.mark_rect().encode(
         color=alt.Color("value_ms:Q", scale=alt.Scale(type="log", scheme="viridis"), title="forward ms"),
