@@ -17,6 +17,8 @@ other rows have no counterpart in the zoo (NOT_IN_ZOO says why).
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -65,21 +67,41 @@ def table8_row(record: dict) -> dict | None:
     return table8().get((record.get("tags") or {}).get("table8"))
 
 
-def paper_ratios(other: dict | None, base: dict | None) -> dict:
-    """The paper's speed of `other` over ShuffleNet V2's (`base`), on its GPU and on its ARM phone."""
+TABLE8_COLUMNS = (("gpu", "gpu_batches_per_s"), ("arm", "arm_images_per_s"))
+
+
+def paper_ratios(other: dict | None, base: dict | None, columns=TABLE8_COLUMNS) -> dict:
+    """The paper's speed of `other` over ShuffleNet V2's (`base`), per device column (default: Table 8's GPU
+    and ARM phone)."""
     out = {}
-    for device, column in (("gpu", "gpu_batches_per_s"), ("arm", "arm_images_per_s")):
+    for device, column in columns:
         if other and base and other.get(column) and base.get(column):
             out[device] = float(other[column]) / float(base[column])
     return out
+
+
+@dataclass(frozen=True)
+class TierClaim:
+    """A claim that ShuffleNet V2 (the `baseline` row of each `tier`) is faster than every other model of its
+    tier: what the verdict is called, where the paper's speeds come from, and which records are paired."""
+    label: str
+    claim: str
+    published: str
+    study: str
+    paper_row: Callable[[dict], dict | None]  # a record's row of the paper's table, or None
+    columns: tuple = TABLE8_COLUMNS           # (device, column) of the paper's speeds
+    pair_by: tuple[str, ...] = ()             # record keys a model is compared with the baseline on
+
+
+EQUAL_FLOPS = TierClaim("equal FLOPs", CLAIM, PUBLISHED, "equal_flops", table8_row)
 
 
 def _scope(r: dict, tier: str) -> dict:
     return scope_of(r, without=("resolution",), tier=tier)  # a tier's models may run at their own input size
 
 
-def tier_verdicts(records: list[dict], samples, margin: float = MARGIN,
-                  conf: float = CONFIDENCE) -> list[Verdict]:
+def tier_verdicts(records: list[dict], samples, margin: float = MARGIN, conf: float = CONFIDENCE,
+                  claim: TierClaim = EQUAL_FLOPS) -> list[Verdict]:
     rng = np.random.default_rng(0)
     madds = {(r["run_id"], r["case_id"]): r["value"] for r in records if r["metric"] == "madds" and r["status"] == "ok"}
     tiers: dict[tuple, list[dict]] = {}
@@ -89,21 +111,24 @@ def tier_verdicts(records: list[dict], samples, margin: float = MARGIN,
             key = (r["run_id"], tuple(sorted(_scope(r, tier).items())))
             tiers.setdefault(key, []).append(r)
     out = []
+    pair = lambda r: tuple(r[k] for k in claim.pair_by)  # noqa: E731
     for (_, scope), rows in tiers.items():
-        base = next((r for r in rows if r["tags"].get("baseline")), None)
-        others = [r for r in rows if r is not base]
-        if base is None or not others:
+        bases = {pair(r): r for r in rows if r["tags"].get("baseline")}
+        others = [r for r in rows if not r["tags"].get("baseline") and pair(r) in bases]
+        if not others:
             continue
         vrows = []
-        paper_base = table8_row(base)
-        for r in sorted(others, key=lambda r: madds.get((r["run_id"], r["case_id"])) or 0):
+        by_size_then_flops = lambda r: (r["height"] * r["width"] if claim.pair_by else 0,  # noqa: E731
+                                        madds.get((r["run_id"], r["case_id"])) or 0)
+        for r in sorted(others, key=by_size_then_flops):
+            base = bases[pair(r)]
             ratio, lo, hi, method = sample_ratio(r, base, samples, rng, conf)  # other latency / ShuffleNet V2's
-            paper = table8_row(r)
+            paper = claim.paper_row(r)
             row = {"model": r["model"], **r["params"]}
-            if r["resolution"] != base["resolution"]:
+            if r["resolution"] != base["resolution"] or claim.pair_by:
                 row["resolution"] = r["resolution"]
             vrows.append({"row": row, "latency_s": r["value"], "paper_row": paper["model"] if paper else None,
-                          "paper": paper_ratios(paper, paper_base),
+                          "paper": paper_ratios(paper, claim.paper_row(base), claim.columns),
                           "baseline_latency_s": base["value"], "latency_ratio": ratio, "latency_ratio_ci": [lo, hi],
                           "speed_ratio": 1 / ratio, "speed_ratio_ci": [1 / hi, 1 / lo], "interval": method,
                           "flops_ratio": div(madds.get((r["run_id"], r["case_id"])),
@@ -112,16 +137,17 @@ def tier_verdicts(records: list[dict], samples, margin: float = MARGIN,
         outcomes = [v["outcome"] for v in vrows]
         verdict = ("violated" if any(o in ("faster", "same") for o in outcomes)
                    else "holds" if all(o == "slower" for o in outcomes) else "inconclusive")
+        base = next(iter(bases.values()))
         baseline = " ".join([base["model"], *(f"{k}={v}" for k, v in base["params"].items())])
-        out.append(Verdict("equal FLOPs", CLAIM, verdict, dict(scope) | {"baseline": baseline},
+        out.append(Verdict(claim.label, claim.claim, verdict, dict(scope) | {"baseline": baseline},
                            vrows, note=f"intervals: {'; '.join(sorted({v['interval'] for v in vrows}))}; "
-                                       f"published: {PUBLISHED}", study="equal_flops", margin=margin))
+                                       f"published: {claim.published}", study=claim.study, margin=margin))
     return out
 
 
-def _markers(row: dict) -> dict:
+def speed_markers(row: dict) -> dict:
     """The figure's markers: the relative speed the pair's FLOPs predict (ShuffleNet V2's MAdds / the model's)
-    and Table 8's on the paper's GPU and ARM phone."""
+    and the paper's on each of its devices (Table 8: GPU and ARM phone)."""
     out = {"FLOPs predict": 1 / row["flops_ratio"]} if row.get("flops_ratio") else {}
     out.update({f"paper {d.upper()}": v for d, v in (row.get("paper") or {}).items()})
     return out
@@ -140,8 +166,11 @@ class EqualFlopsStudy(Study):
     def verdicts(self, records, samples, workload: WorkloadInfo) -> list[Verdict]:
         return tier_verdicts(records, samples, workload.margin, workload.confidence)
 
+    def row_label(self, r) -> str:
+        return ",".join(f"{k}={v}" for k, v in r["row"].items())
+
     def format_row(self, verdict, r) -> str:
-        label = ",".join(f"{k}={v}" for k, v in r["row"].items())
+        label = self.row_label(r)
         lo, hi = r["latency_ratio_ci"]
         flops = f"FLOPs x{r['flops_ratio']:.2f}" if r.get("flops_ratio") else "FLOPs -"
         return (f"{label:34s} {r['latency_s'] * 1e3:9.3f} ms = x{r['latency_ratio']:.2f} [{lo:.2f}, {hi:.2f}] of "
@@ -159,5 +188,5 @@ class EqualFlopsStudy(Study):
     def figures(self, df, verdicts):
         from .. import figures
 
-        spec = figures.speed_bars(verdicts, _markers, "speed relative to ShuffleNet V2 (below 1: slower)")
+        spec = figures.speed_bars(verdicts, speed_markers, "speed relative to ShuffleNet V2 (below 1: slower)")
         return [(spec, "each model's speed relative to ShuffleNet V2 in its FLOP tier")]
