@@ -70,3 +70,20 @@ def test_tune_says_what_tuning_lacks(fake_device, small_workload, monkeypatch, c
     dev = fake_device(runners='["tvm"]')
     assert main(["tune", "--device", str(dev), "--workload", str(small_workload())]) == 2
     assert "MetaSchedule tuning needs xgboost" in capsys.readouterr().err
+
+
+def test_the_target_has_the_vector_features_the_machine_exposes():
+    """A VM may report a CPU model whose LLVM name lacks features the machine has (an Intel Xeon with AMX
+    and AVX-512 BF16/FP16 seen as 'rocketlake') or implies some it hides (a Zen 4 with AVX-512 masked):
+    the target's -mattr follows /proc/cpuinfo, vector features only, and only those LLVM knows."""
+    from benchsuite.runners.tvm.runner import machine_mattr
+
+    rocketlake = ["avx", "avx2", "avx512f", "avx512bw", "avx512vnni", "fma", "f16c", "sse4.2", "prefer-256-bit"]
+    known = rocketlake + ["amx-tile", "amx-int8", "amx-bf16", "avx512bf16", "avx512fp16", "avxvnni", "sse4.1"]
+    xeon = ["fpu", "sse4_1", "sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni",
+            "avx512_bf16", "avx512_fp16", "avx_vnni", "amx_bf16", "amx_tile", "amx_int8", "hypervisor"]
+    assert machine_mattr(rocketlake, xeon, known) == ["+amx-bf16", "+amx-int8", "+amx-tile", "+avx512bf16",
+                                                      "+avx512fp16", "+avxvnni"]
+    epyc_avx2 = ["sse4_1", "sse4_2", "avx", "avx2", "fma", "f16c", "hypervisor"]
+    assert machine_mattr(rocketlake, epyc_avx2, known) == ["-avx512bw", "-avx512f", "-avx512vnni"]
+    assert machine_mattr(rocketlake, rocketlake, known) == []  # the name is the machine: nothing to say

@@ -28,13 +28,44 @@ from ...metrics import Metric
 INFERENCE_ONLY = inference_only("the TVM runner compiles inference graphs only: no training forward or backward pass")
 
 
-def host_target(threads: int, mcpu: str = "auto") -> dict:
-    from tvm.target import codegen
+# /proc/cpuinfo flags whose LLVM feature is not the flag without its underscores
+_FLAG_TO_LLVM = {"sse4_1": "sse4.1", "sse4_2": "sse4.2", "avx_vnni": "avxvnni", "amx_tile": "amx-tile",
+                 "amx_int8": "amx-int8", "amx_bf16": "amx-bf16", "amx_fp16": "amx-fp16"}
+_VECTOR = ("avx", "amx", "fma", "f16c")  # the features that decide which instructions a kernel compiles to
 
-    if mcpu == "auto":
-        cpu = codegen.llvm_get_system_cpu()
-        mcpu = cpu if codegen.llvm_is_valid_cpu(cpu, codegen.llvm_get_system_triple()) else "generic"
-    return {"kind": "llvm", "mcpu": mcpu, "num-cores": threads}
+
+def machine_mattr(cpu_features, machine_flags, known) -> list[str]:
+    """LLVM -mattr that makes a CPU name's features what the machine exposes: +f for a vector feature the
+    machine has and the name lacks (a VM that reports an older model: this Xeon's AMX, AVX-512 BF16/FP16 and
+    AVX-VNNI under "rocketlake"), -f for one the name implies and the machine hides (a VM that masks
+    AVX-512 on a Zen 4). Only features this LLVM knows (`known`) and vector ones (_VECTOR)."""
+    machine = {_FLAG_TO_LLVM.get(f, f.replace("_", "")) for f in machine_flags} & set(known)
+    has = set(cpu_features)
+    return ([f"+{f}" for f in sorted(machine - has) if f.startswith(_VECTOR)]
+            + [f"-{f}" for f in sorted(has - machine) if f.startswith(_VECTOR)])
+
+
+def host_target(threads: int, mcpu: str = "auto") -> dict:
+    """This host's LLVM target. With mcpu = "auto": LLVM's name for the CPU, and -mattr where the features
+    that name implies differ from the ones /proc/cpuinfo lists (machine_mattr); a named mcpu is taken as is."""
+    from tvm.target import Target, codegen
+
+    from ...env import cpu_flags
+
+    if mcpu != "auto":
+        return {"kind": "llvm", "mcpu": mcpu, "num-cores": threads}
+    cpu, triple = codegen.llvm_get_system_cpu(), codegen.llvm_get_system_triple()
+    if not codegen.llvm_is_valid_cpu(cpu, triple):
+        return {"kind": "llvm", "mcpu": "generic", "num-cores": threads}
+    features = lambda name: set(codegen.llvm_get_cpu_features(Target({"kind": "llvm", "mcpu": name})))  # noqa: E731
+    known = set().union(*(features(c) for c in _FEATURE_RICH if codegen.llvm_is_valid_cpu(c, triple)))
+    mattr = machine_mattr(features(cpu), cpu_flags(), known)
+    return {"kind": "llvm", "mcpu": cpu, **({"mattr": mattr} if mattr else {}), "num-cores": threads}
+
+
+# CPU names whose features together cover the vector extensions LLVM can target on x86 (to know which
+# /proc/cpuinfo flags are LLVM features at all)
+_FEATURE_RICH = ("graniterapids", "sapphirerapids", "znver5", "znver4", "arrowlake", "diamondrapids")
 
 
 class TVMRunner(Runner):
