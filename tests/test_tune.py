@@ -87,3 +87,21 @@ def test_the_target_has_the_vector_features_the_machine_exposes():
     epyc_avx2 = ["sse4_1", "sse4_2", "avx", "avx2", "fma", "f16c", "hypervisor"]
     assert machine_mattr(rocketlake, epyc_avx2, known) == ["-avx512bw", "-avx512f", "-avx512vnni"]
     assert machine_mattr(rocketlake, rocketlake, known) == []  # the name is the machine: nothing to say
+
+
+def test_a_database_of_another_target_is_refused_by_name(tmp_path):
+    from benchsuite.errors import BenchsuiteError
+    from benchsuite.runners.tvm.tuning import target_folder, target_name
+
+    ours = {"kind": "llvm", "mcpu": "rocketlake", "mattr": ["+amx-tile"], "num-cores": 2}
+    theirs = {"kind": "llvm", "mcpu": "znver4", "num-cores": 2}
+    folder = target_folder(tmp_path, ours)
+    assert folder.name == target_name(ours) and target_folder(tmp_path, ours) == folder
+    assert target_folder(folder, ours) == folder  # database_dir naming the target's own database: used
+    other = target_folder(tmp_path, theirs)
+    with pytest.raises(BenchsuiteError, match=rf"{other}: a TVM tuning database for target "
+                                              rf"{target_name(theirs)} .*not this machine's {target_name(ours)}"):
+        target_folder(other, ours)
+    (folder / "target.json").write_text(json.dumps(theirs))  # a folder renamed or copied by hand
+    with pytest.raises(BenchsuiteError, match="another CPU or thread count"):
+        target_folder(tmp_path, ours)

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from ...errors import BenchsuiteError
+
 LOG_FILE = "tuning-log.jsonl"
 TARGET_FILE = "target.json"
 RECORDS_FILE = "database_tuning_record.json"
@@ -31,13 +33,35 @@ BUILD_TIMEOUT_S = 600.0
 MAX_ROUND = 32
 
 
-def target_folder(root, target_dict: dict, create: bool = True) -> Path:
-    """The database folder of one target under `root` (created, with the target written beside it)."""
+def target_name(target_dict: dict) -> str:
+    """The name of a target's database folder: kind, CPU, cores and a hash of the whole target."""
     text = json.dumps(target_dict, sort_keys=True)
     cpu = target_dict.get("mcpu") or target_dict.get("mtriple") or "generic"
-    name = f"{target_dict.get('kind', 'llvm')}-{cpu}-{target_dict.get('num-cores', 'x')}c-" \
+    return f"{target_dict.get('kind', 'llvm')}-{cpu}-{target_dict.get('num-cores', 'x')}c-" \
            f"{hashlib.sha1(text.encode()).hexdigest()[:10]}"
-    folder = Path(root) / name
+
+
+def target_folder(root, target_dict: dict, create: bool = True) -> Path:
+    """The database folder of one target under `root` (created, with the target written beside it). A
+    database tuned for another target is refused by name: `root` that is itself one target's database
+    (it holds target.json), or a folder whose target.json is not this target."""
+    text = json.dumps(target_dict, sort_keys=True)
+    for folder in (Path(root), Path(root) / target_name(target_dict)):
+        written = folder / TARGET_FILE
+        if written.is_file():
+            try:
+                theirs = json.loads(written.read_text())
+            except ValueError:
+                theirs = None
+            if theirs == target_dict:
+                return folder
+            raise BenchsuiteError(
+                f"{folder}: a TVM tuning database for target "
+                f"{target_name(theirs) if isinstance(theirs, dict) else '?'} ({written.read_text().strip()}), "
+                f"not this machine's {target_name(target_dict)} ({text}); "
+                "schedules tuned for another CPU or thread count are not used. Give database_dir the folder "
+                "that holds one database per target (default results/tvm-tuning), or tune this target anew")
+    folder = Path(root) / target_name(target_dict)
     if not create:
         return folder
     folder.mkdir(parents=True, exist_ok=True)
