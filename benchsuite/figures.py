@@ -73,6 +73,22 @@ def flop_ratio_marker(row: dict) -> dict:
     return {"FLOP ratio": row["flops_ratio"]} if row.get("flops_ratio") else {}
 
 
+def case_names(rows: list[dict]) -> list[str]:
+    """Axis names of one panel's verdict rows ({"model": .., knob: ..}): the model, then only the knobs that
+    tell that model's rows apart (a resolution as @224 or @640x480); rows without a model name the knobs
+    that differ between them (every knob of a lone row)."""
+    out = []
+    for row in rows:
+        same = [o for o in rows if o.get("model") == row.get("model")]
+        keys = [k for k in row if k != "model" and len({str(o.get(k)) for o in same}) > 1]
+        if not keys and "model" not in row:
+            keys = list(row)
+        knobs = ",".join(f"{k}={knob_value(row[k])}" for k in keys if k != "resolution")
+        size = f"@{row['resolution']}" if "resolution" in keys else ""
+        out.append(" ".join(x for x in (str(row.get("model", "")), knobs, size) if x))
+    return out
+
+
 def speed_bars(verdicts, markers, ylabel: str) -> dict | None:
     """Each verdict row's speed over its group's baseline with its 95% interval (bars: device x runner),
     and reference values as black markers (markers(row) -> {label: value}); a panel per scope."""
@@ -89,11 +105,9 @@ def speed_bars(verdicts, markers, ylabel: str) -> dict | None:
                                      ", ".join(f"{k}={val}" for k, val in s.items()
                                                if k not in ("device", "dtype", "runner", "metric", "resolution",
                                                             "batch_size", "threads"))) if x)
-        for r in v.rows:
-            knobs = {k: x for k, x in r["row"].items() if k != "model"}
-            case = " ".join([*([str(r["row"]["model"])] if "model" in r["row"] else []),
-                             ",".join(f"{k}={knob_value(x)}" for k, x in knobs.items())]).strip()
-            rows.append({"panel": f"{v.label} {panel}", "case": case,
+        for r, case in zip(v.rows, case_names([r["row"] for r in v.rows])):
+            full = ",".join(f"{k}={knob_value(x)}" for k, x in r["row"].items())
+            rows.append({"panel": f"{v.label} {panel}", "case": case, "full": full,
                          "series": series, "speed": r["speed_ratio"], "lo": r["speed_ratio_ci"][0],
                          "hi": r["speed_ratio_ci"][1], "verdict": v.verdict, "outcome": r.get("outcome", ""),
                          "latency_ms": r["latency_s"] * 1e3, "flops_ratio": r.get("flops_ratio"),
@@ -105,7 +119,7 @@ def speed_bars(verdicts, markers, ylabel: str) -> dict | None:
     sel = toggle()
     x = alt.X("case:N", title=None, sort=alt.EncodingSortField("order", op="min"),
               axis=alt.Axis(labelAngle=-30, labelLimit=260))
-    tip = [alt.Tooltip("series:N"), alt.Tooltip("case:N"), alt.Tooltip("speed:Q", format=".3f"),
+    tip = [alt.Tooltip("series:N"), alt.Tooltip("full:N", title="case"), alt.Tooltip("speed:Q", format=".3f"),
            alt.Tooltip("lo:Q", title="95% low", format=".3f"), alt.Tooltip("hi:Q", title="95% high", format=".3f"),
            alt.Tooltip("latency_ms:Q", title="latency ms", format=".3f"), alt.Tooltip("outcome:N"),
            alt.Tooltip("verdict:N"), alt.Tooltip("flops_ratio:Q", title="FLOP ratio", format=".2f")]
@@ -121,10 +135,11 @@ def speed_bars(verdicts, markers, ylabel: str) -> dict | None:
             y="ref:Q", shape=alt.Shape("reference:N"),
             tooltip=["reference:N", "case:N", alt.Tooltip("ref:Q", format=".2f")]))
     panels = [alt.layer(*layers, data=df).transform_filter(alt.datum.panel == p).properties(
-        title=p, width=max(150, 70 * df[df.panel == p].case.nunique()), height=200) for p in df.panel.unique()]
+        title=p, width=max(150, 56 * df[df.panel == p].case.nunique()), height=200) for p in df.panel.unique()]
+    columns = max(1, min(3, 1200 // max(150, 56 * int(df.groupby("panel").case.nunique().max()))))
     with warnings.catch_warnings():  # one legend selection shared by every panel is what is wanted here
         warnings.filterwarnings("ignore", "Automatically deduplicated selection parameter")
-        return as_spec(alt.concat(*panels, columns=3))
+        return as_spec(alt.concat(*panels, columns=columns))
 
 
 def breakdown(df, paper_rows: list[dict]) -> dict | None:

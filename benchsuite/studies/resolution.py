@@ -129,8 +129,10 @@ def latency_figure(df, by_knobs: bool = False) -> dict | None:
     sel = figures.toggle()
     base = alt.Chart(sub[["series", "metric", "pixels", "resolution", "value_ms", "ci_low_ms", "ci_high_ms", "n",
                           "exponent", "source"]]).encode(
-        x=alt.X("pixels:Q", scale=alt.Scale(type="log"), title="pixels (height x width)"),
-        color="series:N", opacity=figures.fade(sel))
+        x=alt.X("pixels:Q", scale=alt.Scale(type="log", nice=False), title="pixels (height x width)",
+                axis=alt.Axis(format="~s")),
+        color=alt.Color("series:N", scale=alt.Scale(scheme="tableau20"), legend=alt.Legend(labelLimit=420)),
+        opacity=figures.fade(sel))
     line = base.mark_line(point=True).encode(
         y=alt.Y("value_ms:Q", scale=alt.Scale(type="log"), title="latency (ms)"),
         tooltip=["series:N", "resolution:N", alt.Tooltip("value_ms:Q", title="ms", format=".3f"),
