@@ -11,6 +11,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from .cpuinfo import cpu_flags
+
 LIBRARIES = ("torch", "numpy", "scipy", "pandas", "onnxruntime", "onnx", "psutil",
              "pyRAPL", "nvidia-ml-py", "altair", "vl-convert-python")  # and each runner's own (Runner.libraries)
 
@@ -64,16 +66,6 @@ def cpu_model() -> str:
     if emulation(text):
         return f"emulated {platform.machine()} (qemu-user) on {_model(text)}"
     return _model(text)
-
-
-def cpu_flags() -> list[str]:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith(("flags", "Features")):
-                return line.split(":", 1)[1].split()
-    except OSError:
-        pass
-    return []
 
 
 def governor() -> str | None:

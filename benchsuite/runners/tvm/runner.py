@@ -50,7 +50,7 @@ def host_target(threads: int, mcpu: str = "auto") -> dict:
     that name implies differ from the ones /proc/cpuinfo lists (machine_mattr); a named mcpu is taken as is."""
     from tvm.target import Target, codegen
 
-    from ...env import cpu_flags
+    from ...cpuinfo import cpu_flags
 
     if mcpu != "auto":
         return {"kind": "llvm", "mcpu": mcpu, "num-cores": threads}
