@@ -58,6 +58,10 @@ def test_tune_then_run_then_resume(tmp_path, fake_device, small_workload, capsys
     assert (fwd["config.tasks_tuned"] == fwd["config.tasks"]).all() and (fwd["config.trials_tuned_here"] == 0).all()
     curve = df[df.metric == "tuned_kernel_time"]
     assert len(curve) == 2 and all(json.loads(c)[-1][0] == 2 for c in curve["config.convergence"])
+    from benchsuite.runners.tvm.tuning import SearchSettings
+
+    # the provenance names MetaSchedule's knobs that tuning used (the defaults here)
+    assert {c for c in fwd["config.search"]} == {json.dumps([SearchSettings().to_dict()], sort_keys=True)}
 
     assert main(["tune", "--device", str(dev), "--workload", str(wl), "--trials-per-task", "2"]) == 0
     assert "tuned 0 trials" in capsys.readouterr().out

@@ -71,3 +71,22 @@ def test_last_doubling_gain_says_whether_tuning_still_pays():
     assert last_doubling_gain([(16, 3.0), (32, 2.0), (64, 1.6)]) == pytest.approx(0.25)  # 2.0 -> 1.6
     assert last_doubling_gain([(16, 3.0), (32, 2.0), (48, 1.9), (64, 2.0 / 1.01)]) == pytest.approx(0.01)
     assert last_doubling_gain([(16, 3.0)]) is None and last_doubling_gain([(32, 2.0), (48, 1.0)]) is None
+
+
+def test_the_log_keeps_each_tuning_calls_search_settings_once(tmp_path):
+    a, b = _tasks(1, 1)
+    lean = {"population": 256, "genetic_iters": 2}
+    log = _log(tmp_path, [{"event": "finished", "task": a.key, "budget": 16, "settings": {"population": 512}},
+                          {"event": "finished", "task": a.key, "budget": 32, "settings": lean},
+                          {"event": "finished", "task": a.key, "budget": 64, "settings": lean},
+                          {"event": "finished", "task": b.key, "budget": 64}])  # written before settings were
+    assert log.settings == {a.key: [{"population": 512}, lean]}
+    log.append(event="finished", task=b.key, budget=128, settings=lean)
+    assert TuningLog(tmp_path).settings[b.key] == [lean] == log.settings[b.key]
+
+
+def test_round_size_follows_the_settings():
+    from benchsuite.runners.tvm.tuning import SearchSettings
+
+    assert round_size(64, SearchSettings(max_round=16).max_round) == 16 and round_size(8, 16) == 8
+    assert SearchSettings().to_dict()["population"] == 512  # MetaSchedule's own default

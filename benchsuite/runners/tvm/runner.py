@@ -307,7 +307,8 @@ def _schedule(mod, target_dict: dict, options: dict, case, device, measure_on="l
     config = {"tuning": prov["tuning"], "tuned": prov["tuning"] == "tuned", "trials_per_task": prov["trials_per_task"],
               "tasks": prov["tasks"], "tasks_tuned": prov["tasks_tuned"],
               "tasks_missed": ", ".join(prov["tasks_missed"]), "trials_tuned_here": sum(given.values()),
-              "target": json.dumps(target_dict), "database": prov["database"], "database_id": prov["database_id"]}
+              "target": json.dumps(target_dict), "database": prov["database"], "database_id": prov["database_id"],
+              "search": json.dumps(prov["search"], sort_keys=True)}  # MetaSchedule's knobs the tuning used
     one_shot = [{"metric": "tuning_time", "value": tuning_time, "message": message}]
     curve = tt.convergence(tasks, folder)
     gain = tt.last_doubling_gain(curve)

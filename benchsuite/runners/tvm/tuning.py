@@ -18,7 +18,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -132,6 +132,7 @@ class TuningLog:
         self.path = Path(folder) / LOG_FILE
         self.rounds: dict[str, list[tuple[int, float | None]]] = {}
         self.finished: dict[str, int] = {}
+        self.settings: dict[str, list[dict]] = {}  # per task, the search settings of each tuning call
         if self.path.exists():
             for line in self.path.read_text().splitlines():
                 try:
@@ -141,7 +142,12 @@ class TuningLog:
                 if e.get("event") == "round":
                     self.rounds.setdefault(e["task"], []).append((int(e["trials"]), e["best_s"]))
                 elif e.get("event") == "finished":
-                    self.finished[e["task"]] = max(self.finished.get(e["task"], 0), int(e["budget"]))
+                    self._finish(e)
+
+    def _finish(self, e: dict) -> None:
+        self.finished[e["task"]] = max(self.finished.get(e["task"], 0), int(e["budget"]))
+        if e.get("settings") and e["settings"] not in self.settings.get(e["task"], []):
+            self.settings.setdefault(e["task"], []).append(e["settings"])
 
     def append(self, **entry) -> None:
         with self.path.open("a") as f:
@@ -149,7 +155,7 @@ class TuningLog:
         if entry["event"] == "round":
             self.rounds.setdefault(entry["task"], []).append((entry["trials"], entry["best_s"]))
         else:
-            self.finished[entry["task"]] = max(self.finished.get(entry["task"], 0), entry["budget"])
+            self._finish(entry)
 
     def trials(self, key: str) -> int:
         return max((t for t, _ in self.rounds.get(key, [])), default=0)
@@ -168,8 +174,26 @@ def remaining(tasks: list[Task], log: TuningLog, trials_per_task: int) -> dict[s
     return {t.key: trials_per_task - log.done_to(t.key) for t in tasks if log.done_to(t.key) < trials_per_task}
 
 
-def round_size(trials: int) -> int:
-    return max(1, min(trials, MAX_ROUND))
+def round_size(trials: int, max_round: int = MAX_ROUND) -> int:
+    return max(1, min(trials, max_round))
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """The MetaSchedule knobs a tuning call uses (its provenance records them). The defaults are
+    MetaSchedule's own, but for the round size (MAX_ROUND)."""
+    population: int = 512         # evolutionary search: schedules per generation
+    genetic_iters: int = 4        # generations per round
+    max_round: int = MAX_ROUND    # candidates built and measured per round
+    cost_model: str = "xgb"       # "xgb" or "random"
+    builder_workers: int | None = None  # processes building candidates (None: one per core)
+    number: int = 3               # the runner's evaluator: calls per measurement,
+    repeat: int = 1               # measurements per candidate,
+    min_repeat_ms: int = 100      # and the least time one measurement lasts
+    seed: int = -1                # the search's random state (-1: MetaSchedule picks one)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 def build_candidate(mod, target, _params):
@@ -217,7 +241,7 @@ def missing_dependency() -> str | None:
 
 def tune(tasks: list[Task], target, folder: Path, trials_per_task: int, *, threads: int, measure_on="local",
          export: Callable | None = None, on_round=lambda task, trials, best: None,
-         should_stop=lambda: False) -> dict[str, int]:
+         should_stop=lambda: False, settings: SearchSettings = SearchSettings()) -> dict[str, int]:
     """Tune each task that lacks trials up to `trials_per_task`, one task at a time, into `folder`'s
     database. `measure_on` is "local" or a RemoteSpec (candidates measured on the board through its
     tracker); `export` links candidates here (a cross compiler) instead of on the board; `on_round`
@@ -234,13 +258,17 @@ def tune(tasks: list[Task], target, folder: Path, trials_per_task: int, *, threa
         return {}
     os.environ["TVM_NUM_THREADS"] = str(threads)  # the runner's measuring processes inherit it
     builder = ms.builder.LocalBuilder(f_build=build_candidate, timeout_sec=BUILD_TIMEOUT_S,
+                                      max_workers=settings.builder_workers,
                                       **({"f_export": export} if export else {}))
+    evaluator = ms.runner.EvaluatorConfig(number=settings.number, repeat=settings.repeat,
+                                          min_repeat_ms=settings.min_repeat_ms)
     if measure_on == "local":
-        runner = ms.runner.LocalRunner()
+        runner = ms.runner.LocalRunner(evaluator_config=evaluator)
     else:
         runner = ms.runner.RPCRunner(
             ms.runner.RPCConfig(measure_on.tracker_host, measure_on.tracker_port, measure_on.key,
-                                session_timeout_sec=int(measure_on.session_timeout_s)), max_workers=1)
+                                session_timeout_sec=int(measure_on.session_timeout_s)),
+            evaluator_config=evaluator, max_workers=1)
     database = ms.database.JSONDatabase(work_dir=str(folder))
     given = {}
     logger = _log_to(folder)
@@ -253,16 +281,21 @@ def tune(tasks: list[Task], target, folder: Path, trials_per_task: int, *, threa
             continue
         # the context built here rather than by MetaSchedule's helper, whose logging set-up fails on a logger
         # that already has an unnamed handler (met under pytest) and prints every trial to stdout
+        search = ms.search_strategy.EvolutionarySearch(population_size=settings.population,
+                                                       genetic_num_iters=settings.genetic_iters)
         contexts = [ms.TuneContext(mod=task.extracted.dispatched[0], target=task.extracted.target,
-                                   space_generator="post-order-apply", search_strategy="evolutionary",
-                                   task_name=task.name, logger=logger, num_threads=threads).clone()]
+                                   space_generator="post-order-apply", search_strategy=search,
+                                   task_name=task.name, logger=logger, num_threads=threads,
+                                   rand_state=settings.seed).clone()]
         weights = [float(task.weight)]
         ms.tune_tasks(tasks=contexts, task_weights=weights, work_dir=str(folder), max_trials_global=trials,
-                      max_trials_per_task=trials, num_trials_per_iter=round_size(trials), builder=builder,
-                      runner=runner, database=database, task_scheduler="round-robin",
+                      max_trials_per_task=trials, num_trials_per_iter=round_size(trials, settings.max_round),
+                      builder=builder, runner=runner, database=database, task_scheduler="round-robin",
+                      cost_model=settings.cost_model,
                       measure_callbacks=[*ms.measure_callback.MeasureCallback.create("default"),
                                          _callback(log, task, on_round)])
-        log.append(event="finished", task=task.key, budget=trials_per_task, time=time.time())
+        log.append(event="finished", task=task.key, budget=trials_per_task, time=time.time(),
+                   settings=settings.to_dict())
         given[task.key] = trials
     return given
 
@@ -302,8 +335,10 @@ def provenance(tasks: list[Task], target, folder: Path) -> dict:
     log = TuningLog(folder)
     trials = min((log.done_to(t.key) for t in found), default=0)
     state = "untuned" if not found else "partial" if missed else "tuned"
+    settings = [x for t in found for x in log.settings.get(t.key, [])]
     return {"tuning": state, "tasks": len(tasks), "tasks_tuned": len(found), "tasks_missed": missed,
-            "trials_per_task": trials, "database": str(folder), "database_id": database_id(folder)}
+            "trials_per_task": trials, "database": str(folder), "database_id": database_id(folder),
+            "search": [json.loads(x) for x in sorted({json.dumps(x, sort_keys=True) for x in settings})]}
 
 
 def last_doubling_gain(curve: list[tuple[int, float]]) -> float | None:
