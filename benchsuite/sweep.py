@@ -78,7 +78,7 @@ def expand(workload: WorkloadSpec, device: DeviceSpec, *, runners=None, quick: b
     q = workload.quick if quick else {}
     metrics = tuple(q.get("metrics", workload.metrics))
     batches = device.batch_sizes or q.get("batch_sizes", workload.batch_sizes)
-    resolutions = [None if r == "default" else r for r in q.get("resolutions", workload.resolutions)]
+    resolutions = q.get("resolutions", workload.resolutions)  # InputSize, or None: the model's own
     dtypes = q.get("dtypes", workload.dtypes)
     where = q.get("where")
     cases = []

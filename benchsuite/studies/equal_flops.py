@@ -153,7 +153,7 @@ def speed_markers(row: dict) -> dict:
     return out
 
 
-def _paper_text(r: dict) -> str:
+def paper_text(r: dict) -> str:
     paper = r.get("paper") or {}
     return (" ".join(f"{d} x{v:.2f}" for d, v in paper.items()) or "-") if r.get("paper_row") else "not in Table 8"
 
@@ -175,7 +175,7 @@ class EqualFlopsStudy(Study):
         flops = f"FLOPs x{r['flops_ratio']:.2f}" if r.get("flops_ratio") else "FLOPs -"
         return (f"{label:34s} {r['latency_s'] * 1e3:9.3f} ms = x{r['latency_ratio']:.2f} [{lo:.2f}, {hi:.2f}] of "
                 f"ShuffleNet V2's {r['baseline_latency_s'] * 1e3:.3f} ms  speed x{r['speed_ratio']:.2f}  "
-                f"paper speed: {_paper_text(r):22s} {flops:12s} {r['outcome']}")
+                f"paper speed: {paper_text(r):22s} {flops:12s} {r['outcome']}")
 
     def headline(self, verdict) -> tuple[str, str]:
         if not verdict.rows:
@@ -183,7 +183,7 @@ class EqualFlopsStudy(Study):
         r = min(verdict.rows, key=lambda x: x["latency_ratio"])  # the closest rival
         lo, hi = r["latency_ratio_ci"]
         return (f"{verdict.scope['tier']}: closest {r['row']['model']} x{r['latency_ratio']:.2f} [{lo:.2f}, {hi:.2f}] "
-                "of ShuffleNet V2's latency", f"Table 8: {r['row']['model']} speed {_paper_text(r)} of ShuffleNet V2's")
+                "of ShuffleNet V2's latency", f"Table 8: {r['row']['model']} speed {paper_text(r)} of ShuffleNet V2's")
 
     def figures(self, df, verdicts):
         from .. import figures

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..input_size import parse_input_size
 from .base import LATENCY, Verdict, WorkloadInfo, reference_rows, scope_of
-from .equal_flops import EqualFlopsStudy, TierClaim, speed_markers, table8_row, tier_verdicts
+from .equal_flops import EqualFlopsStudy, TierClaim, paper_text, speed_markers, table8_row, tier_verdicts
 from .resolution import latency_figure, pixel_fits
 
 REFERENCE = "shufflenetv2_input_sizes.csv"
@@ -130,10 +130,9 @@ class InputSizesStudy(EqualFlopsStudy):
             return "", ""
         r = min(verdict.rows, key=lambda x: x["latency_ratio"])  # the closest rival at any size
         lo, hi = r["latency_ratio_ci"]
-        paper = " ".join(f"{d} x{v:.2f}" for d, v in (r.get("paper") or {}).items()) or "-"
         return (f"{verdict.scope['tier']}: closest {r['row']['model']} @{r['row']['resolution']} "
                 f"x{r['latency_ratio']:.2f} [{lo:.2f}, {hi:.2f}] of ShuffleNet V2's latency",
-                f"paper: speed {paper} of ShuffleNet V2's")
+                f"paper: speed {paper_text(r)} of ShuffleNet V2's")
 
     def figures(self, df, verdicts):
         from .. import figures

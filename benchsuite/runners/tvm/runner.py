@@ -32,6 +32,9 @@ INFERENCE_ONLY = inference_only("the TVM runner compiles inference graphs only: 
 _FLAG_TO_LLVM = {"sse4_1": "sse4.1", "sse4_2": "sse4.2", "avx_vnni": "avxvnni", "amx_tile": "amx-tile",
                  "amx_int8": "amx-int8", "amx_bf16": "amx-bf16", "amx_fp16": "amx-fp16"}
 _VECTOR = ("avx", "amx", "fma", "f16c")  # the features that decide which instructions a kernel compiles to
+# CPU names whose features together cover the vector extensions LLVM can target on x86 (to know which
+# /proc/cpuinfo flags are LLVM features at all)
+_FEATURE_RICH = ("graniterapids", "sapphirerapids", "znver5", "znver4", "arrowlake", "diamondrapids")
 
 
 def machine_mattr(cpu_features, machine_flags, known) -> list[str]:
@@ -62,10 +65,6 @@ def host_target(threads: int, mcpu: str = "auto") -> dict:
     mattr = machine_mattr(features(cpu), cpu_flags(), known)
     return {"kind": "llvm", "mcpu": cpu, **({"mattr": mattr} if mattr else {}), "num-cores": threads}
 
-
-# CPU names whose features together cover the vector extensions LLVM can target on x86 (to know which
-# /proc/cpuinfo flags are LLVM features at all)
-_FEATURE_RICH = ("graniterapids", "sapphirerapids", "znver5", "znver4", "arrowlake", "diamondrapids")
 
 
 class TVMRunner(Runner):
