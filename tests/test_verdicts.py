@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from benchsuite.records import make_record
+from benchsuite.replicates import ratio_interval
 from benchsuite.sweep import Case
-from benchsuite.studies.base import ratio_interval
 from benchsuite.studies.guidelines import GUIDELINES, paper_ratios
 from benchsuite.results.verdicts import compute as compute_for, format_verdicts
 
@@ -39,11 +39,13 @@ G1_ROWS = [(128, 128), (90, 180), (52, 312), (36, 432)]
 
 
 def _g1_records(medians, spread=0.005, with_samples=True):
+    """G1's rows as one group's records. Seeds from 10: the draws of seeds 0 and 1 happen to differ by a third
+    of their sd in the median of their round-by-round ratios (how the studies judge rows of one group)."""
     samples, records = {}, []
     for i, ((c1, c2), med) in enumerate(zip(G1_ROWS, medians)):
         case = _case("g1_block_stack", {"c1": c1, "c2": c2, "multiplier": 1}, [("paper_set", "gpu")], ("c1", "c2"),
                      workload="g1w")
-        records.append(_measure(case, med, spread, samples, i, with_samples=with_samples))
+        records.append(_measure(case, med, spread, samples, i + 10, with_samples=with_samples))
     return records, samples
 
 
@@ -57,7 +59,7 @@ def test_g1_holds_when_every_row_is_slower():
     assert [r["outcome"] for r in v.rows] == ["baseline", "slower", "slower", "slower"]
     r = v.rows[1]
     assert r["speed_ratio"] == pytest.approx(1 / 1.1, rel=0.01) and r["speed_ratio_ci"][1] < 1
-    assert r["interval"].startswith("bootstrap within one process")
+    assert r["interval"].startswith("paired round by round within one process")
     assert r["paper_speed_ratio"] == {"gpu": pytest.approx(1296 / 1480)}
 
 

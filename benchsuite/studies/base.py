@@ -78,20 +78,27 @@ def reference_rows(name: str) -> list[dict]:
     return list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
 
 
-def ratio_interval(a, b, rng, conf: float = CONFIDENCE) -> tuple[float, float, float]:
-    """Median ratio a/b and its interval (95% unless said) from the hierarchical bootstrap (replicates.py);
-    a and b are raw samples, flat (one process) or per process."""
-    return replicates.ratio_interval(a, b, rng, conf)
+def same_processes(row: dict, base: dict) -> bool:
+    """Were two records' rows measured interleaved in the same worker processes (one run, one group)?"""
+    return bool(row.get("group_id")) and (row["run_id"], row["group_id"]) == (base["run_id"], base.get("group_id"))
 
 
 def sample_ratio(row: dict, base: dict, samples, rng, conf: float = CONFIDENCE) -> tuple[float, float, float, str]:
+    """Latency ratio row / base and its interval (95% unless said) from the raw samples (replicates.py):
+    round by round where both rows were interleaved in the same processes, else the hierarchical bootstrap."""
     sa = samples.get((row["run_id"], row["case_id"], row["metric"]))
     sb = samples.get((base["run_id"], base["case_id"], base["metric"]))
     if sa and sb:
-        k = min(len(replicates.processes(sa)), len(replicates.processes(sb)))
-        how = f"bootstrap over {k} processes" if k > 1 else "bootstrap within one process (no run-to-run noise)"
+        ka, kb = len(replicates.processes(sa)), len(replicates.processes(sb))
+        paired = same_processes(row, base) and ka == kb
+        k = min(ka, kb)
+        if paired:
+            how = (f"paired round by round in each of {k} processes, t interval over processes" if k > 1 else
+                   "paired round by round within one process (no run-to-run noise)")
+        else:
+            how = f"bootstrap over {k} processes" if k > 1 else "bootstrap within one process (no run-to-run noise)"
         level = "" if conf == CONFIDENCE else f" at {conf:.2%} (alpha spent over a sequential design's looks)"
-        return (*ratio_interval(sa, sb, rng, conf), how + level)
+        return (*replicates.ratio_interval(sa, sb, rng, conf, rounds=paired), how + level)
     # conservative: the extreme ratios the two medians' CIs allow
     return (row["value"] / base["value"], row["ci_low"] / base["ci_high"], row["ci_high"] / base["ci_low"],
             "ci-bounds")
