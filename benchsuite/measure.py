@@ -3,7 +3,9 @@
 A *series* is one (case, metric) pair. A sample of a series is the mean time of `number`
 back-to-back calls, `number` calibrated so a sample lasts at least `min_sample_s` (far above
 timer resolution and loop overhead). Series of one comparison group are sampled round-robin,
-in a fresh random order each round, so drift of a shared machine hits all of them alike.
+in a fresh random order each round, so drift of a shared machine hits all of them alike. Sample i of
+every series is taken in round i (a series that stops drops out; none skips a round): rows of a group
+are judged round by round on that alignment (replicates.round_ratios).
 Sampling stops when the 95% CI of the median is within `target_precision` of it, or at
 `max_samples`, or when the series has used `max_time_s`.
 """

@@ -86,6 +86,30 @@ def test_interleaving_alternates_series():
     assert all(len(s.samples) == 20 for s in series)
 
 
+def test_sample_i_of_every_series_is_taken_in_round_i():
+    """What judging rows round by round stands on (replicates.round_ratios): series that stop at different
+    times (here after 5, 9 and 20 samples) keep their first samples aligned with the others' rounds."""
+    current = {"round": 0}
+    taken: dict[str, list[int]] = {k: [] for k in "abc"}
+    limits = {"a": 5, "b": 9, "c": 20}
+
+    def run(k):
+        taken[k].append(current["round"])
+        if len(taken[k]) - 2 >= limits[k]:  # stop each series at its own count, as convergence would
+            by_key[k].done = True
+
+    def on_round(r):
+        current["round"] = r
+
+    timing = Timing(warmup_s=0.0, min_sample_s=1e-9, target_precision=1e-9, min_samples=3, max_samples=20)
+    series = [Series((k, "m"), Timed(run=lambda k=k: run(k))) for k in "abc"]
+    by_key = {s.key[0]: s for s in series}
+    measure_interleaved(series, timing, on_round=on_round)
+    for s in series:
+        k = s.key[0]
+        assert len(s.samples) == limits[k] and taken[k][2:] == list(range(limits[k]))  # 2 warm-up calls first
+
+
 def test_failing_series_does_not_stop_others():
     timing = Timing(warmup_s=0.0, min_sample_s=1e-9, target_precision=1.0, min_samples=3)
     calls = {"n": 0}
