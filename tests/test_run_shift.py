@@ -7,7 +7,7 @@ import numpy as np
 from benchsuite.records import make_record
 from benchsuite.results.compare import format_comparison, regress
 from benchsuite.results.run import Run, RunMeta
-from benchsuite.results.run_shift import judge_residual, judge_shift, split
+from benchsuite.results.run_shift import judge_group, judge_residual, judge_shift, split
 from benchsuite.results.store import History
 from benchsuite.sweep import Case
 
@@ -79,3 +79,70 @@ def test_false_alarm_rates_of_both_levels_stay_at_alpha_under_run_level_noise():
             cases += 1
     print(f"run-shift false alarms {shift_alarms / trials:.3f}, case false alarms {case_alarms / cases:.4f}")
     assert shift_alarms / trials <= 1.5 * alpha and case_alarms / cases <= 1.5 * alpha  # stated tolerance: 1.5 alpha
+
+
+# Eight comparison groups of four rows each (c1 varies within a group, c2 tells the groups apart): a group's
+# rows share their worker processes, so a run moves each group by its own amount on top of the run's shift.
+GROUPS = 8
+GROUPED = [Case("w", "cpu", "torch_eager", "g1_block_stack", (("c1", 8 * (i + 1)), ("c2", 8 * (g + 1))), (), 1, 16,
+                "float32", 1, ("latency_forward",), ("c1",)) for g in range(GROUPS) for i in range(4)]
+
+
+def _grouped_run(i: int, rng, extra: dict | None = None, group_extra: dict | None = None) -> Run:
+    """Run shift sd 3%, each group's process state sd 4% beyond it, each case 0.5%: as G1 quick measures."""
+    run_id = f"2026-12-01T01:{i:02d}-run"
+    shift, per_group = rng.normal(0, 0.03), {g: rng.normal(0, 0.04) for g in range(GROUPS)}
+    records = []
+    for j, c in enumerate(GROUPED):
+        g = j // 4
+        value = 1e-3 * (1 + j) * math.exp(shift + per_group[g] + rng.normal(0, 0.005))
+        value *= (extra or {}).get(c.case_id, 1.0) * (group_extra or {}).get(g, 1.0)
+        records.append(make_record(c, "latency_forward", run_id=run_id, value=value, n=20, ci_low=value * 0.99,
+                                   ci_high=value * 1.01))
+    meta = RunMeta.from_dict({"run_id": run_id, "device": "cpu", "workload": "w", "status": "complete",
+                              "started": run_id, "environment": {"machine_id": "m", "libraries": {}}})
+    return Run(run_id, meta, records, {})
+
+
+def test_one_case_slower_stands_out_of_its_group_and_a_whole_group_is_one_group_shift(tmp_path):
+    """Judged beyond its run's shift only, a case carries its group's 4% process state: a 10% change is lost
+    in it. Beyond its group's shift too, the one slow case is the only one flagged; a whole group made 20%
+    slower (beyond what its 4% state hides at alpha 1%) is one group shift, not four case regressions."""
+    assert len({c.group_id for c in GROUPED}) == GROUPS
+    rng = np.random.default_rng(2)
+    runs = [_grouped_run(i, rng) for i in range(10)]
+    slow = GROUPED[5].case_id
+    out = regress(_history(tmp_path, runs + [_grouped_run(10, rng, extra={slow: 1.10})]), "w", "cpu", window=10)
+    assert [c.case_id for c in out.changes if c.outcome == "slower"] == [slow]
+    assert len(out.group_shifts) == GROUPS and not [g for g in out.group_shifts if g.outcome != "not significant"]
+    assert "beyond the run's shift and its group's" in next(c.method for c in out.changes if c.case_id == slow)
+    out = regress(_history(tmp_path / "g", runs + [_grouped_run(11, rng, group_extra={2: 1.20})]), "w", "cpu",
+                  window=10)
+    (g,) = [g for g in out.group_shifts if g.outcome != "not significant"]
+    assert g.outcome == "slower" and g.cases == 4 and 1.12 < g.ratio < 1.28 and "c2=24" in g.label
+    assert g in out.shifted and not out.regressions
+    assert "group shift: the 4 cases of g1_block_stack(c2=24)" in format_comparison(out)
+
+
+def test_false_alarm_rates_of_the_group_and_case_levels_stay_at_alpha():
+    """A/A on constructed grouped runs, alpha 0.05 and no minimum effect: false alarms of the group shifts
+    and of the cases beyond them stay within 1.5 alpha per direction, the tolerance of the two-level test."""
+    rng = np.random.default_rng(11)
+    alpha, trials = 0.05, 300
+    keys = [(c.case_id, "latency_forward") for c in GROUPED]
+    groups = {k: j // 4 for j, k in enumerate(keys)}
+    group_alarms = groups_judged = case_alarms = cases = 0
+    for _ in range(trials):
+        medians = []
+        for _ in range(9):
+            shift, per_group = rng.normal(0, 0.03), rng.normal(0, 0.04, GROUPS)
+            medians.append({k: 1e-3 * math.exp(shift + per_group[groups[k]] + rng.normal(0, 0.005)) for k in keys})
+        parts = split(medians[:-1], medians[-1], groups)
+        for g in range(GROUPS):
+            group_alarms += judge_group(parts, g, alpha, 0.0)[0] == "slower"
+            groups_judged += 1
+        for k in keys:
+            case_alarms += judge_residual(parts, k, alpha, 0.0)[0] == "slower"
+            cases += 1
+    print(f"group-shift false alarms {group_alarms / groups_judged:.3f}, case false alarms {case_alarms / cases:.4f}")
+    assert group_alarms / groups_judged <= 1.5 * alpha and case_alarms / cases <= 1.5 * alpha

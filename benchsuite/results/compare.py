@@ -32,7 +32,7 @@ from ..errors import BenchsuiteError
 from ..metrics import TIMING_METRICS
 from ..replicates import pooled, prediction_outcome, processes
 from .run import Run, sample_key
-from .run_shift import judge_residual, judge_shift, split
+from .run_shift import judge_group, judge_residual, judge_shift, split
 
 ALPHA = 0.01
 MIN_EFFECT = 0.05             # with process replicates, or against the history's spread
@@ -67,6 +67,18 @@ class RunShift:
 
 
 @dataclass
+class GroupShift:
+    """The cases of one comparison group (measured in the same worker processes) moved together beyond their
+    run's shift, judged against that group's earlier shifts."""
+    runner: str
+    label: str            # the group's first case, less the knobs its rows differ by
+    ratio: float
+    outcome: str          # slower / faster / not significant
+    cases: int
+    history: int
+
+
+@dataclass
 class Comparison:
     base: str
     candidate: str
@@ -75,11 +87,13 @@ class Comparison:
     code_changed: int = 0  # joined cases whose model or runner code differs between the two sides
     notes: list[str] = field(default_factory=list)
     shifts: list[RunShift] = field(default_factory=list)  # regress: the run-wide level, per runner
+    group_shifts: list[GroupShift] = field(default_factory=list)  # regress: groups beyond their run's shift
 
     @property
-    def shifted(self) -> list[RunShift]:
-        """Run shifts that are slower beyond the history of run shifts (a regression of the whole run)."""
-        return [s for s in self.shifts if s.outcome == "slower"]
+    def shifted(self) -> list:
+        """Run and group shifts slower beyond the history of such shifts (a regression of a whole run, or of
+        every case of one group)."""
+        return [s for s in [*self.shifts, *self.group_shifts] if s.outcome == "slower"]
 
     @property
     def regressions(self) -> list[CaseChange]:
@@ -119,6 +133,16 @@ def env_differences(base_env: dict, cand_env: dict) -> list[str]:
 def _label(r: dict) -> str:
     knobs = ",".join(f"{k}={v}" for k, v in {**r["params"], **r["tags"]}.items())
     return f"{r['model']}({knobs}) b{r['batch_size']} r{r['resolution']} {r['runner']} t{r['threads']} {r['metric']}"
+
+
+def _group_label(records: list[dict]) -> str:
+    """A group named by what its cases share: the knobs its rows differ by left out."""
+    r = records[0]
+    knobs = {**r["params"], **r["tags"]}
+    shared = ",".join(f"{k}={v}" for k, v in knobs.items() if all({**o["params"], **o["tags"]}.get(k) == v
+                                                                  for o in records))
+    models = "/".join(dict.fromkeys(o["model"] for o in records))
+    return f"{models}({shared}) b{r['batch_size']} r{r['resolution']} t{r['threads']} {r['metric']}"
 
 
 def classify(base, cand, alpha: float = ALPHA, min_effect: float | None = None) -> tuple[float, float, str, str]:
@@ -187,6 +211,14 @@ def format_comparison(cmp: Comparison) -> str:
         else:
             lines.append(f"  run shift: runner {s.runner} x{s.ratio:.3f} over {s.cases} cases, within the spread "
                          f"of {s.history} earlier runs' shifts")
+    for g in cmp.group_shifts:
+        if g.outcome in ("slower", "faster"):
+            lines.append(f"  group shift: the {g.cases} cases of {g.label} ({g.runner}) are x{g.ratio:.3f} "
+                         f"({abs(g.ratio - 1) * 100:.1f}% {g.outcome}) beyond the run's shift, beyond the spread of "
+                         f"{g.history} earlier runs' shifts of that group")
+    quiet = sum(g.outcome not in ("slower", "faster") for g in cmp.group_shifts)
+    if quiet:
+        lines.append(f"  group shifts: {quiet} group(s) within the spread of their earlier shifts")
     for c in cmp.changes:
         p = f"p={c.p_value:.2g}" if c.p_value is not None else "history"
         beyond = f" (x{c.beyond_shift:.3f} beyond the run's shift)" if c.beyond_shift is not None else ""
@@ -240,12 +272,20 @@ def regress(history, workload: str, device: str, window: int = 5, force: bool = 
     for key in sorted(spread):
         by_runner.setdefault(cand_timed[key]["runner"], []).append(key)
     for runner, keys in sorted(by_runner.items()):
+        group_of = {k: (cand_timed[k].get("group_id"), k[1]) if cand_timed[k].get("group_id") else None
+                    for k in keys}
         parts = split([{k: run[k]["value"] for k in keys if k in run} for run in per_run],
-                      {k: cand_timed[k]["value"] for k in keys})
+                      {k: cand_timed[k]["value"] for k in keys}, group_of)
         if parts is not None:
             shift_outcome, shift_ratio = judge_shift(parts, alpha, effect)
             out.shifts.append(RunShift(runner, shift_ratio, shift_outcome, len(keys), len(parts.history_shifts),
                                        env_differences(earlier[0].environment, cand.environment)))
+            for group in sorted(parts.group_shifts, key=str):
+                judged = judge_group(parts, group, alpha, effect)
+                if judged is not None:
+                    members = [cand_timed[k] for k in keys if group_of[k] == group]
+                    out.group_shifts.append(GroupShift(runner, _group_label(members), judged[1], judged[0],
+                                                       len(members), len(parts.history_group_shifts[group])))
         for key in keys:
             rec = cand_timed[key]
             gmean = float(np.exp(np.mean(np.log(medians[key]))))
@@ -255,7 +295,9 @@ def regress(history, workload: str, device: str, window: int = 5, force: bool = 
             else:
                 outcome, beyond = judge_residual(parts, key, alpha, effect)
                 ratio = rec["value"] / gmean
-                method = f"beyond the run's shift, against the history of {len(parts.history_residuals[key])} runs"
+                grouped = " and its group's" if group_of[key] in parts.group_shifts else ""
+                method = (f"beyond the run's shift{grouped}, against the history of "
+                          f"{len(parts.history_residuals[key])} runs")
             out.changes.append(CaseChange(key[0], key[1], _label(rec), gmean, rec["value"], ratio, None, outcome,
                                           method, beyond))
     rest = set(medians) & set(cand_timed) - spread
