@@ -7,8 +7,9 @@ looks included), whatever else loads the machine staying, plus with `--load neig
 one process that alternates 1 s of single-threaded 512x512 float64 matrix products with 1 s of sleep (a
 nightly box's neighbour on one of the two cores, duty 50%). It then prints:
 - `compare` on consecutive pairs (run i vs i+1): the share of case comparisons flagged (slower or faster);
-- `regress` as the nightly uses it: each run from the (window+1)-th on against the runs before it, at both
-  levels: run shifts flagged (per runner and run) and cases flagged beyond their run's shift;
+- `regress` as the nightly uses it: each run from the (window+1)-th on against the runs before it, at each
+  level: run shifts flagged (per runner and run), group shifts flagged (per comparison group) and cases
+  flagged beyond both;
 - detection: the newest run made 10% slower as a whole (samples and medians scaled: a real measured noise
   floor under a known effect): is it reported as a run shift, and how many cases are flagged one by one;
   and one case made 10% slower: the share of trials in which that case is flagged;
@@ -141,17 +142,22 @@ def main() -> int:
     rows.append(("compare A/A (consecutive pairs)", len(pairs), sum(f for f, _, _ in aa), sum(n for _, _, n in aa)))
     rows.append(("compare, candidate 10% slower", len(pairs), sum(s for _, s, _ in det), sum(n for _, _, n in det)))
     reg, regdet, shift_aa, shift_det, one = [], [], [0, 0], [0, 0], [0, 0]
+    group_aa, group_det = [0, 0], [0, 0]
     for i in range(args.window, len(runs)):
         hist = _History(runs[i - args.window:i + 1])
         r = regress_history(hist, args.workload, args.device, args.window)
         reg.append(_flagged(r))
         shift_aa[0] += sum(s.outcome != "not significant" for s in r.shifts)
         shift_aa[1] += len(r.shifts)
+        group_aa[0] += sum(g.outcome != "not significant" for g in r.group_shifts)
+        group_aa[1] += len(r.group_shifts)
         hist = _History(runs[i - args.window:i] + [_slowed(runs[i], 1.10)])
         r = regress_history(hist, args.workload, args.device, args.window)
         regdet.append(_flagged(r))
         shift_det[0] += sum(s.outcome == "slower" for s in r.shifts)
         shift_det[1] += len(r.shifts)
+        group_det[0] += sum(g.outcome == "slower" for g in r.group_shifts)
+        group_det[1] += len(r.group_shifts)
         timed = [(c.case_id, c.metric) for c in r.changes]
         for key in timed[:: max(1, len(timed) // 4)]:  # a few cases in turn, one slowed at a time
             hist = _History(runs[i - args.window:i] + [_one_slower(runs[i], key, 1.10)])
@@ -161,9 +167,11 @@ def main() -> int:
     rows.append((f"regress A/A cases (window {args.window})", len(reg), sum(f for f, _, _ in reg),
                  sum(n for _, _, n in reg)))
     rows.append(("regress A/A run shifts", len(reg), shift_aa[0], shift_aa[1]))
+    rows.append(("regress A/A group shifts", len(reg), group_aa[0], group_aa[1]))
     rows.append(("regress, newest run 10% slower: cases", len(regdet), sum(s for _, s, _ in regdet),
                  sum(n for _, _, n in regdet)))
     rows.append(("regress, newest run 10% slower: shifts", len(regdet), shift_det[0], shift_det[1]))
+    rows.append(("regress, newest run 10% slower: group shifts", len(regdet), group_det[0], group_det[1]))
     rows.append(("regress, one case 10% slower: detected", one[1], one[0], one[1]))
     print(f"{'comparison':40s} {'pairs':>5s} {'flagged':>8s} {'cases':>6s} {'share':>7s}")
     for name, n, flagged, cases in rows:
