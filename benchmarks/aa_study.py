@@ -173,9 +173,9 @@ def main() -> int:
     rows.append(("regress, newest run 10% slower: shifts", len(regdet), shift_det[0], shift_det[1]))
     rows.append(("regress, newest run 10% slower: group shifts", len(regdet), group_det[0], group_det[1]))
     rows.append(("regress, one case 10% slower: detected", one[1], one[0], one[1]))
-    print(f"{'comparison':40s} {'pairs':>5s} {'flagged':>8s} {'cases':>6s} {'share':>7s}")
+    print(f"{'comparison':46s} {'pairs':>5s} {'flagged':>8s} {'cases':>6s} {'share':>7s}")
     for name, n, flagged, cases in rows:
-        print(f"{name:40s} {n:5d} {flagged:8d} {cases:6d} {flagged / max(cases, 1):7.1%}")
+        print(f"{name:46s} {n:5d} {flagged:8d} {cases:6d} {flagged / max(cases, 1):7.1%}")
 
     for margin in (None, 0.0):
         per_group: dict[tuple, list[str]] = {}
