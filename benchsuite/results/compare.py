@@ -71,7 +71,7 @@ class GroupShift:
     """The cases of one comparison group (measured in the same worker processes) moved together beyond their
     run's shift, judged against that group's earlier shifts."""
     runner: str
-    label: str            # the group's first case, less the knobs its rows differ by
+    label: str            # what the group's cases share (the knobs its rows differ by left out)
     ratio: float
     outcome: str          # slower / faster / not significant
     cases: int
@@ -221,7 +221,8 @@ def format_comparison(cmp: Comparison) -> str:
         lines.append(f"  group shifts: {quiet} group(s) within the spread of their earlier shifts")
     for c in cmp.changes:
         p = f"p={c.p_value:.2g}" if c.p_value is not None else "history"
-        beyond = f" (x{c.beyond_shift:.3f} beyond the run's shift)" if c.beyond_shift is not None else ""
+        whose = "the run's shift and its group's" if "its group's" in c.method else "the run's shift"
+        beyond = f" (x{c.beyond_shift:.3f} beyond {whose})" if c.beyond_shift is not None else ""
         lines.append(f"  {c.outcome:16s} x{c.ratio:.3f}  {p:9s} {c.base_median * 1e3:.4g} -> "
                      f"{c.cand_median * 1e3:.4g} ms  {c.label}{beyond}")
     n_slow = len(cmp.regressions)
