@@ -79,7 +79,10 @@ def reference_rows(name: str) -> list[dict]:
 
 
 def same_processes(row: dict, base: dict) -> bool:
-    """Were two records' rows measured interleaved in the same worker processes (one run, one group)?"""
+    """Were two records' rows measured interleaved in the same worker processes (one run, one group)? Their
+    per-process sample lists are then taken as aligned by position (the caller also asks for as many
+    processes each); were one process lost for each of two rows, the positions could pair different
+    processes, which the record cannot show."""
     return bool(row.get("group_id")) and (row["run_id"], row["group_id"]) == (base["run_id"], base.get("group_id"))
 
 
