@@ -11,6 +11,7 @@ Sampling stops when the 95% CI of the median is within `target_precision` of it,
 """
 from __future__ import annotations
 
+import functools
 import math
 import random
 import time
@@ -94,6 +95,14 @@ def calibrate(t: Timed, timing: Timing, tick: Callable[[], None] = lambda: None)
 
 # ---------------------------------------------------------------- statistics
 
+@functools.lru_cache(maxsize=4096)
+def _order_statistic(n: int, confidence: float) -> int:
+    """[x_(j), x_(n-j+1)] (1-based) covers the median with probability 1 - 2 P(B <= j-1),
+    B ~ Binomial(n, 1/2): the largest j that still reaches the confidence (kept: the engine asks after
+    every sample)."""
+    return int(np.sum(2 * sps.binom.cdf(np.arange(n), n, 0.5) <= 1 - confidence))
+
+
 def median_ci(samples, confidence: float = 0.95) -> tuple[float, float]:
     """Distribution-free CI of the median from order statistics (binomial).
 
@@ -105,9 +114,7 @@ def median_ci(samples, confidence: float = 0.95) -> tuple[float, float]:
         return (math.nan, math.nan)
     if n < 6:
         return (float(x[0]), float(x[-1]))
-    # [x_(j), x_(n-j+1)] (1-based) covers the median with probability 1 - 2 P(B <= j-1),
-    # B ~ Binomial(n, 1/2): take the largest j that still reaches the confidence.
-    j = int(np.sum(2 * sps.binom.cdf(np.arange(n), n, 0.5) <= 1 - confidence))
+    j = _order_statistic(n, confidence)
     lo, hi = j - 1, n - j
     return (float(x[lo]), float(x[hi]))
 

@@ -101,9 +101,12 @@ def device_from_dict(d: dict):
     return DeviceSpec(**kw)
 
 
-def group_job(cases, device, quick: bool) -> dict:
+def group_job(cases, device, quick: bool, run_id: str | None = None, once=None) -> dict:
+    """`run_id`: the run the job's process belongs to (what its processes make once is kept for it,
+    run_cache.py); `once`: the case ids that take the once-per-run records (analytic counts, probes), all
+    when None."""
     return {"task": "group", "cases": [case_to_dict(c) for c in cases], "device": device_to_dict(device),
-            "quick": quick}
+            "quick": quick, "run_id": run_id, "once": None if once is None else sorted(once)}
 
 
 def bandwidth_job(device, quick: bool, threads: list[int], workload: str) -> dict:

@@ -124,7 +124,12 @@ def test_processes_are_replicates_end_to_end(tmp_path, fake_device, small_worklo
     assert all("interval covers between-process" in r["message"] for r in records)
     samples = [s for s in read_jsonl(runs[0] / "samples.jsonl") if s["metric"] == "latency_forward"]
     assert all(len(s["process_samples"]) == 3 for s in samples)
-    assert len(read_jsonl(runs[0] / "replicates.jsonl")) == 3 * len(records)
+    replicates = read_jsonl(runs[0] / "replicates.jsonl")
+    assert len(replicates) == 3 * len(records)
+    # counts (and probes) are taken once per run, in a case's first process; pooling keeps those
+    counted = {r["process"] for r in replicates if any(x["metric"] == "madds" for x in r["records"])}
+    assert counted == {1}
+    assert {r["case_id"] for r in read_records(runs[0]) if r["metric"] == "madds"} == {r["case_id"] for r in records}
     assert json.loads((runs[0] / "run.json").read_text())["processes"] == 3
     capsys.readouterr()
     assert main(["compare", str(runs[0]), str(runs[1])]) == 0

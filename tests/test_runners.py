@@ -40,6 +40,25 @@ def test_onnxruntime_runner():
     assert prepared.config["provider"] == "CPUExecutionProvider"
 
 
+def test_onnxruntime_exports_once_per_run(tmp_path, monkeypatch):
+    """The processes of one run reuse the first one's export (run_cache): no export time of their own, the
+    same output; outside a run every prepare exports."""
+    from benchsuite import run_cache
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    run_cache.use("t-run")
+    try:
+        first, first_records = _prepare(_case("onnxruntime"))
+        again, again_records = _prepare(_case("onnxruntime"))
+    finally:
+        run_cache.use(None)
+    assert "export_time" in _metrics(first_records) and "export_time" not in _metrics(again_records)
+    assert torch.equal(first.output(), again.output())
+    assert list(run_cache.folder("t-run").glob("*.onnx"))
+    _, outside = _prepare(_case("onnxruntime"))
+    assert "export_time" in _metrics(outside)
+
+
 def test_onnxruntime_rejects_bad_option():
     with pytest.raises(ValueError, match="graph_optimization_level"):
         _prepare(_case("onnxruntime"), graph_optimization_level="max")

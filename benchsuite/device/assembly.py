@@ -53,8 +53,10 @@ def achieved_flops(case, records: list[dict], latency: float, config: dict) -> l
     return out
 
 
-def case_records(case, prepared, records: list[dict], series: dict, timing, device) -> tuple[list, list]:
-    """Every record of a measured case (its timed series, unsupported metrics, probes) and its raw samples."""
+def case_records(case, prepared, records: list[dict], series: dict, timing, device,
+                 probes: bool = True) -> tuple[list, list]:
+    """Every record of a measured case (its timed series, unsupported metrics, probes unless `probes` is
+    False) and its raw samples."""
     from ..measure import precision_note, summarize
     from ..probes import probes_for
 
@@ -74,7 +76,7 @@ def case_records(case, prepared, records: list[dict], series: dict, timing, devi
         elif metric in prepared.unsupported:
             records.append(make_record(case, metric, status="unsupported", message=prepared.unsupported[metric],
                                        config=prepared.config))
-    for probe in probes_for(case.metrics):
+    for probe in probes_for(case.metrics) if probes else ():
         try:
             results = probe.measure(prepared, case, device)
         except Exception as e:  # noqa: BLE001

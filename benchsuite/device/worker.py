@@ -61,9 +61,13 @@ def _progress(send, beat: Heartbeat, text: str, timeout_s: float | None = None, 
     send(msg)
 
 
-def measure_group(cases, device, quick: bool, send, beat: Heartbeat | None = None) -> None:
-    """Prepare, verify and measure one comparison group; send(message) for progress and each case."""
+def measure_group(cases, device, quick: bool, send, beat: Heartbeat | None = None, once=None) -> None:
+    """Prepare, verify and measure one comparison group; send(message) for progress and each case.
+
+    `once`: the case ids whose once-per-run records (analytic counts, probes: pooling takes them from the
+    first process that gave them) this process takes; every case when None. The others are timed only."""
     beat = beat or Heartbeat(send)
+    once = {c.case_id for c in cases} if once is None else set(once)
     timing = device.timing_for(quick)
     _progress(send, beat, "importing torch and the runners", timing.prepare_timeout_s, "prepare_timeout_s")
     import torch
@@ -78,7 +82,8 @@ def measure_group(cases, device, quick: bool, send, beat: Heartbeat | None = Non
     live = []
     for case in cases:
         _progress(send, beat, f"preparing {case.label}", timing.prepare_timeout_s, "prepare_timeout_s", case)
-        counts, fingerprint = count_records(case, device), code_fingerprint(case)
+        counts = count_records(case, device) if case.case_id in once else []
+        fingerprint = code_fingerprint(case)
         try:
             prepared, records = prepare_case(case, device)
         except UnsupportedCase as e:  # the runner has no path for it: said, not an error
@@ -106,7 +111,8 @@ def measure_group(cases, device, quick: bool, send, beat: Heartbeat | None = Non
 
     for case, prepared, records, series, fingerprint in live:
         _progress(send, beat, f"probes for {case.label}", timing.prepare_timeout_s, "prepare_timeout_s", case)
-        records, samples = case_records(case, prepared, records, series, timing, device)
+        records, samples = case_records(case, prepared, records, series, timing, device,
+                                        probes=case.case_id in once)
         send(_case_message(case, records, samples, fingerprint, device))
 
 
@@ -119,7 +125,11 @@ def _run_job(job: dict, send, beat: Heartbeat) -> None:
         return
     device = protocol.device_from_dict(job["device"])
     if task == "group":
-        measure_group([protocol.case_from_dict(c) for c in job["cases"]], device, job["quick"], send, beat)
+        from .. import run_cache
+
+        run_cache.use(job.get("run_id"))
+        measure_group([protocol.case_from_dict(c) for c in job["cases"]], device, job["quick"], send, beat,
+                      job.get("once"))
     elif task == "bandwidth":
         from .assembly import emulated_sources
         from .ceilings import bandwidth_records

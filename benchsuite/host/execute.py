@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .. import __version__, protocol
+from .. import __version__, protocol, run_cache
 from ..device.ceilings import gemm_cases
 from ..errors import BenchsuiteError
 from ..records import SCHEMA_VERSION
@@ -121,7 +121,9 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
         if transport is None:
             recorder.unsupported(group, f"runner {group[0].runner} unavailable: {why}")
             return
-        run_group(group, device, quick, recorder.measured, progress.detail, log=log, transport=transport)
+        once = [c.case_id for c in group if not recorder.settled(c.case_id)]
+        run_group(group, device, quick, recorder.measured, progress.detail, log=log, transport=transport,
+                  run_id=run_id, once=once)
 
     rounds = Rounds(cases, processes, run_one, recorder, design,
                     {workload.name: {"studies": list(workload.studies), "reference": workload.reference,
@@ -142,6 +144,7 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
     finally:
         recorder.finish()
         log.close()
+        run_cache.remove(run_id)  # this host's; a board's goes a day later (run_cache.py)
         repeated = log.repeated()
         if repeated:
             meta["environment"] = {**meta["environment"], "repeated_log_lines": repeated}

@@ -52,6 +52,12 @@ class Recorder:
                                                     "records": records, "samples": samples}])
         self.progress.case_done(f"{case.label} (process {len(kept)}/{self.most})", done)
 
+    def settled(self, case_id: str) -> bool:
+        """Whether an earlier process gave this case its once-per-run records (counts, probes, one-off
+        costs: pooling keeps the first process's), so that a later one need only time it."""
+        return any(r["status"] != "error" and r["metric"] not in TIMING_METRICS
+                   for records, _ in self.rounds.get(case_id, ()) for r in records)
+
     def unsupported(self, cases, why: str) -> None:
         """Cases whose runner cannot run here: unsupported records, once per case however many rounds."""
         for case in cases:

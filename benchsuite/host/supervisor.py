@@ -275,8 +275,9 @@ def device_environment(transport, timeout_s: float, progress: Callable[[str], No
 
 
 def run_group(cases, device, quick: bool, emit: Callable, progress: Callable = lambda s: None,
-              log: WorkerLog | None = None, transport=None) -> None:
+              log: WorkerLog | None = None, transport=None, run_id: str | None = None, once=None) -> None:
     """Measure one comparison group; every case ends with records passed to emit(case, records, samples).
+    `run_id` and `once`: as protocol.group_job takes them.
 
     When the group's worker crashed or stalled, its unfinished cases are re-run one per process so that only
     the case at fault is lost (a stall in one case's own step ends that case at once); after a lost
@@ -293,7 +294,7 @@ def run_group(cases, device, quick: bool, emit: Callable, progress: Callable = l
 
     def attempt(batch) -> WorkerFailed | None:
         try:
-            run_job(transport, protocol.group_job(batch, device, quick), got, progress, timeout, log,
+            run_job(transport, protocol.group_job(batch, device, quick, run_id, once), got, progress, timeout, log,
                     table=timing_table(device, quick))
             return None
         except WorkerFailed as e:
