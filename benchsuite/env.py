@@ -63,8 +63,9 @@ def cpu_model() -> str:
     text = _cpuinfo()
     if not text:
         return platform.processor() or "unknown"
-    if emulation(text):
-        return f"emulated {platform.machine()} (qemu-user) on {_model(text)}"
+    if emulation(text):  # qemu-user takes the core it emulates from QEMU_CPU (its default: `max`)
+        core = os.environ.get("QEMU_CPU") or "max"
+        return f"emulated {platform.machine()} (qemu-user, {core} core) on {_model(text)}"
     return _model(text)
 
 

@@ -53,6 +53,8 @@ def test_every_runner_inside_the_emulated_board(tmp_path, monkeypatch, capsys):
     env = meta["environment"]
     assert env["machine"] == "aarch64" and meta["host_environment"]["machine"] != "aarch64"
     assert env["cpu_model"].startswith("emulated aarch64") and env["libraries"]["torch"]
+    # the board's named core (scripts/emulated-arm-board sets QEMU_CPU), not qemu's slow SVE default `max`
+    assert f"(qemu-user, {os.environ.get('BENCHSUITE_BOARD_CPU', 'cortex-a76')} core)" in env["cpu_model"]
     df = load_runs(run)
     fwd = df[df.metric == "latency_forward"]
     assert set(fwd.runner) == {"torch_eager", "onnxruntime", "tvm"}

@@ -26,6 +26,19 @@ def test_emulation_is_told_by_the_cpu_the_process_sees():
     assert emulation("", "aarch64") is None, "an unreadable /proc/cpuinfo proves nothing"
 
 
+def test_an_emulated_cpu_names_the_core_qemu_emulates(monkeypatch):
+    """qemu-user's default core (`max`, with SVE) runs torch's kernels some 20x slower than a named NEON
+    core: the record says which one the timings came from."""
+    from benchsuite import env
+
+    monkeypatch.setattr(env, "_cpuinfo", lambda: X86_CPUINFO)
+    monkeypatch.setattr(env.platform, "machine", lambda: "aarch64")
+    monkeypatch.setenv("QEMU_CPU", "cortex-a76")
+    assert env.cpu_model() == "emulated aarch64 (qemu-user, cortex-a76 core) on AMD EPYC 9R45"
+    monkeypatch.delenv("QEMU_CPU")
+    assert env.cpu_model() == "emulated aarch64 (qemu-user, max core) on AMD EPYC 9R45"
+
+
 def _scripted_worker(tmp_path, body: str):
     """A stand-in worker: says hello, reads its job, then runs `body` (which may print heartbeats)."""
     from benchsuite import protocol
