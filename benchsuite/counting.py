@@ -66,6 +66,8 @@ class LayerCount:
     params: int = 0
     elementwise_ops: int = 0
     mac_bytes: int = 0
+    in_shapes: tuple = ()   # the shapes of its tensor inputs
+    attrs: dict = field(default_factory=dict)  # what shapes the op beyond its tensors: kernel, stride, groups
 
     @property
     def category(self) -> str:
@@ -186,7 +188,7 @@ def count_model(model: nn.Module, input_shape: tuple, dtype: str = "float32", na
 
 
 def _count_node(node, modules, in_shapes, shapes, out_numel, in_bytes, out_bytes, wbytes) -> LayerCount:
-    lc = LayerCount(node.name, "", "", shapes[0] if len(shapes) == 1 else tuple(shapes))
+    lc = LayerCount(node.name, "", "", shapes[0] if len(shapes) == 1 else tuple(shapes), in_shapes=tuple(in_shapes))
     io = in_bytes + out_bytes
     if node.op == "call_module":
         m = modules[node.target]
@@ -198,8 +200,11 @@ def _count_node(node, modules, in_shapes, shapes, out_numel, in_bytes, out_bytes
             lc.layer_type = conv_type(m)
             lc.madds = out_numel * (m.in_channels // m.groups) * kh * kw
             lc.mac_bytes = io + weight_bytes
+            lc.attrs = {"cin": m.in_channels, "cout": m.out_channels, "k": kh, "stride": m.stride[0],
+                        "groups": m.groups}
         elif isinstance(m, nn.Linear):
             lc.layer_type, lc.madds, lc.mac_bytes = "fully_connected", out_numel * m.in_features, io + weight_bytes
+            lc.attrs = {"cin": m.in_features, "cout": m.out_features}
         elif isinstance(m, nn.BatchNorm2d):
             lc.layer_type, lc.elementwise_ops, lc.mac_bytes = "batchnorm", 2 * out_numel, io + weight_bytes
         elif isinstance(m, ACTIVATIONS):
@@ -209,6 +214,7 @@ def _count_node(node, modules, in_shapes, shapes, out_numel, in_bytes, out_bytes
             if isinstance(m, (nn.AvgPool2d, nn.MaxPool2d)):
                 k = m.kernel_size if isinstance(m.kernel_size, int) else m.kernel_size[0]
                 window = k * k
+                lc.attrs = {"k": k, "stride": m.stride if isinstance(m.stride, int) else m.stride[0]}
             lc.layer_type, lc.elementwise_ops, lc.mac_bytes = "pooling", out_numel * window, io
         elif isinstance(m, ChannelShuffle):
             lc.layer_type, lc.mac_bytes = "shuffle", io

@@ -20,7 +20,7 @@ from ..errors import BenchsuiteError, UnknownNameError
 # Modules whose import registers models. Imported on first use, not at package import.
 _MODEL_MODULES = tuple(f"benchsuite.models.{m}" for m in (
     "guideline_blocks", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3", "shufflenet", "ghostnet",
-    "efficientnet", "resnet", "calibration", "operator_pairs"))
+    "efficientnet", "resnet", "calibration", "operator_pairs", "kernels"))
 
 
 MAX_INT_KNOB = 1_000_000   # channels, groups, classes, repeats: beyond this no model is buildable here
