@@ -139,6 +139,22 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--knob", action="append", default=[], metavar="K=V", help="any model knob, e.g. groups=8")
     c.add_argument("--by", default="total", choices=["total", "type", "category", "layer"])
     c.add_argument("--format", default="table", choices=["table", "csv", "json"])
+
+    pr = sub.add_parser("predict", help="predict a model's forward latency from a kernel profiling run (the sum "
+                        "of its kernels), beside the FLOPs-only and roofline baselines")
+    pr.add_argument("--profile", required=True, metavar="RUN",
+                    help="the run folder of a kernel profiling run (a run of the kernel-profiling workload)")
+    pr.add_argument("--model", required=True, help="registered model name (see: benchsuite list models)")
+    pr.add_argument("--runner", required=True, help="the runner whose kernels were profiled (see: benchsuite list "
+                    "runners); it must run each op as its own kernel")
+    pr.add_argument("--threads", type=_positive_int, default=1)
+    pr.add_argument("--device", help="refuse a predictor fitted on another device than this one")
+    pr.add_argument("--width", type=float, help="width multiplier (models with a 'width' knob)")
+    pr.add_argument("--resolution", type=_input_size, metavar="SIZE", help="input size (default: the model's own)")
+    pr.add_argument("--knob", action="append", default=[], metavar="K=V", help="any model knob, e.g. groups=8")
+    pr.add_argument("--refit", action="store_true", help="fit again even if the run has a saved predictor")
+    pr.add_argument("--by", default="kind", choices=["kind", "kernel"], help="the breakdown printed")
+    pr.add_argument("--format", default="table", choices=["table", "csv", "json"])
     return p
 
 
@@ -192,10 +208,7 @@ def _knob_value(text: str):
     return {"true": True, "false": False}.get(text.lower(), text)
 
 
-def cmd_count(a) -> int:
-    from .counting import count_registered
-    from .tables import print_table
-
+def _knobs(a) -> dict:
     knobs = {}
     for kv in a.knob:
         if "=" not in kv:
@@ -204,6 +217,14 @@ def cmd_count(a) -> int:
         knobs[k] = _knob_value(v)
     if a.width is not None:
         knobs["width"] = a.width
+    return knobs
+
+
+def cmd_count(a) -> int:
+    from .counting import count_registered
+    from .tables import print_table
+
+    knobs = _knobs(a)
     try:
         result = count_registered(a.model, a.resolution, a.batch, a.dtype, **knobs)
     except (TypeError, ValueError) as e:
@@ -431,6 +452,34 @@ def cmd_list(a) -> int:
     return EXIT_OK
 
 
+def cmd_predict(a) -> int:
+    from . import latency_model as lm
+    from .tables import print_table
+
+    pred = lm.for_run(Path(a.profile), a.runner, a.threads, a.device, a.refit)
+    try:
+        kernels = lm.model_kernels(a.model, a.resolution, 1, "float32", a.runner, **_knobs(a))
+    except (TypeError, ValueError) as e:
+        raise BenchsuiteError(str(e)) from None
+    p = pred.predict(kernels)
+    ms = lambda v: "unsupported" if v is None else f"{1e3 * v:.3f} ms"  # noqa: E731
+    print(f"{a.model} {_knobs(a) or ''} predicted (sum of {len(kernels)} kernels, {a.runner}, {a.threads} "
+          f"thread(s), fitted on run {pred.meta['run_id']}, {pred.meta['cpu_model']}): {ms(p['seconds'])} "
+          f"[{ms(p['low'])}, {ms(p['high'])}]")
+    print(f"  baselines: FLOPs only {ms(p['flops_only'])}; roofline "
+          f"{ms(p['roofline']) if p['roofline'] is not None else 'unsupported (the run measured no ceilings)'}")
+    print("  the interval: the kinds' cross-validated 5th-95th percentile errors, taken as fully correlated")
+    if a.by == "kind":
+        rows = [{"kind": k, "ms": round(1e3 * v, 4), "share_%": round(100 * v / p["seconds"], 1),
+                 "cv_within_10%": round(100 * pred.fits[k].within_10, 1), "profiled": pred.fits[k].n}
+                for k, v in p["by_kind"].items()]
+    else:
+        rows = [{"kernel": r["name"], "kind": r["kind"], "ms": round(1e3 * r["seconds"], 4), "madds": r["madds"],
+                 "mac_bytes": r["mac_bytes"]} for r in p["per_kernel"]]
+    print_table(rows, a.format)
+    return EXIT_OK
+
+
 def cmd_env(a) -> int:
     from .env import environment
 
@@ -449,7 +498,7 @@ def cmd_init(a) -> int:
 
 COMMANDS = {"run": cmd_run, "tune": cmd_tune, "list": cmd_list, "env": cmd_env, "init": cmd_init, "count": cmd_count,
             "verdict": cmd_verdict, "compare": cmd_compare, "regress": cmd_regress, "report": cmd_report,
-            "history": cmd_history}
+            "history": cmd_history, "predict": cmd_predict}
 
 
 def main(argv=None) -> int:

@@ -28,6 +28,7 @@ def _busy(seconds: float) -> None:
 class FakeRunner(Runner):
     name = "fake"
     measures_hardware = False
+    kernels_are_ops = True  # its "kernels" are whatever it is given
     description = "deterministic stand-in backend for tests (busy-waits; can raise, crash, hang)"
     options = {"seconds_per_gmac": 0.5, "slowdown": 1.0, "raise_on": [], "crash_on": [], "hang_on": [],
                "corrupt_output_on": [], "clock": "busy", "jitter": 0.02}

@@ -27,6 +27,7 @@ class TorchEagerRunner(Runner):
     name = "torch_eager"
     description = "PyTorch eager mode (the reference every other runner is checked against)"
     options = {"channels_last": False, "cudnn_benchmark": True, "cuda_graph": False}
+    kernels_are_ops = True  # each module and function call of the graph runs as its own kernel(s)
 
     def prepare(self, model, example, case, options, device) -> Prepared:
         dev = torch_device(device)

@@ -1,0 +1,107 @@
+"""How well a kernel-sum prediction (latency_model.py) and its two baselines predict whole networks.
+
+    benchsuite run --device cpu --workload kernels --runner torch_eager --processes 1     # the profile
+    python benchmarks/latency_prediction.py --profile results/<profiling run> [--measured results/<run>]
+
+Fits on the profiling run's kernel records only, then measures (or reads, with --measured) the 40 zoo
+configurations of benchmarks/latency_zoo.toml through the suite and prints, per runner, the share of
+configurations predicted within +-5% and +-10% of the measured median by the predictor, by FLOPs only and
+by the roofline, with every configuration's numbers, per family. The kernel grid is generic (no family's
+layers shaped it), so every family is held out.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from benchsuite import latency_model as lm
+from benchsuite.host.execute import execute
+from benchsuite.host.progress import Progress
+from benchsuite.models import get_model_entry
+from benchsuite.results.run import load_runs, read_meta
+from benchsuite.spec import load_device, load_workload
+
+HERE = Path(__file__).parent
+
+
+def _knobs(row, columns) -> dict:
+    out = {}
+    for c in columns:
+        v = row[c]
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            continue
+        out[c[len("params."):]] = int(v) if isinstance(v, float) and v.is_integer() and c != "params.width" else v
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--profile", required=True, help="the kernel profiling run folder")
+    ap.add_argument("--measured", help="a finished run of benchmarks/latency_zoo.toml (default: measure it now)")
+    ap.add_argument("--runner", default="torch_eager")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--processes", type=int, default=1)
+    ap.add_argument("--results", default="results")
+    a = ap.parse_args()
+    t0 = time.monotonic()
+    pred = lm.for_run(Path(a.profile), a.runner, 1, refit=True)
+    fit_s = time.monotonic() - t0
+    if a.measured:
+        measured = Path(a.measured)
+    else:
+        device = replace(load_device(a.device), threads=(1,))
+        measured = execute(device, load_workload(str(HERE / "latency_zoo.toml")), runners=[a.runner],
+                           results=Path(a.results), argv=sys.argv, progress=Progress(),
+                           processes=a.processes, ceilings=False).folder.path
+    df = load_runs(measured)
+    df = df[(df.metric == "latency_forward") & (df.status == "ok") & (df.runner == a.runner) & (df.threads == 1)]
+    params = [c for c in df.columns if c.startswith("params.")]
+    rows = []
+    for _, r in df.iterrows():
+        knobs = _knobs(r, params)
+        kernels = lm.model_kernels(r["model"], f"{int(r['height'])}x{int(r['width'])}", 1, "float32", a.runner,
+                                   **knobs)
+        p = pred.predict(kernels)
+        rows.append({"family": get_model_entry(r["model"]).family, "config": f"{r['model']} {knobs or ''} "
+                     f"r{r['resolution']}", "measured": r["value"], "predicted": p["seconds"], "low": p["low"],
+                     "high": p["high"], "flops_only": p["flops_only"], "roofline": p["roofline"]})
+    env, penv = read_meta(measured).environment, read_meta(Path(a.profile)).environment
+    print(f"profile run {Path(a.profile).name} ({pred.meta['n_kernels']} kernels, fit {fit_s:.1f} s), measured run "
+          f"{measured.name}; CPU {env.get('cpu_model')} (profile: {penv.get('cpu_model')}); runner {a.runner}, "
+          f"1 thread; {len(rows)} configurations")
+    print("\nper kind, cross-validated on the profiled kernels: share within +-10%, 5th-95th percentile error")
+    for kind, f in sorted(pred.fits.items()):
+        print(f"  {kind:16s} n={f.n:4d}  within 10%: {f.within_10:6.1%}  [{f.low:+.1%}, {f.high:+.1%}]")
+    print("\n| configuration | measured ms | predicted ms [interval] | FLOPs only ms | roofline ms |")
+    print("|---|---|---|---|---|")
+    for r in sorted(rows, key=lambda r: r["config"]):
+        roof = "-" if r["roofline"] is None else f"{1e3 * r['roofline']:.2f}"
+        print(f"| {r['config']} | {1e3 * r['measured']:.2f} | {1e3 * r['predicted']:.2f} "
+              f"[{1e3 * r['low']:.2f}, {1e3 * r['high']:.2f}] | {1e3 * r['flops_only']:.2f} | {roof} |")
+    print("\n| predictor | within 5% | within 10% | median abs error | interval covers |")
+    print("|---|---|---|---|---|")
+    for name in ("predicted", "flops_only", "roofline"):
+        err = np.array([r[name] / r["measured"] - 1 for r in rows if r[name] is not None])
+        if not len(err):
+            print(f"| {name} | unsupported (no ceilings in the profile run) | | | |")
+            continue
+        cover = (f"{np.mean([r['low'] <= r['measured'] <= r['high'] for r in rows]):.0%}"
+                 if name == "predicted" else "-")
+        print(f"| {name} | {np.mean(np.abs(err) <= 0.05):.0%} | {np.mean(np.abs(err) <= 0.10):.0%} | "
+              f"{np.median(np.abs(err)):.1%} | {cover} |")
+    print("\nper family (predictor): share within 10%, median signed error")
+    for fam in sorted({r["family"] for r in rows}):
+        err = np.array([r["predicted"] / r["measured"] - 1 for r in rows if r["family"] == fam])
+        print(f"  {fam:14s} n={len(err):2d}  within 10%: {np.mean(np.abs(err) <= 0.10):4.0%}  "
+              f"median {np.median(err):+.1%}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,365 @@
+"""Latency explained: a network's forward time predicted as the sum of its kernels' times.
+
+The fit uses only the records of a kernel profiling run (workload `kernels`: one operation per model, on a
+generic shape grid, benchsuite/models/kernels.py). A network is decomposed with the suite's own counter
+(counting.py: every node of its graph, with shapes, multiply-adds and bytes moved) into the kernels the
+runner runs; each kernel's time comes from a regression fitted on the profiled kernels of its kind, and the
+network's prediction is their sum. Views (reshape, flatten, chunk, getitem) move no bytes and are no kernel.
+
+Runners and their kernels: a runner that runs every module and function of the graph as its own kernel
+(its class says `kernels_are_ops`: torch eager) has a network's counted layers as its kernels. A runner that
+fuses (onnxruntime folds BatchNorm into the
+convolution before it and fuses activations into it, TVM fuses whole chains) needs its fusion rules
+detected first; until then `predict` refuses it by name instead of summing kernels the runner never runs.
+
+Per kind of kernel the regression (KernelRegression, scikit-learn) is a non-negative linear cost (fixed,
+per multiply-add, per byte, per output element) corrected by a ridge quadratic in the logarithms of the
+shape: times over the grid span four orders of magnitude and grow smoothly with size, the linear cost
+extrapolates as the hardware does, and the log-space correction bends it between grid points where a
+tree would step. The
+interval is the 5th to 95th percentile of the kind's cross-validated relative errors (each profiled kernel
+predicted by a fit that did not see it), applied to every kernel of the network as if all errors were
+fully correlated: an upper bound on the width, not a calibrated interval.
+
+Two baselines are always given beside it: FLOPs only (time = a x multiply-adds, `a` the median seconds per
+multiply-add of the profiled convolutions and linear layers) and a roofline (per kernel, the larger of
+2 x multiply-adds over the run's measured compute ceiling and bytes over its measured bandwidth).
+
+A predictor is saved beside the run it was fitted on (`predictor-<runner>-t<threads>.joblib`, with the
+run's device, machine id and library versions); loading one built on another device, machine, library or
+scikit-learn version, or by another format version, is refused with what differs.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+
+from .errors import BenchsuiteError
+
+FORMAT = 1
+KERNEL_FAMILY = "kernel"
+ACTIVATION_KIND = {"ReLU": "relu", "relu": "relu", "relu_": "relu", "ReLU6": "relu6", "relu6": "relu6",
+                   "Hardswish": "hswish", "hardswish": "hswish", "Hardsigmoid": "hsigmoid",
+                   "hardsigmoid": "hsigmoid", "SiLU": "swish", "silu": "swish", "Sigmoid": "sigmoid",
+                   "sigmoid": "sigmoid", "clamp": "relu6"}
+ELEMENTWISE_KIND = {"add": "add", "add_": "add", "sub": "add", "mul": "mul", "mul_": "mul", "truediv": "mul",
+                    "div": "mul"}
+LOW, HIGH = 5, 95  # the interval's percentiles of cross-validated relative error
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """One kernel as the runner runs it: its kind and the numbers the regression reads."""
+    name: str
+    kind: str
+    madds: int
+    mac_bytes: int
+    out_elements: int
+    cin: int = 0
+    cout: int = 0
+    k: int = 1
+    stride: int = 1
+    groups: int = 1
+
+    def features(self) -> list[float]:
+        return [float(self.madds), float(self.mac_bytes), float(self.out_elements), float(self.cin),
+                float(self.cout), float(self.k), float(self.stride), float(self.groups)]
+
+
+def _numel(shape) -> int:
+    return int(np.prod(shape)) if shape else 0
+
+
+def kernel_kind(layer) -> str | None:
+    """The kind of kernel a counted layer runs as; None for a view (no kernel)."""
+    t = layer.layer_type
+    if t.startswith("conv"):
+        a = layer.attrs
+        if a["groups"] > 1:
+            return "conv_depthwise" if a["groups"] == a["cin"] == a["cout"] else "conv_grouped"
+        return "conv_pointwise" if a["k"] == 1 else "conv_full"
+    if t == "activation":
+        return ACTIVATION_KIND.get(layer.op, f"activation {layer.op}")
+    if t == "elementwise":
+        return ELEMENTWISE_KIND.get(layer.op, f"elementwise {layer.op}")
+    if t == "pooling":
+        if layer.op in ("AdaptiveAvgPool2d", "mean"):
+            return "avgpool_global"
+        return {"MaxPool2d": "maxpool", "AvgPool2d": "avgpool"}.get(layer.op, f"pooling {layer.op}")
+    if t in ("view", "split"):
+        return None
+    return {"fully_connected": "linear", "batchnorm": "batchnorm", "concat": "concat",
+            "shuffle": "shuffle"}.get(t, t)
+
+
+def kernels_of(counts, runner: str | None = None) -> list[Kernel]:
+    """The kernels `runner` runs for a counted model, in graph order (None: every counted op, unfused)."""
+    if runner is not None:
+        from .runners import get_runner, runner_names
+
+        if not get_runner(runner).kernels_are_ops:
+            ok = [n for n in runner_names() if get_runner(n).kernels_are_ops]
+            raise BenchsuiteError(f"no fusion rules for runner '{runner}' yet: the kernels it runs are not a "
+                                  f"network's counted layers (predict supports: {', '.join(ok)})")
+    out = []
+    for layer in counts.layers:
+        kind = kernel_kind(layer)
+        if kind is None:
+            continue
+        a = layer.attrs
+        out_elements = sum(_numel(s) for s in ([layer.out_shape] if layer.out_shape and
+                                               isinstance(layer.out_shape[0], int) else layer.out_shape))
+        cin = a.get("cin") or (layer.in_shapes[0][1] if layer.in_shapes and len(layer.in_shapes[0]) > 1 else 0)
+        out.append(Kernel(layer.name, kind, layer.madds, layer.mac_bytes, out_elements, cin=int(cin),
+                          cout=int(a.get("cout", 0)), k=int(a.get("k", 1)), stride=int(a.get("stride", 1)),
+                          groups=int(a.get("groups", 1))))
+    return out
+
+
+def model_kernels(model: str, resolution=None, batch_size: int = 1, dtype: str = "float32",
+                  runner: str | None = None, **knobs) -> list[Kernel]:
+    from .counting import count_registered
+
+    return kernels_of(count_registered(model, resolution, batch_size, dtype, **knobs), runner)
+
+
+# ---------------------------------------------------------------- the fit
+
+
+class KernelRegression(RegressorMixin, BaseEstimator):
+    """log time of a kernel from its features (Kernel.features order), in two stages: a non-negative linear
+    cost (a fixed cost, plus time per multiply-add, per byte moved and per output element; fitted on relative
+    error), then a ridge quadratic in the logarithms of the shape that corrects its log ratio (how efficient
+    the library's kernel is at that shape). The first stage is the physics and extrapolates; the second
+    bends it between grid points. scikit-learn's estimator interface, so cross_val_predict can use it."""
+
+    def __init__(self, alphas=(1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)):
+        self.alphas = alphas
+
+    @staticmethod
+    def _linear(x):
+        return np.column_stack([x[:, 0], x[:, 1], x[:, 2]])
+
+    @staticmethod
+    def _shape(x):
+        return np.log1p(x)
+
+    def fit(self, x, y):
+        from sklearn.linear_model import LinearRegression, RidgeCV
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import PolynomialFeatures, StandardScaler
+
+        t = np.exp(y)
+        self.linear_ = LinearRegression(positive=True).fit(self._linear(x), t, sample_weight=1 / t ** 2)
+        self.shape_ = make_pipeline(StandardScaler(), PolynomialFeatures(2), RidgeCV(alphas=self.alphas))
+        self.shape_.fit(self._shape(x), y - self._log_linear(x))
+        return self
+
+    def _log_linear(self, x):
+        return np.log(np.maximum(self.linear_.predict(self._linear(x)), 1e-12))
+
+    def predict(self, x):
+        return self._log_linear(x) + self.shape_.predict(self._shape(x))
+
+
+@dataclass
+class KindFit:
+    kind: str
+    n: int
+    model: object
+    low: float   # relative error percentiles (prediction / measured - 1), cross-validated
+    high: float
+    within_10: float  # share of its kernels predicted within +-10%, cross-validated
+
+
+@dataclass
+class Predictor:
+    """What `predict` reads: one fit per kernel kind, the baselines' constants, and where it came from."""
+    meta: dict
+    fits: dict[str, KindFit]
+    seconds_per_madd: float
+    peak_flops: float | None
+    bandwidth: float | None
+
+    def predict(self, kernels: list[Kernel]) -> dict:
+        """The prediction for a network made of `kernels`: total, interval, the two baselines, per kernel."""
+        missing = sorted({k.kind for k in kernels} - set(self.fits))
+        if missing:
+            raise BenchsuiteError(f"no profiled kernel of kind {', '.join(repr(m) for m in missing)} in the run "
+                                  f"this predictor was fitted on (profiled: {', '.join(sorted(self.fits))}); "
+                                  "add it to the kernels workload and profile again")
+        rows = []
+        for k in kernels:
+            fit = self.fits[k.kind]
+            t = float(np.exp(fit.model.predict(np.array([k.features()]))[0]))
+            rows.append({"name": k.name, "kind": k.kind, "seconds": t, "low": t / (1 + fit.high),
+                         "high": t / (1 + fit.low), "madds": k.madds, "mac_bytes": k.mac_bytes,
+                         "roofline": self._roofline(k)})
+        total = sum(r["seconds"] for r in rows)
+        madds = sum(k.madds for k in kernels)
+        roof = None if self.peak_flops is None else sum(r["roofline"] for r in rows)
+        return {"seconds": total, "low": sum(r["low"] for r in rows), "high": sum(r["high"] for r in rows),
+                "flops_only": self.seconds_per_madd * madds, "roofline": roof, "per_kernel": rows,
+                "by_kind": _by_kind(rows)}
+
+    def _roofline(self, k: Kernel) -> float | None:
+        if self.peak_flops is None or self.bandwidth is None:
+            return None
+        return max(2 * k.madds / self.peak_flops, k.mac_bytes / self.bandwidth)
+
+
+def _by_kind(rows) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for r in rows:
+        out[r["kind"]] = out.get(r["kind"], 0.0) + r["seconds"]
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def kernel_table(df) -> list[tuple[Kernel, float]]:
+    """(kernel, measured median seconds) for every ok latency_forward record of a kernel model in `df`."""
+    from .counting import count_registered
+    from .models import get_model_entry
+
+    rows = df[(df.metric == "latency_forward") & (df.status == "ok")]
+    params = [c for c in df.columns if c.startswith("params.")]
+    out = []
+    for _, r in rows.iterrows():
+        if get_model_entry(r["model"]).family != KERNEL_FAMILY:
+            continue
+        knobs = {c[len("params."):]: _plain(r[c]) for c in params if not _missing(r[c])}
+        counts = count_registered(r["model"], f"{int(r['height'])}x{int(r['width'])}", int(r["batch_size"]),
+                                  r["dtype"], **knobs)
+        (kernel,) = kernels_of(counts)  # a kernel model is one kernel
+        out.append((kernel, float(r["value"])))
+    return out
+
+
+def _missing(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def _plain(v):
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v.item() if hasattr(v, "item") else v
+
+
+def fit(table: list[tuple[Kernel, float]], meta: dict, peak_flops: float | None = None,
+        bandwidth: float | None = None, min_kernels: int = 5) -> Predictor:
+    """Fit one regression per kernel kind with at least `min_kernels` profiled kernels."""
+    from sklearn.model_selection import KFold, cross_val_predict
+
+    by: dict[str, list[tuple[Kernel, float]]] = {}
+    for k, t in table:
+        by.setdefault(k.kind, []).append((k, t))
+    fits = {}
+    for kind, items in sorted(by.items()):
+        if len(items) < min_kernels:
+            continue
+        x = np.array([k.features() for k, _ in items])
+        y = np.log([t for _, t in items])
+        cv = cross_val_predict(KernelRegression(), x, y, cv=KFold(min(5, len(items)), shuffle=True, random_state=0))
+        rel = np.exp(cv - y) - 1
+        model = KernelRegression().fit(x, y)
+        fits[kind] = KindFit(kind, len(items), model, float(np.percentile(rel, LOW)),
+                             float(np.percentile(rel, HIGH)), float(np.mean(np.abs(rel) <= 0.10)))
+    if not fits:
+        raise BenchsuiteError(f"no kernel kind has {min_kernels} or more profiled kernels: nothing to fit "
+                              "(profile with the full `kernels` workload, not --quick)")
+    per = [t / k.madds for k, t in table if k.madds and k.kind.startswith(("conv", "linear"))]
+    if not per:
+        raise BenchsuiteError("no profiled convolution or linear layer: the FLOPs-only baseline has nothing to fit")
+    return Predictor(meta, fits, float(np.median(per)), peak_flops, bandwidth)
+
+
+# ---------------------------------------------------------------- files
+
+
+def predictor_path(run_dir: Path, runner: str, threads: int) -> Path:
+    return Path(run_dir) / f"predictor-{runner}-t{threads}.joblib"
+
+
+def _versions() -> dict:
+    import sklearn
+
+    from .env import library_versions
+
+    return {"format": FORMAT, "scikit-learn": sklearn.__version__, "libraries": library_versions()}
+
+
+def build(run_dir: Path, runner: str, threads: int = 1, dtype: str = "float32") -> Predictor:
+    """Fit a predictor on a profiling run's kernel records for one runner and thread count, and save it."""
+    import joblib
+
+    from .records import to_frame
+    from .results.run import Run
+
+    run = Run.load(run_dir)
+    if run.meta is None:
+        raise BenchsuiteError(f"{run_dir}: not a run folder (no readable run metadata)")
+    every = to_frame(run.records)
+    df = every[(every.runner == runner) & (every.threads == threads) & (every.dtype == dtype)]
+    if df.empty:
+        raise BenchsuiteError(f"{run_dir}: no records for runner {runner}, {threads} thread(s), {dtype}")
+    table = kernel_table(df)
+    ceil = df[(df.metric == "ceiling_flops") & (df.status == "ok")]
+    bw = every[(every.metric == "ceiling_bandwidth") & (every.status == "ok") & (every.threads == threads)]
+    env = run.environment
+    meta = {"run_id": run.meta.run_id, "device": run.meta.device, "machine_id": env.get("machine_id"),
+            "cpu_model": env.get("cpu_model"), "local": run.meta.raw.get("transport") == "this host",
+            "runner": runner, "threads": threads, "dtype": dtype, "n_kernels": len(table), **_versions(),
+            "libraries": env.get("libraries", {})}
+    pred = fit(table, meta, float(ceil.value.max()) if len(ceil) else None,
+               float(bw.value.max()) if len(bw) else None)
+    joblib.dump(pred, predictor_path(run_dir, runner, threads))
+    return pred
+
+
+def for_run(run_dir: Path, runner: str, threads: int = 1, device: str | None = None,
+            refit: bool = False) -> Predictor:
+    """The run's saved predictor (fitted and saved first if it has none, or `refit`), refused as `load` says;
+    a run measured on this host is checked against this host's machine and libraries."""
+    from .env import environment
+
+    path = predictor_path(run_dir, runner, threads)
+    if refit or not path.is_file():
+        build(run_dir, runner, threads)
+    pred = load(path, device)
+    if pred.meta.get("local"):
+        pred = load(path, device, environment())
+    return pred
+
+
+def load(path: Path, device: str | None = None, environment: dict | None = None) -> Predictor:
+    """A saved predictor, refused when it was built by another format or scikit-learn version, for another
+    device, or (given this device's `environment`) on another machine or library versions."""
+    import joblib
+    import sklearn
+
+    path = Path(path)
+    if not path.is_file():
+        raise BenchsuiteError(f"no predictor at {path}")
+    pred = joblib.load(path)
+    m = pred.meta
+    problems = []
+    if m.get("format") != FORMAT:
+        problems.append(f"format {m.get('format')} (this benchsuite reads {FORMAT})")
+    if m.get("scikit-learn") != sklearn.__version__:
+        problems.append(f"scikit-learn {m.get('scikit-learn')} (installed: {sklearn.__version__})")
+    if device is not None and m.get("device") != device:
+        problems.append(f"device {m.get('device')} (asked for {device})")
+    if environment is not None:
+        if environment.get("machine_id") != m.get("machine_id"):
+            problems.append(f"machine {m.get('cpu_model')} (this one: {environment.get('cpu_model')})")
+        libs, now = m.get("libraries", {}), environment.get("libraries", {})
+        diff = sorted(k for k in set(libs) | set(now) if libs.get(k) != now.get(k))
+        problems += [f"{k} {libs.get(k)} (now {now.get(k)})" for k in diff]
+    if problems:
+        raise BenchsuiteError(f"predictor {path} was built for another setting: " + "; ".join(problems)
+                              + ". Profile this device again (benchsuite run --workload kernels) and predict "
+                              "from that run")
+    return pred
