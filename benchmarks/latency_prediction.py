@@ -48,10 +48,15 @@ def main() -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--processes", type=int, default=1)
     ap.add_argument("--results", default="results")
+    ap.add_argument("--bandwidth", type=float, help="B/s for the roofline when the profile run has no bandwidth "
+                    "ceiling (measured apart: say so)")
     a = ap.parse_args()
     t0 = time.monotonic()
     pred = lm.for_run(Path(a.profile), a.runner, 1, refit=True)
     fit_s = time.monotonic() - t0
+    if a.bandwidth and pred.bandwidth is None:
+        pred.bandwidth = a.bandwidth
+        print(f"roofline bandwidth {a.bandwidth:.3g} B/s given on the command line (the profile run has none)")
     if a.measured:
         measured = Path(a.measured)
     else:

@@ -201,7 +201,7 @@ class Predictor:
                          "roofline": self._roofline(k)})
         total = sum(r["seconds"] for r in rows)
         madds = sum(k.madds for k in kernels)
-        roof = None if self.peak_flops is None else sum(r["roofline"] for r in rows)
+        roof = None if self.peak_flops is None or self.bandwidth is None else sum(r["roofline"] for r in rows)
         return {"seconds": total, "low": sum(r["low"] for r in rows), "high": sum(r["high"] for r in rows),
                 "flops_only": self.seconds_per_madd * madds, "roofline": roof, "per_kernel": rows,
                 "by_kind": _by_kind(rows)}

@@ -39,3 +39,13 @@ def test_peak_memory_probe(tmp_path):
     act = 32 * 56 * 56 * 4  # one activation of the stack, bytes
     assert fwd.status == "ok" and fwd.unit == "B" and fwd.value >= act
     assert train.value > fwd.value  # training keeps activations for the backward
+
+
+def test_the_bandwidth_ceiling_is_measured():
+    """b = a + 1 over 128 MiB arrays gives an ok ceiling_bandwidth record (its Case once had input size 0,
+    refused since sizes are checked, and every run lost this ceiling to a worker traceback)."""
+    from benchsuite.device.ceilings import bandwidth_records
+    from benchsuite.measure import Timing
+
+    (r,) = bandwidth_records("cpu", "t", 1, Timing(warmup_s=0.01, min_sample_s=0.01, min_samples=3, max_time_s=0.3))
+    assert r["status"] == "ok" and r["metric"] == "ceiling_bandwidth" and 1e8 < r["value"] < 1e13, r

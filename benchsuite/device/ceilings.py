@@ -24,8 +24,10 @@ def gemm_cases(cases: list[Case]) -> list[Case]:
 
 def bandwidth_records(device: str, workload: str, threads: int, timing) -> list[dict]:
     """Memory bandwidth from b = a + 1 (read 4 B, write 4 B per element), median over samples."""
-    # measured with torch ops on preallocated buffers, through no runner: the runner column stays empty
-    case = Case(workload, device, "", "device_ceilings", (), (("calibration", "ceiling"),), 1, 0,
+    # measured with torch ops on preallocated buffers, through no runner: the runner column stays empty; it
+    # takes no input, and its resolution is 1 (an input size must be at least 1: 0 raised in the worker, and
+    # runs went without this ceiling, said only in a progress line)
+    case = Case(workload, device, "", "device_ceilings", (), (("calibration", "ceiling"),), 1, 1,
                 "float32", threads, ("ceiling_bandwidth",))
     torch.set_num_threads(threads)
     try:
