@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..metrics import Metric
@@ -171,10 +172,14 @@ class CachegrindProbe(Probe):
         if prepared.runs_on:
             return [_unsupported(f"cachegrind simulates this machine's CPU, but the model runs on {prepared.runs_on}",
                                  "traffic_forward_simulated")]
-        misses, line, desc = {}, LINE_BYTES, "?"
-        for k in self.ITERATIONS:
-            misses[k], line, desc = simulate(case, device, k, device.cachegrind_ll)
+        # the two children are simulations (their counts do not depend on timing), so they run side by side:
+        # each costs minutes, most of it importing torch under valgrind
+        with ThreadPoolExecutor(len(self.ITERATIONS)) as pool:
+            runs = dict(zip(self.ITERATIONS, pool.map(lambda k: simulate(case, device, k, device.cachegrind_ll),
+                                                      self.ITERATIONS)))
+        misses = {k: m for k, (m, _, _) in runs.items()}
         k1, k2 = self.ITERATIONS
+        _, line, desc = runs[k2]
         per = (misses[k2] - misses[k1]) / (k2 - k1) * line
         if per < 0:
             # The forwards add no LL misses that rise above the process's own run-to-run variation (startup and
