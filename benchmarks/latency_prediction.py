@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from benchsuite import latency_model as lm
+from benchsuite.guideline_costs import SHORT, explain
 from benchsuite.host.execute import execute
 from benchsuite.host.progress import Progress
 from benchsuite.models import get_model_entry
@@ -75,7 +76,8 @@ def main() -> int:
         p = pred.predict(kernels)
         rows.append({"family": get_model_entry(r["model"]).family, "config": f"{r['model']} {knobs or ''} "
                      f"r{r['resolution']}", "measured": r["value"], "predicted": p["seconds"], "low": p["low"],
-                     "high": p["high"], "flops_only": p["flops_only"], "roofline": p["roofline"]})
+                     "high": p["high"], "flops_only": p["flops_only"], "roofline": p["roofline"],
+                     "parts": explain(pred, kernels, float(r["value"]))})
     env, penv = read_meta(measured).environment, read_meta(Path(a.profile)).environment
     print(f"profile run {Path(a.profile).name} ({pred.meta['n_kernels']} kernels, fit {fit_s:.1f} s), measured run "
           f"{measured.name}; CPU {env.get('cpu_model')} (profile: {penv.get('cpu_model')}); runner {a.runner}, "
@@ -105,6 +107,12 @@ def main() -> int:
         err = np.array([r["predicted"] / r["measured"] - 1 for r in rows if r["family"] == fam])
         print(f"  {fam:14s} n={len(err):2d}  within 10%: {np.mean(np.abs(err) <= 0.10):4.0%}  "
               f"median {np.median(err):+.1%}")
+    cols = list(SHORT)
+    print("\nwhere the measured time goes (guideline_costs.py; % of measured; `unexplained` = measured - predicted)")
+    print("| configuration | " + " | ".join(SHORT[c] for c in cols) + " |")
+    print("|---|" + "---|" * len(cols))
+    for r in sorted(rows, key=lambda r: r["config"]):
+        print(f"| {r['config']} | " + " | ".join(f"{100 * r['parts'][c] / r['measured']:.1f}" for c in cols) + " |")
     return 0
 
 

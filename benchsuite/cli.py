@@ -140,6 +140,22 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--by", default="total", choices=["total", "type", "category", "layer"])
     c.add_argument("--format", default="table", choices=["table", "csv", "json"])
 
+    pf = sub.add_parser("profile", help="time the kernels networks are made of on a device and fit a latency "
+                        "predictor per runner and thread count (what predict and the latency_explained study read)",
+                        description="Runs the built-in kernel profiling workload (single kernels over a generic "
+                                    "shape grid, one process, the device's timing and ceilings) into the results "
+                                    "folder, then fits and saves a predictor beside the run for every runner that "
+                                    "runs each op as its own kernel. Profile alone: other work skews the kernels.")
+    pf.add_argument("--device", help="device name or path (default: the built-in defaults.toml's)")
+    pf.add_argument("--runner", action="append", help="profile only this runner (repeatable; default: the device's)")
+    pf.add_argument("--filter", metavar="GLOB", help="only kernels whose label matches (too few cannot be fitted)")
+    pf.add_argument("--quick", action="store_true", help="a few kernels of each kind with lighter timing: proves "
+                    "the path; too few to fit on")
+    pf.add_argument("--out", default="results", help="results folder (default: results)")
+    pf.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
+    pf.add_argument("--no-ceilings", action="store_true", help="skip the ceilings (the roofline baseline is then "
+                    "unsupported)")
+
     pr = sub.add_parser("predict", help="predict a model's forward latency from a kernel profiling run (the sum "
                         "of its kernels), beside the FLOPs-only and roofline baselines")
     pr.add_argument("--profile", required=True, metavar="RUN",
@@ -246,10 +262,11 @@ def cmd_count(a) -> int:
 
 
 def cmd_verdict(a) -> int:
+    from .latency_model import Explainer
     from .results.verdicts import for_runs, format_verdicts
 
     try:
-        verdicts = for_runs(*a.runs, margin=a.margin)
+        verdicts = for_runs(*a.runs, margin=a.margin, explainer=Explainer)
     except FileNotFoundError as e:
         raise BenchsuiteError(str(e)) from None
     if a.format == "json":
@@ -452,8 +469,42 @@ def cmd_list(a) -> int:
     return EXIT_OK
 
 
+def cmd_profile(a) -> int:
+    from . import latency_model as lm
+    from .catalog import defaults
+    from .host.execute import execute
+    from .host.progress import Progress
+    from .runners import get_runner
+    from .spec import load_device, load_workload
+
+    device = load_device(a.device or defaults()["device"])
+    workload = load_workload(defaults()["profile_workload"])
+    _writable_folder(a.out, "--out")
+    outcome = execute(device, workload, runners=a.runner, quick=a.quick, filter_glob=a.filter, results=Path(a.out),
+                      argv=sys.argv, progress=Progress(enabled=not a.no_progress), processes=1,
+                      ceilings=not a.no_ceilings)
+    run = outcome.folder.path
+    ok = [r for r in outcome.run.records if r["metric"] == "latency_forward" and r["status"] == "ok"]
+    print(f"profile {run.name}: {len(ok)} kernels timed in {outcome.run.meta.duration_s} s")
+    for runner, threads in sorted({(r["runner"], r["threads"]) for r in ok}):
+        if not get_runner(runner).kernels_are_ops:
+            print(f"{runner}, {threads} thread(s): no predictor (it fuses kernels, and its fusion rules are not "
+                  "detected yet)")
+            continue
+        try:
+            pred = lm.build(run, runner, threads)
+        except BenchsuiteError as e:
+            print(f"{runner}, {threads} thread(s): no predictor: {e}")
+            continue
+        kinds = ", ".join(f"{k} {100 * f.within_10:.0f}%" for k, f in pred.fits.items())
+        print(f"{runner}, {threads} thread(s): predictor {lm.predictor_path(run, runner, threads).name}; "
+              f"cross-validated share of kernels within ±10% per kind: {kinds}")
+    return EXIT_FAILURES if outcome.statuses.get("error") else EXIT_OK
+
+
 def cmd_predict(a) -> int:
     from . import latency_model as lm
+    from .guideline_costs import LABELS, explain
     from .tables import print_table
 
     pred = lm.for_run(Path(a.profile), a.runner, a.threads, a.device, a.refit)
@@ -469,6 +520,9 @@ def cmd_predict(a) -> int:
     print(f"  baselines: FLOPs only {ms(p['flops_only'])}; roofline "
           f"{ms(p['roofline']) if p['roofline'] is not None else 'unsupported (the run measured no ceilings)'}")
     print("  the interval: the kinds' cross-validated 5th-95th percentile errors, taken as fully correlated")
+    parts = explain(pred, kernels)
+    print("  where the predicted time goes (benchsuite/guideline_costs.py): " + "; ".join(
+        f"{LABELS[c]} {100 * v / p['seconds']:.1f}%" for c, v in parts.items() if v > 0))
     if a.by == "kind":
         rows = [{"kind": k, "ms": round(1e3 * v, 4), "share_%": round(100 * v / p["seconds"], 1),
                  "cv_within_10%": round(100 * pred.fits[k].within_10, 1), "profiled": pred.fits[k].n}
@@ -498,7 +552,7 @@ def cmd_init(a) -> int:
 
 COMMANDS = {"run": cmd_run, "tune": cmd_tune, "list": cmd_list, "env": cmd_env, "init": cmd_init, "count": cmd_count,
             "verdict": cmd_verdict, "compare": cmd_compare, "regress": cmd_regress, "report": cmd_report,
-            "history": cmd_history, "predict": cmd_predict}
+            "history": cmd_history, "predict": cmd_predict, "profile": cmd_profile}
 
 
 def main(argv=None) -> int:

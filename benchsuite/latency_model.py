@@ -36,11 +36,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin
 
 from .errors import BenchsuiteError
 
-FORMAT = 1
+FORMAT = 2  # 2: the per-kernel floor and the best kernel speed (guideline_costs.py)
 KERNEL_FAMILY = "kernel"
 ACTIVATION_KIND = {"ReLU": "relu", "relu": "relu", "relu_": "relu", "ReLU6": "relu6", "relu6": "relu6",
                    "Hardswish": "hswish", "hardswish": "hswish", "Hardsigmoid": "hsigmoid",
@@ -130,42 +129,6 @@ def model_kernels(model: str, resolution=None, batch_size: int = 1, dtype: str =
 # ---------------------------------------------------------------- the fit
 
 
-class KernelRegression(RegressorMixin, BaseEstimator):
-    """log time of a kernel from its features (Kernel.features order), in two stages: a non-negative linear
-    cost (a fixed cost, plus time per multiply-add, per byte moved and per output element; fitted on relative
-    error), then a ridge quadratic in the logarithms of the shape that corrects its log ratio (how efficient
-    the library's kernel is at that shape). The first stage is the physics and extrapolates; the second
-    bends it between grid points. scikit-learn's estimator interface, so cross_val_predict can use it."""
-
-    def __init__(self, alphas=(1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)):
-        self.alphas = alphas
-
-    @staticmethod
-    def _linear(x):
-        return np.column_stack([x[:, 0], x[:, 1], x[:, 2]])
-
-    @staticmethod
-    def _shape(x):
-        return np.log1p(x)
-
-    def fit(self, x, y):
-        from sklearn.linear_model import LinearRegression, RidgeCV
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import PolynomialFeatures, StandardScaler
-
-        t = np.exp(y)
-        self.linear_ = LinearRegression(positive=True).fit(self._linear(x), t, sample_weight=1 / t ** 2)
-        self.shape_ = make_pipeline(StandardScaler(), PolynomialFeatures(2), RidgeCV(alphas=self.alphas))
-        self.shape_.fit(self._shape(x), y - self._log_linear(x))
-        return self
-
-    def _log_linear(self, x):
-        return np.log(np.maximum(self.linear_.predict(self._linear(x)), 1e-12))
-
-    def predict(self, x):
-        return self._log_linear(x) + self.shape_.predict(self._shape(x))
-
-
 @dataclass
 class KindFit:
     kind: str
@@ -184,6 +147,12 @@ class Predictor:
     seconds_per_madd: float
     peak_flops: float | None
     bandwidth: float | None
+    floor_s: float                # the cheapest profiled kernel's measured time: what any kernel costs
+    best_seconds_per_madd: float  # the fastest profiled convolution or linear kernel's seconds per multiply-add
+
+    def kernel_seconds(self, k: Kernel) -> float:
+        """One kernel's predicted seconds by the fit of its kind."""
+        return float(np.exp(self.fits[k.kind].model.predict(np.array([k.features()]))[0]))
 
     def predict(self, kernels: list[Kernel]) -> dict:
         """The prediction for a network made of `kernels`: total, interval, the two baselines, per kernel."""
@@ -195,7 +164,7 @@ class Predictor:
         rows = []
         for k in kernels:
             fit = self.fits[k.kind]
-            t = float(np.exp(fit.model.predict(np.array([k.features()]))[0]))
+            t = self.kernel_seconds(k)
             rows.append({"name": k.name, "kind": k.kind, "seconds": t, "low": t / (1 + fit.high),
                          "high": t / (1 + fit.low), "madds": k.madds, "mac_bytes": k.mac_bytes,
                          "roofline": self._roofline(k)})
@@ -253,6 +222,8 @@ def fit(table: list[tuple[Kernel, float]], meta: dict, peak_flops: float | None 
     """Fit one regression per kernel kind with at least `min_kernels` profiled kernels."""
     from sklearn.model_selection import KFold, cross_val_predict
 
+    from .kernel_regression import KernelRegression
+
     by: dict[str, list[tuple[Kernel, float]]] = {}
     for k, t in table:
         by.setdefault(k.kind, []).append((k, t))
@@ -273,7 +244,8 @@ def fit(table: list[tuple[Kernel, float]], meta: dict, peak_flops: float | None 
     per = [t / k.madds for k, t in table if k.madds and k.kind.startswith(("conv", "linear"))]
     if not per:
         raise BenchsuiteError("no profiled convolution or linear layer: the FLOPs-only baseline has nothing to fit")
-    return Predictor(meta, fits, float(np.median(per)), peak_flops, bandwidth)
+    return Predictor(meta, fits, float(np.median(per)), peak_flops, bandwidth,
+                     floor_s=float(min(t for _, t in table)), best_seconds_per_madd=float(min(per)))
 
 
 # ---------------------------------------------------------------- files
@@ -363,3 +335,67 @@ def load(path: Path, device: str | None = None, environment: dict | None = None)
                               + ". Profile this device again (benchsuite run --workload kernels) and predict "
                               "from that run")
     return pred
+
+
+# ---------------------------------------------------------------- for the latency_explained study
+
+
+def predictor_beside(run_dir: Path, runner: str, threads: int, machine_id) -> Path | None:
+    """The newest predictor saved for `runner` and `threads` in a run folder beside `run_dir` (the same
+    results folder) whose run was measured on machine `machine_id`."""
+    from .results.run import read_meta
+
+    found = []
+    for path in Path(run_dir).parent.glob(f"*/{predictor_path(Path(), runner, threads).name}"):
+        try:
+            meta = read_meta(path.parent)
+        except (OSError, ValueError, KeyError):
+            continue
+        if meta.environment.get("machine_id") == machine_id:
+            found.append((meta.run_id, path))
+    return max(found)[1] if found else None
+
+
+class Explainer:
+    """What the latency_explained study asks of a measured forward-latency record: its prediction, the two
+    baselines and the guideline costs (guideline_costs.py), from the newest predictor saved beside its run
+    on the same machine (made by `benchsuite profile` or `predict`). Refusals raise BenchsuiteError with
+    what is missing: no profile of this machine, a fusing runner, a kind never profiled, other libraries."""
+
+    def __init__(self, runs):
+        self.runs = {r.name: r for r in runs if r.path is not None and r.meta is not None}
+        self._predictors: dict[tuple, Predictor | str] = {}
+
+    def _predictor(self, run_id: str, runner: str, threads: int) -> Predictor | str:
+        run = self.runs.get(run_id)
+        if run is None:
+            return f"run {run_id} has no folder to look for a kernel profile beside"
+        path = predictor_beside(run.path, runner, threads, run.environment.get("machine_id"))
+        if path is None:
+            return (f"no kernel profile of this machine for {runner} at {threads} thread(s) beside run {run_id} "
+                    f"(make one: benchsuite profile --device {run.meta.device} --runner {runner}, into the same "
+                    "results folder)")
+        try:
+            return load(path, environment=run.environment)
+        except BenchsuiteError as e:
+            return str(e)
+        except ImportError as e:
+            return f"the kernel profile's predictor needs scikit-learn ({e}): pip install 'benchsuite[predict]'"
+
+    def __call__(self, record: dict) -> dict:
+        from .guideline_costs import explain
+
+        key = (record["run_id"], record["runner"], int(record["threads"]))
+        if key not in self._predictors:
+            self._predictors[key] = self._predictor(*key)
+        pred = self._predictors[key]
+        if isinstance(pred, str):
+            raise BenchsuiteError(pred)
+        if record["dtype"] != pred.meta.get("dtype", "float32"):
+            raise BenchsuiteError(f"the kernel profile was fitted on {pred.meta.get('dtype')}, not {record['dtype']}")
+        kernels = model_kernels(record["model"], f"{record['height']}x{record['width']}", int(record["batch_size"]),
+                                record["dtype"], record["runner"], **(record.get("params") or {}))
+        p = pred.predict(kernels)
+        return {"predicted": p["seconds"], "low": p["low"], "high": p["high"], "flops_only": p["flops_only"],
+                "roofline": p["roofline"], "n_kernels": len(kernels), "profile": pred.meta["run_id"],
+                "parts": explain(pred, kernels, float(record["value"]))}

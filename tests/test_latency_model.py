@@ -112,17 +112,19 @@ def test_a_predictor_built_here_loads(tmp_path, profiled):
 
 @pytest.mark.slow
 def test_predict_from_a_profiling_run_end_to_end(tmp_path, capsys):
-    """A real (fake-runner, simulated-clock) profiling run of the convolutions from 64 channels at 56x56 (one
-    group: one process), then `predict` from it: the predictor is saved beside the run, and a model with
-    kernels of kinds the run did not profile is refused by kind."""
+    """A real (fake-runner, simulated-clock) `profile` of the convolutions from 64 channels at 56x56 (one group:
+    one process) saves its predictor beside the run; `predict` reads it, a model with kernels of kinds the run
+    did not profile is refused by kind, and a run beside it whose workload names latency_explained is
+    explained from it."""
     dev = tmp_path / "sim.toml"
     dev.write_text('name = "sim"\nkind = "cpu"\nthreads = [1]\nrunners = ["fake"]\n'
                    '[runner_options.fake]\nclock = "simulated"\n[timing]\nmin_samples = 3\nmax_time_s = 0.2\n')
     out = tmp_path / "results"
-    assert main(["run", "--device", str(dev), "--workload", "kernels", "--filter", "kernel_conv(cin=64,*r56*",
-                 "--processes", "1", "--no-ceilings", "--out", str(out), "--no-progress"]) == 0
+    assert main(["profile", "--device", str(dev), "--filter", "kernel_conv(cin=64,*r56*", "--no-ceilings",
+                 "--out", str(out), "--no-progress"]) == 0
     (run,) = [p for p in out.iterdir() if p.is_dir()]
-    capsys.readouterr()
+    said = capsys.readouterr().out
+    assert "fake, 1 thread(s): predictor predictor-fake-t1.joblib" in said and "conv_pointwise" in said
     rc = main(["predict", "--profile", str(run), "--runner", "fake", "--model", "kernel_conv", "--knob", "cin=64",
                "--knob", "cout=64", "--format", "json"])
     printed = capsys.readouterr()
@@ -132,3 +134,90 @@ def test_predict_from_a_profiling_run_end_to_end(tmp_path, capsys):
     assert json.loads(printed.out[printed.out.index("\n[") + 1:])[0]["kind"] == "conv_pointwise"
     assert main(["predict", "--profile", str(run), "--runner", "fake", "--model", "mobilenet_v3_large"]) == 2
     assert "no profiled kernel of kind" in capsys.readouterr().err
+    # a run beside the profile, on the same machine, whose workload names the latency_explained study: its
+    # verdict predicts what the profile covers and names what it does not
+    wl = tmp_path / "explained.toml"
+    wl.write_text('name = "explained"\nstudies = ["latency_explained"]\nmetrics = ["latency_forward"]\n'
+                  'batch_sizes = [1]\nresolutions = [56]\n[[models]]\nname = "kernel_conv"\n'
+                  'axes = { cin = [64], cout = [64, 128] }\n[[models]]\nname = "mobilenet_v3_small"\n'
+                  'axes = { width = [0.25] }\n')
+    assert main(["run", "--device", str(dev), "--workload", str(wl), "--processes", "1", "--no-ceilings",
+                 "--out", str(out), "--no-progress"]) == 0
+    capsys.readouterr()
+    (measured,) = [p for p in out.iterdir() if p.is_dir() and p != run]
+    (v,) = [v for v in json.loads((measured / "verdicts.json").read_text()) if v["study"] == "latency_explained"]
+    assert len(v["rows"]) == 2 and {r["profile"] for r in v["rows"]} == {run.name}
+    assert "1 network(s) not predicted: no profiled kernel of kind" in v["note"]
+    assert main(["verdict", str(measured)]) == 0
+    assert "multiply-adds predict latency" in capsys.readouterr().out
+
+
+def test_the_guideline_costs_add_up_to_the_prediction_and_name_the_rest(profiled):
+    from benchsuite.guideline_costs import CATEGORIES, explain
+
+    pred = lm.fit(profiled, {"run_id": "constructed"})
+    assert pred.floor_s == pytest.approx(min(t for _, t in profiled))
+    for model in ("mobilenet_v2", "shufflenet_v1", "mobilenet_v1"):
+        kernels = lm.model_kernels(model)
+        total = pred.predict(kernels)["seconds"]
+        parts = explain(pred, kernels, measured=1.25 * total)
+        assert sum(parts[c] for c in CATEGORIES) == pytest.approx(total)
+        assert parts["unexplained"] == pytest.approx(0.25 * total)
+        assert all(parts[c] >= 0 for c in CATEGORIES), parts
+        assert parts["g4_elementwise"] > 0 and parts["g3_launches"] > 0 and parts["flops_at_best"] > 0
+    # group convolutions cost only where there are some (ShuffleNet V1's 1x1 group convs, not MobileNetV2's)
+    assert explain(pred, lm.model_kernels("shufflenet_v1"))["g2_group_convs"] > 0
+    assert explain(pred, lm.model_kernels("mobilenet_v2"))["g2_group_convs"] == 0
+
+
+def test_unequal_widths_cost_what_equal_widths_with_the_same_flops_save(profiled):
+    from benchsuite.guideline_costs import equal_width, explain
+
+    pred = lm.fit(profiled, {"run_id": "constructed"})
+    wide = lm.Kernel("c", "conv_pointwise", madds=28 * 28 * 32 * 512, mac_bytes=4 * (28 * 28 * (32 + 512) + 32 * 512),
+                     out_elements=28 * 28 * 512, cin=32, cout=512)
+    eq = equal_width(wide)
+    assert eq.cin == eq.cout == pytest.approx(128) and eq.madds == wide.madds
+    assert eq.mac_bytes == pytest.approx(4 * (28 * 28 * 256 + 128 * 128))  # the equal-width minimum of G1
+    g1 = explain(pred, [wide])["g1_unequal_widths"]
+    assert g1 > 0 and g1 == pytest.approx(pred.kernel_seconds(wide) - pred.kernel_seconds(eq), rel=1e-6)
+    assert explain(pred, [eq])["g1_unequal_widths"] == 0
+
+
+def _record(model, value, runner="torch_eager", **params):
+    return {"run_id": "r1", "case_id": model, "device": "cpu", "runner": runner, "threads": 1, "batch_size": 1,
+            "dtype": "float32", "metric": "latency_forward", "status": "ok", "value": value, "model": model,
+            "params": params, "resolution": "224", "height": 224, "width": 224}
+
+
+def test_the_study_judges_flops_against_the_bar_with_the_share_interval():
+    from benchsuite.studies import WorkloadInfo
+    from benchsuite.studies.latency_explained import LatencyExplainedStudy, share_interval
+
+    def explainer(err):  # FLOPs-only off by `err` for every network, the kernel sum within 1%
+        return lambda r: {"predicted": 1.01 * r["value"], "low": 0, "high": 0, "flops_only": (1 + err) * r["value"],
+                          "roofline": None, "n_kernels": 10, "profile": "p",
+                          "parts": {"unexplained": -0.01 * r["value"]}}
+
+    study = LatencyExplainedStudy()
+    recs = [_record(f"m{i}", 1e-3 * (i + 1)) for i in range(80)]
+    assert study.verdicts(recs, {}, WorkloadInfo("w")) == []  # no explainer: nothing judged (a run's own looks)
+    far = study.verdicts(recs, {}, WorkloadInfo("w", explain_latency=explainer(0.3)))
+    (v,) = far
+    assert v.verdict == "violated" and "FLOPs only: 0/80" in v.note and "kernel sum (profile p): 80/80" in v.note
+    assert v.rows[0]["parts"]["unexplained"] == pytest.approx(-0.01)  # parts are shares of the measured time
+    assert study.verdicts(recs, {}, WorkloadInfo("w", explain_latency=explainer(0.05)))[0].verdict == "holds"
+    few = study.verdicts(recs[:5], {}, WorkloadInfo("w", explain_latency=explainer(0.05)))[0]
+    assert few.verdict == "inconclusive" and share_interval(5, 5)[0] < 0.95  # 5 of 5 cannot show 95%
+
+
+def test_the_study_says_why_a_runner_or_a_run_is_not_predicted():
+    from benchsuite.studies import WorkloadInfo
+    from benchsuite.studies.latency_explained import LatencyExplainedStudy
+
+    def refuse(r):
+        raise BenchsuiteError("no kernel profile of this machine for onnxruntime")
+
+    (v,) = LatencyExplainedStudy().verdicts([_record("m", 1e-3, "onnxruntime")], {},
+                                            WorkloadInfo("w", explain_latency=refuse))
+    assert v.verdict == "inconclusive" and "not predicted: no kernel profile" in v.note and not v.rows

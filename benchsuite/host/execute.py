@@ -11,6 +11,7 @@ from pathlib import Path
 from .. import __version__, protocol, run_cache
 from ..device.ceilings import gemm_cases
 from ..errors import BenchsuiteError
+from ..latency_model import Explainer
 from ..records import SCHEMA_VERSION
 from ..results import verdicts
 from ..results.run import Run, RunFolder
@@ -156,6 +157,6 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
         folder.write_meta(meta)
         outcome.run = folder.load()
         History(history or Path(results) / HISTORY_FILE).add_run(outcome.run)
-    outcome.verdicts = verdicts.judge([outcome.run])
+    outcome.verdicts = verdicts.judge([outcome.run], explain_latency=Explainer([outcome.run]))
     verdicts.save(outcome.verdicts, folder)
     return outcome

@@ -11,6 +11,7 @@ import functools
 from collections import Counter
 from pathlib import Path
 
+from ..latency_model import Explainer
 from ..results import verdicts as vd
 from ..records import to_frame
 from ..results.run import Run
@@ -195,7 +196,7 @@ def build_report(paths, out_dir: Path, history=None) -> Path:
     metas = [run.meta.raw for run in runs if run.meta is not None]
     records = [r for run in runs for r in run.records]
     df = to_frame(records)
-    verdicts = vd.judge(runs)
+    verdicts = vd.judge(runs, explain_latency=Explainer(runs))
 
     fig = _Figures()
     sections = [("Verdicts at a glance", matrix.summary(verdicts)

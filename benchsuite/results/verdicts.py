@@ -52,7 +52,7 @@ def _study_verdicts(records, samples, workloads):
                 log.warning(f"benchsuite: note: workload {name!r} names study {study!r}, which is not installed here "
                             f"(installed: {', '.join(study_names())}); its verdicts are skipped")
                 continue
-            info_for = WorkloadInfo(name, info.get("reference"), margin, confidence)
+            info_for = WorkloadInfo(name, info.get("reference"), margin, confidence, info.get("explain_latency"))
             yield get_study(study).verdicts(recs, samples, info_for), recs, margin
 
 
@@ -86,8 +86,9 @@ def _not_for_claims(verdicts: list[Verdict], records: list[dict], margin: float)
     return out
 
 
-def judge(runs, margin: float | None = None) -> list[Verdict]:
-    """Verdicts over loaded runs (results.run.Run); `margin` overrides the margin each run recorded."""
+def judge(runs, margin: float | None = None, explain_latency=None) -> list[Verdict]:
+    """Verdicts over loaded runs (results.run.Run); `margin` overrides the margin each run recorded;
+    `explain_latency` is what a study that predicts latency asks (latency_model.Explainer over these runs)."""
     records, samples, workloads = [], {}, {}
     for run in runs:
         records += run.records
@@ -96,13 +97,15 @@ def judge(runs, margin: float | None = None) -> list[Verdict]:
             continue  # a run without its run.json names no studies
         workloads[run.meta.workload] = {"studies": list(run.meta.studies), "reference": run.meta.reference,
                                         "margin": run.meta.margin if margin is None else margin,
-                                        "confidence": run.meta.confidence}
+                                        "confidence": run.meta.confidence, "explain_latency": explain_latency}
     return compute(records, samples, workloads)
 
 
-def for_runs(*paths, margin: float | None = None) -> list[Verdict]:
-    """Verdicts over run folders (or folders of runs); `margin` overrides each run's (default 2%)."""
-    return judge(Run.find(*paths), margin)
+def for_runs(*paths, margin: float | None = None, explainer=None) -> list[Verdict]:
+    """Verdicts over run folders (or folders of runs); `margin` overrides each run's (default 2%); `explainer`
+    makes the latency explainer from the loaded runs (see judge)."""
+    runs = Run.find(*paths)
+    return judge(runs, margin, explainer(runs) if explainer else None)
 
 
 def format_verdicts(verdicts: list[Verdict]) -> str:

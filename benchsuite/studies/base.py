@@ -8,6 +8,7 @@ ask the study, and nothing else knows study, workload or model names.
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 
@@ -39,6 +40,9 @@ class WorkloadInfo:
     reference: str | None = None  # the workload's `reference` table of published numbers, if any
     margin: float = MARGIN        # ratios within x(1 + margin) either way are practically the same
     confidence: float = CONFIDENCE  # of the ratio intervals (a sequential run spends alpha over its looks)
+    # a measured forward-latency record -> its kernel-sum prediction and guideline costs (latency_model.Explainer),
+    # given by the caller that knows where the runs lie; None: nothing to predict with
+    explain_latency: Callable[[dict], dict] | None = None
 
 
 class Study:
