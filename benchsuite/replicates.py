@@ -148,6 +148,22 @@ def equivalence(lo: float, hi: float, margin: float = MARGIN) -> str:
     return "unresolved"
 
 
+def one_sided(lo: float, hi: float, margin: float = MARGIN) -> str:
+    """`equivalence`, and where that is unresolved only because the interval straddles one edge of the
+    margin: `slower or same` (it lies wholly above the lower edge: the ratio is not faster beyond the
+    margin) or `faster or same` (wholly below the upper edge). Each is a one-sided test from the same
+    interval, so its error rate is at most that of the interval's level."""
+    two = equivalence(lo, hi, margin)
+    if two != "unresolved":
+        return two
+    up, down = 1 + margin, 1 / (1 + margin)
+    if lo >= down:
+        return "slower or same"
+    if hi <= up:
+        return "faster or same"
+    return "unresolved"
+
+
 def processes_to_decide(lo: float, hi: float, processes: int, margin: float = MARGIN) -> float:
     """How many processes an unresolved ratio interval [lo, hi] from `processes` processes would need to
     lie wholly on one side of a margin edge, at the spread measured (its log half-width shrinking as one

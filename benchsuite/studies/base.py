@@ -118,3 +118,8 @@ def div(a, b):
 def outcome(lo: float, hi: float, margin: float = MARGIN) -> str:
     """slower / faster (wholly beyond the margin), same (wholly inside it) or unresolved."""
     return replicates.equivalence(lo, hi, margin)
+
+
+def one_sided_outcome(lo: float, hi: float, margin: float = MARGIN) -> str:
+    """outcome, or `slower or same` / `faster or same` where the interval straddles only one margin edge."""
+    return replicates.one_sided(lo, hi, margin)

@@ -5,12 +5,13 @@ The 95% interval of that ratio comes from a hierarchical bootstrap (processes, t
 with one process it covers that process's noise only, and says so); where raw samples are missing, a
 conservative interval from the two records' median CIs is used and said. A row is `slower` / `faster`
 only when its interval lies wholly beyond the practical-equivalence margin (default 2%, the workload's
-`margin`, or --margin), `same` when wholly inside it, else `unresolved`. For G1-G3 (the baseline should
-be fastest) a group is decided when every row is: `violated` if any row is faster, `holds` if the others
-are slower or tie within the margin (ties are findings, said as "holds, with ties within ±2%"), `violated`
-too if every row ties (the claimed difference is not there); a group with an unresolved row is
-`inconclusive`, and its note says how far from decided it is (the widest interval, and the processes it
-would take at the spread measured). G4 (removing ReLU / shortcut should speed up) is the mirror image. The verdict uses
+`margin`, or --margin), `same` when wholly inside it, `slower or same` / `faster or same` when it
+straddles only the margin's upper / lower edge (one-sided: not beyond the margin the other way), else
+`unresolved`. For G1-G3 (the baseline should be fastest) a group is `violated` if any row is faster or
+every row ties (the claimed difference is not there), `holds` if no row can be faster (each is slower, a
+tie, or slower or same) and one is decided slower (ties are findings, said as "holds, with ties within
+±2%"); otherwise `inconclusive`, and its note says how far from decided it is (the widest open interval,
+and the processes it would take at the spread measured). G4 (removing ReLU / shortcut should speed up) is the mirror image. The verdict uses
 the raw latency ratio; each row shows beside it the FLOP-normalised ratio (latency ratio / FLOP ratio:
 the paper's channel choices are up to 5.5% off FLOP-equal), the paper's normalised speed and the FLOP ratio.
 Registered as studies g1..g4; a workload names one (`studies = ["g1"]`).
@@ -26,7 +27,7 @@ import numpy as np
 
 from ..replicates import processes_to_decide
 from .base import CONFIDENCE, LATENCY, MARGIN, Study, Verdict, WorkloadInfo, div, reference_rows, sample_ratio, scope_of
-from .base import outcome as outcome_of
+from .base import one_sided_outcome
 
 
 @dataclass(frozen=True)
@@ -79,29 +80,38 @@ def _paper_for(params: dict, tags: dict, table: dict) -> dict[str, float]:
 
 
 def _group_verdict(outcomes: list[str], expect: str) -> str:
-    """holds: every row decided and none against the claim, at least one as claimed (ties within the
-    margin are findings: said in the note); violated: a row decided against the claim, or every row a tie
-    (the claimed cost is not there); inconclusive: a row still undecided."""
+    """holds: no row can be against the claim (each is decided as claimed, a tie, or `<as claimed> or
+    same`) and at least one is decided as claimed (ties within the margin are findings: said in the note);
+    violated: a row decided against the claim, or every row a tie (the claimed cost is not there);
+    inconclusive: a row that may still be against the claim, or no row decided as claimed while some
+    could yet be."""
     wrong = "faster" if expect == "slower" else "slower"
     if any(o == wrong for o in outcomes):
         return "violated"
-    if not outcomes or any(o == "unresolved" for o in outcomes):
+    if not outcomes or any(o in ("unresolved", f"{wrong} or same") for o in outcomes):
         return "inconclusive"
-    return "holds" if any(o == expect for o in outcomes) else "violated"
+    if any(o == expect for o in outcomes):
+        return "holds"
+    return "violated" if all(o == "same" for o in outcomes) else "inconclusive"
 
 
 def _decision_note(verdict: str, vrows: list[dict], margin: float, processes: int) -> str:
     """What a decided verdict rests on beyond its rows, or how far an undecided one is from decided."""
     label = lambda r: ",".join(f"{k}={v}" for k, v in r["row"].items())  # noqa: E731
     ties = [label(r) for r in vrows if r["outcome"] == "same"]
+    either = [f"{label(r)} ({r['outcome']})" for r in vrows if r["outcome"].endswith(" or same")]
     within = f"within ±{margin * 100:g}%"
-    if verdict == "holds" and ties:
-        return f"holds, with ties {within} ({'; '.join(ties)}): a tie inside the margin is a finding. "
+    if verdict == "holds" and (ties or either):
+        said = f"with ties {within} ({'; '.join(ties)}): a tie inside the margin is a finding" if ties else ""
+        if either:
+            said += ("; " if said else "") + (f"{'; '.join(either)}: the interval straddles only the margin edge "
+                                              "on the claim's side, so the row is not against the claim")
+        return f"holds, {said}. "
     if verdict == "violated" and ties and len(ties) == sum(r["outcome"] != "baseline" for r in vrows):
         return f"every row ties with the baseline {within}: the claimed difference is not there. "
     if verdict != "inconclusive":
         return ""
-    open_rows = [r for r in vrows if r["outcome"] == "unresolved"]
+    open_rows = [r for r in vrows if r["outcome"] == "unresolved" or r["outcome"].endswith(" or same")]
     if not open_rows:  # the group ran its baseline row alone (a filter): there is nothing to decide
         return "only the baseline row ran: no ratio to judge. "
     widest = max(open_rows, key=lambda r: r["latency_ratio_ci"][1] / r["latency_ratio_ci"][0])
@@ -139,7 +149,7 @@ def guideline_verdicts(g: Guideline, records: list[dict], samples, reference: st
                 ratio, lo, hi, method, outcome = 1.0, 1.0, 1.0, "", "baseline"
             else:
                 ratio, lo, hi, method = sample_ratio(r, base, samples, rng, conf)
-                outcome = outcome_of(lo, hi, margin)
+                outcome = one_sided_outcome(lo, hi, margin)
                 outcomes.append(outcome)
             vrows.append({"row": {k: r["params"][k] for k in g.compare}, "latency_s": r["value"],
                           "images_per_s": r["batch_size"] / r["value"], "batches_per_s": 1 / r["value"],
@@ -178,7 +188,7 @@ class GuidelineStudy(Study):
         flops = (f"flops x{r['flops_ratio']:.3f}, latency/flops x{r['flops_normalised_ratio']:.3f}"
                  if r.get("flops_ratio") else "")
         return (f"{label:32s} {r['images_per_s']:9.1f} img/s  speed x{r['speed_ratio']:.3f} "
-                f"[{lo:.3f}, {hi:.3f}] {r['outcome']:10s} paper: {paper:14s} {flops}")
+                f"[{lo:.3f}, {hi:.3f}] {r['outcome']:14s} paper: {paper:14s} {flops}")
 
     def headline(self, verdict) -> tuple[str, str]:
         """The row that comes closest to contradicting the claim: its speed ratio to the baseline row."""
