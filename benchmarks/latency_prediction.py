@@ -65,8 +65,10 @@ def main() -> int:
         measured = execute(device, load_workload(str(HERE / "latency_zoo.toml")), runners=[a.runner],
                            results=Path(a.results), argv=sys.argv, progress=Progress(),
                            processes=a.processes, ceilings=False).folder.path
-    df = load_runs(measured)
-    df = df[(df.metric == "latency_forward") & (df.status == "ok") & (df.runner == a.runner) & (df.threads == 1)]
+    every = load_runs(measured)
+    faults = every[(every.metric == "page_faults_forward") & (every.status == "ok")].set_index("case_id").value
+    df = every[(every.metric == "latency_forward") & (every.status == "ok") & (every.runner == a.runner)
+               & (every.threads == 1)]
     params = [c for c in df.columns if c.startswith("params.")]
     rows = []
     for _, r in df.iterrows():
@@ -77,7 +79,7 @@ def main() -> int:
         rows.append({"family": get_model_entry(r["model"]).family, "config": f"{r['model']} {knobs or ''} "
                      f"r{r['resolution']}", "measured": r["value"], "predicted": p["seconds"], "low": p["low"],
                      "high": p["high"], "flops_only": p["flops_only"], "roofline": p["roofline"],
-                     "parts": explain(pred, kernels, float(r["value"]))})
+                     "parts": explain(pred, kernels, float(r["value"])), "faults": faults.get(r["case_id"])})
     env, penv = read_meta(measured).environment, read_meta(Path(a.profile)).environment
     print(f"profile run {Path(a.profile).name} ({pred.meta['n_kernels']} kernels, fit {fit_s:.1f} s), measured run "
           f"{measured.name}; CPU {env.get('cpu_model')} (profile: {penv.get('cpu_model')}); runner {a.runner}, "
@@ -85,12 +87,13 @@ def main() -> int:
     print("\nper kind, cross-validated on the profiled kernels: share within +-10%, 5th-95th percentile error")
     for kind, f in sorted(pred.fits.items()):
         print(f"  {kind:16s} n={f.n:4d}  within 10%: {f.within_10:6.1%}  [{f.low:+.1%}, {f.high:+.1%}]")
-    print("\n| configuration | measured ms | predicted ms [interval] | FLOPs only ms | roofline ms |")
-    print("|---|---|---|---|---|")
+    print("\n| configuration | measured ms | predicted ms [interval] | FLOPs only ms | roofline ms | page faults |")
+    print("|---|---|---|---|---|---|")
     for r in sorted(rows, key=lambda r: r["config"]):
         roof = "-" if r["roofline"] is None else f"{1e3 * r['roofline']:.2f}"
+        fl = "-" if r["faults"] is None else f"{r['faults']:.0f}"
         print(f"| {r['config']} | {1e3 * r['measured']:.2f} | {1e3 * r['predicted']:.2f} "
-              f"[{1e3 * r['low']:.2f}, {1e3 * r['high']:.2f}] | {1e3 * r['flops_only']:.2f} | {roof} |")
+              f"[{1e3 * r['low']:.2f}, {1e3 * r['high']:.2f}] | {1e3 * r['flops_only']:.2f} | {roof} | {fl} |")
     print("\n| predictor | within 5% | within 10% | median abs error | interval covers |")
     print("|---|---|---|---|---|")
     for name in ("predicted", "flops_only", "roofline"):

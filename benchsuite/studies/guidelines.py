@@ -11,9 +11,10 @@ straddles only the margin's upper / lower edge (one-sided: not beyond the margin
 every row ties (the claimed difference is not there), `holds` if no row can be faster (each is slower, a
 tie, or slower or same) and one is decided slower (ties are findings, said as "holds, with ties within
 ±2%"); otherwise `inconclusive`, and its note says how far from decided it is (the widest open interval,
-and the processes it would take at the spread measured). G4 (removing ReLU / shortcut should speed up) is the mirror image. The verdict uses
-the raw latency ratio; each row shows beside it the FLOP-normalised ratio (latency ratio / FLOP ratio:
-the paper's channel choices are up to 5.5% off FLOP-equal), the paper's normalised speed and the FLOP ratio.
+and the processes it would take at the spread measured). G4 (removing ReLU / shortcut should speed up) is
+the mirror image. The verdict uses the raw latency ratio; each row shows beside it the FLOP-normalised ratio
+(latency ratio / FLOP ratio: the paper's channel choices are up to 5.5% off FLOP-equal), the paper's
+normalised speed and the FLOP ratio.
 Registered as studies g1..g4; a workload names one (`studies = ["g1"]`).
 """
 from __future__ import annotations

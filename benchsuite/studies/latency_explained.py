@@ -9,7 +9,9 @@ puts within +-10% of the measured median, the bar a latency predictor is held to
 of models within +-10%): it holds when the 95% Clopper-Pearson interval of that share lies at or above
 95%, is violated when it lies below, else inconclusive (few networks). The kernel-sum predictor's share
 over the same networks stands beside it, judged by the same bar in the note. Without a profile, or for a
-runner whose fusion rules are not known, the verdict is inconclusive and says what is missing.
+runner whose fusion rules are not known, the verdict is inconclusive and says what is missing. Where the
+run measured page faults per forward (probe page_faults), each row shows them: time the kernel sum cannot
+see (a kernel timed alone reuses its memory and never faults), so it lands in `unexplained`.
 """
 from __future__ import annotations
 
@@ -47,6 +49,8 @@ class LatencyExplainedStudy(Study):
     def verdicts(self, records, samples, workload) -> list[Verdict]:
         if workload.explain_latency is None:
             return []  # judged only where the runs' folders are known (not inside a run's sequential looks)
+        faults = {(r["run_id"], r["case_id"]): r["value"] for r in records
+                  if r["metric"] == "page_faults_forward" and r["status"] == "ok"}
         groups: dict[tuple, list[dict]] = {}
         for r in records:
             if r["metric"] == "latency_forward" and r["status"] == "ok" and r.get("value"):
@@ -70,6 +74,7 @@ class LatencyExplainedStudy(Study):
                              "flops_only_s": e["flops_only"], "roofline_s": e["roofline"],
                              "error": e["predicted"] / measured - 1, "flops_error": e["flops_only"] / measured - 1,
                              "n_kernels": e["n_kernels"], "profile": e["profile"],
+                             "page_faults": faults.get((r["run_id"], r["case_id"])),
                              "parts": {k: v / measured for k, v in e["parts"].items()}})
             claim = f"multiply-adds predict latency (>= {BAR:.0%} of networks within ±{TOLERANCE:.0%})"
             if not rows:
@@ -94,8 +99,9 @@ class LatencyExplainedStudy(Study):
     def format_row(self, verdict, r) -> str:
         parts = ", ".join(f"{SHORT[c]} {100 * v:.0f}%"
                           for c, v in r["parts"].items() if abs(v) >= 0.005)
+        faults = "" if r.get("page_faults") is None else f"  {r['page_faults']:.0f} page faults/forward"
         return (f"{r['case']:34s} measured {1e3 * r['measured_s']:8.3f} ms  kernel sum {r['error']:+6.1%}  "
-                f"FLOPs only {r['flops_error']:+6.1%}  [{parts}]")
+                f"FLOPs only {r['flops_error']:+6.1%}  [{parts}]{faults}")
 
     def headline(self, verdict) -> tuple[str, str]:
         if not verdict.rows:
