@@ -115,6 +115,16 @@ def measurement_tools() -> dict:
     return tools
 
 
+MALLOC_KEYS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_ARENA_MAX", "LD_PRELOAD")
+
+
+def malloc_settings() -> str:
+    """The C allocator's settings this process runs with (glibc's tunables, a preloaded allocator): they decide
+    whether a forward maps fresh memory and pays page faults (probes/page_faults.py)."""
+    set_ = [f"{k}={os.environ[k]}" for k in MALLOC_KEYS if k in os.environ]
+    return ", ".join(set_) if set_ else "the C library's default malloc settings"
+
+
 def environment() -> dict:
     import psutil
 
@@ -146,6 +156,7 @@ def environment() -> dict:
         "machine": platform.machine(),
         "python": sys.version.split()[0],
         "libraries": library_versions(),
+        "malloc": malloc_settings(),
         "git_commit": git_commit(),
         "runners": runners,
         "measurement_tools": measurement_tools(),

@@ -12,13 +12,11 @@ worker ran with (a device profile's [transport] env sets them).
 """
 from __future__ import annotations
 
-import os
-
+from ..env import malloc_settings
 from ..metrics import Metric
 from . import Probe
 
 FORWARDS = 10
-MALLOC_KEYS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_ARENA_MAX", "LD_PRELOAD")
 
 
 def _faults() -> int | None:
@@ -28,11 +26,6 @@ def _faults() -> int | None:
         return None
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_minflt + usage.ru_majflt
-
-
-def malloc_settings() -> str:
-    set_ = [f"{k}={os.environ[k]}" for k in MALLOC_KEYS if k in os.environ]
-    return ", ".join(set_) if set_ else "the C library's default malloc settings"
 
 
 class PageFaultsProbe(Probe):

@@ -124,7 +124,7 @@ def _environment(metas: list[dict]) -> str:
             "machine": f"{env.get('machine', '')} {env.get('cpu_model')} - {env.get('logical_cores')} logical cores",
             "CPU features": ", ".join(env.get("cpu_features", [])),
             "governor": env.get("governor"), "OS / Python": f"{env.get('os')} / {env.get('python')}",
-            "libraries": libs, "git commit": env.get("git_commit"),
+            "libraries": libs, "malloc": env.get("malloc", "not recorded"), "git commit": env.get("git_commit"),
             "emulated": (f"yes: {m.get('emulated_because') or 'the profile says so'} (timings prove paths, not "
                          f"speed)" if m.get("emulated") else "no"),
             "transport": m.get("transport") or "this host",

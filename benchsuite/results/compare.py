@@ -120,9 +120,9 @@ def check_comparable(base_env: dict, cand_env: dict, force: bool) -> None:
 
 
 def env_differences(base_env: dict, cand_env: dict) -> list[str]:
-    """What differs between two runs' environments (CPU, governor, libraries, commit, OS, host), as text."""
+    """What differs between two runs' environments (CPU, governor, libraries, commit, OS, host, malloc), as text."""
     out = []
-    for key in ("cpu_model", "governor", "git_commit", "os", "python", "hostname", "logical_cores"):
+    for key in ("cpu_model", "governor", "git_commit", "os", "python", "hostname", "logical_cores", "malloc"):
         if base_env.get(key) != cand_env.get(key):
             out.append(f"{key} {base_env.get(key)} -> {cand_env.get(key)}")
     bl, cl = base_env.get("libraries", {}), cand_env.get("libraries", {})
