@@ -95,15 +95,20 @@ def kernel_kind(layer) -> str | None:
             "shuffle": "shuffle"}.get(t, t)
 
 
+def refuse_fusing(runner: str) -> None:
+    """Raise for a runner whose kernels are not a network's counted layers (its fusion rules are not known)."""
+    from .runners import get_runner, runner_names
+
+    if not get_runner(runner).kernels_are_ops:
+        ok = [n for n in runner_names() if get_runner(n).kernels_are_ops]
+        raise BenchsuiteError(f"no fusion rules for runner '{runner}' yet: the kernels it runs are not a "
+                              f"network's counted layers (predict supports: {', '.join(ok)})")
+
+
 def kernels_of(counts, runner: str | None = None) -> list[Kernel]:
     """The kernels `runner` runs for a counted model, in graph order (None: every counted op, unfused)."""
     if runner is not None:
-        from .runners import get_runner, runner_names
-
-        if not get_runner(runner).kernels_are_ops:
-            ok = [n for n in runner_names() if get_runner(n).kernels_are_ops]
-            raise BenchsuiteError(f"no fusion rules for runner '{runner}' yet: the kernels it runs are not a "
-                                  f"network's counted layers (predict supports: {', '.join(ok)})")
+        refuse_fusing(runner)
     out = []
     for layer in counts.layers:
         kind = kernel_kind(layer)
@@ -332,8 +337,7 @@ def load(path: Path, device: str | None = None, environment: dict | None = None)
         problems += [f"{k} {libs.get(k)} (now {now.get(k)})" for k in diff]
     if problems:
         raise BenchsuiteError(f"predictor {path} was built for another setting: " + "; ".join(problems)
-                              + ". Profile this device again (benchsuite run --workload kernels) and predict "
-                              "from that run")
+                              + ". Profile this device again (benchsuite profile) and predict from that run")
     return pred
 
 
@@ -370,6 +374,10 @@ class Explainer:
         run = self.runs.get(run_id)
         if run is None:
             return f"run {run_id} has no folder to look for a kernel profile beside"
+        try:
+            refuse_fusing(runner)
+        except BenchsuiteError as e:
+            return str(e)
         path = predictor_beside(run.path, runner, threads, run.environment.get("machine_id"))
         if path is None:
             return (f"no kernel profile of this machine for {runner} at {threads} thread(s) beside run {run_id} "
