@@ -6,9 +6,10 @@ zeroing inside its latency: glibc's malloc returns large blocks to the system an
 network that allocates many mid-sized activations (torch eager, batch 1) can fault thousands of times per
 forward, where a single kernel timed alone reuses its one block and faults never. That difference is time
 a kernel profile cannot see (found by latency_model's evaluation: MobileNetV2 at 224, torch eager, 1
-thread, on a 2-core AMD EPYC VM: 3518 faults and 34.9 ms per forward; with MALLOC_MMAP_THRESHOLD_ and
-MALLOC_TRIM_THRESHOLD_ raised, 0 faults and 20.9 ms). The record's message names the malloc settings the
-worker ran with (a device profile's [transport] env sets them).
+thread, on a 2-core AMD EPYC VM: 2600-3500 faults per forward, and 4-16% slower than with
+MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_ and MALLOC_TOP_PAD_ raised and no faults, in three
+interleaved pairs). The record's message names the malloc settings the worker ran with (a device
+profile's [transport] env sets them).
 """
 from __future__ import annotations
 
