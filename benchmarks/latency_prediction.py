@@ -79,7 +79,7 @@ def main() -> int:
         rows.append({"family": get_model_entry(r["model"]).family, "config": f"{r['model']} {knobs or ''} "
                      f"r{r['resolution']}", "measured": r["value"], "predicted": p["seconds"], "low": p["low"],
                      "high": p["high"], "flops_only": p["flops_only"], "roofline": p["roofline"],
-                     "parts": explain(pred, kernels, float(r["value"])), "faults": faults.get(r["case_id"])})
+                     "parts": explain(pred, kernels, float(r["value"]), p), "faults": faults.get(r["case_id"])})
     env, penv = read_meta(measured).environment, read_meta(Path(a.profile)).environment
     print(f"profile run {Path(a.profile).name} ({pred.meta['n_kernels']} kernels, fit {fit_s:.1f} s), measured run "
           f"{measured.name}; CPU {env.get('cpu_model')} (profile: {penv.get('cpu_model')}); runner {a.runner}, "

@@ -520,7 +520,7 @@ def cmd_predict(a) -> int:
     print(f"  baselines: FLOPs only {ms(p['flops_only'])}; roofline "
           f"{ms(p['roofline']) if p['roofline'] is not None else 'unsupported (the run measured no ceilings)'}")
     print("  the interval: the kinds' cross-validated 5th-95th percentile errors, taken as fully correlated")
-    parts = explain(pred, kernels)
+    parts = explain(pred, kernels, prediction=p)
     print("  where the predicted time goes (benchsuite/guideline_costs.py): " + "; ".join(
         f"{LABELS[c]} {100 * v / p['seconds']:.1f}%" for c, v in parts.items() if v > 0))
     if a.by == "kind":

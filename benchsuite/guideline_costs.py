@@ -61,10 +61,11 @@ def equal_width(k):
     return replace(k, cin=c, cout=c, out_elements=hw * c, mac_bytes=k.mac_bytes * sum(moved) / sum(parts))
 
 
-def explain(predictor, kernels, measured: float | None = None) -> dict[str, float]:
+def explain(predictor, kernels, measured: float | None = None, prediction: dict | None = None) -> dict[str, float]:
     """Seconds per category (CATEGORIES, plus `unexplained` when `measured` seconds are given) for a network
-    made of `kernels`; the categories sum to the predicted total."""
-    prediction = predictor.predict(kernels)
+    made of `kernels` (`prediction`: predictor.predict(kernels), when the caller has it); the categories sum
+    to the predicted total."""
+    prediction = prediction or predictor.predict(kernels)
     out = dict.fromkeys(CATEGORIES, 0.0)
     floor, best = predictor.floor_s, predictor.best_seconds_per_madd
     for k, row in zip(kernels, prediction["per_kernel"]):

@@ -406,4 +406,4 @@ class Explainer:
         p = pred.predict(kernels)
         return {"predicted": p["seconds"], "low": p["low"], "high": p["high"], "flops_only": p["flops_only"],
                 "roofline": p["roofline"], "n_kernels": len(kernels), "profile": pred.meta["run_id"],
-                "parts": explain(pred, kernels, float(record["value"]))}
+                "parts": explain(pred, kernels, float(record["value"]), p)}
