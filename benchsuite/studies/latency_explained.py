@@ -1,13 +1,15 @@
 """Latency explained: do FLOPs predict a network's time here, and where does the time go?
 
-For every measured forward latency of a network (not a single kernel) the study asks the run's latency
+For every measured forward latency in the runs of a workload that names it, the study asks the run's latency
 explainer (latency_model.Explainer: the newest kernel profile of the same machine, runner and threads saved
 beside the run) for the kernel-sum prediction, the FLOPs-only baseline (time proportional to multiply-adds,
 fitted on the profiled convolutions) and the guideline costs (guideline_costs.py). Per run, runner and
 thread count the claim "FLOPs predict latency" is judged by the share of networks the FLOPs-only baseline
 puts within +-10% of the measured median, the bar a latency predictor is held to (nn-Meter, LitePred: 95%
 of models within +-10%): it holds when the 95% Clopper-Pearson interval of that share lies at or above
-95%, is violated when it lies below, else inconclusive (few networks). The kernel-sum predictor's share
+95%, is violated when it lies below, else inconclusive (few networks). The unit of that interval is the
+network: each network's measured median is taken as exact (its own interval, a few per cent at most, is far
+inside the ±10% tolerance) and the networks as independent draws. The kernel-sum predictor's share
 over the same networks stands beside it, judged by the same bar in the note. Without a profile, or for a
 runner whose fusion rules are not known, the verdict is inconclusive and says what is missing. Where the
 run measured page faults per forward (probe page_faults), each row shows them: time the kernel sum cannot
