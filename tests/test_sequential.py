@@ -103,14 +103,14 @@ def test_looks_grow_geometrically_and_need_two_processes_at_least():
         design(1, 5)
 
 
-def _sequential_run(tmp_path, fake_device, small_workload, jitter: float, *extra: str) -> dict:
+def _sequential_run(tmp_path, fake_device, small_workload, jitter: float, *extra: str, options: str = "") -> dict:
     import json
 
     from benchsuite.cli import main
     from benchsuite.results.run import read_records
 
-    dev = fake_device(f'[runner_options.fake]\nseconds_per_gmac = 0.1\nclock = "simulated"\njitter = {jitter}\n',
-                      name="fakedev")
+    dev = fake_device(f'[runner_options.fake]\nseconds_per_gmac = 0.1\nclock = "simulated"\njitter = {jitter}\n'
+                      f'{options}', name="fakedev")
     out = tmp_path / f"results-{jitter}-{len(extra)}"
     assert main(["run", "--device", str(dev), "--workload", str(small_workload()), "--out", str(out), "--no-progress",
                  "--no-ceilings", "--processes", "2", "--max-processes", "5", *extra]) == 0
@@ -137,6 +137,24 @@ def test_a_sequential_run_adds_processes_only_where_undecided(tmp_path, fake_dev
     assert all(r["processes"] == per_group[r["group_id"]] for r in noisy["latency"])
     intervals = {r["interval"] for v in noisy["verdicts"] for r in v["rows"] if r["outcome"] != "baseline"}
     assert intervals and all("at 98.33% (alpha spent over a sequential design's looks)" in i for i in intervals)
+
+
+def test_a_metric_whose_verdicts_are_decided_is_not_timed_again(tmp_path, fake_device, small_workload):
+    """Forward rows quiet, backward rows noisy: the group's later processes time the backward rows only.
+    Each metric's records say how many processes timed it (none reported failed), run.json counts them per
+    metric, and the forward verdict is still judged at the design's confidence on its own processes."""
+    run = _sequential_run(tmp_path, fake_device, small_workload, 0.0005,
+                          options="jitter_of = { latency_backward = 0.6 }")
+    (group,) = run["meta"]["sequential"]["groups"].values()
+    assert group["processes"] > 2 and group["timed"] == {"latency_backward": group["processes"], "latency_forward": 2}
+    by_metric = {}
+    for r in run["latency"]:
+        by_metric.setdefault(r["metric"], set()).add(r["processes"])
+    assert by_metric == {"latency_forward": {2}, "latency_backward": {group["processes"]}}
+    assert not any("failed" in r["message"] for r in run["latency"])
+    forward = [v for v in run["verdicts"] if v["scope"]["metric"] == "latency_forward"]
+    assert forward and forward[0]["verdict"] != "inconclusive"
+    assert all("98.33%" in r["interval"] for r in forward[0]["rows"] if r["outcome"] != "baseline")
 
 
 def test_a_run_budget_stops_further_processes_and_says_so(tmp_path, fake_device, small_workload):

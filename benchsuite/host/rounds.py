@@ -6,13 +6,19 @@ same first rounds, then at each declared look the groups whose verdicts are stil
 up to that look's count, the most undecided first, while the group's and the run's time budgets last.
 Whether a group is decided is asked of the verdict engine over the group's records pooled so far, at the
 design's confidence; a group stops at the first look where it is decided, at the last look, or when a
-budget is spent, and run.json's `sequential.groups` says which.
+budget is spent, and run.json's `sequential.groups` says which. Within a group still open, a timed metric
+whose verdicts are all decided is not timed again (a G1 group decided on its forward rows times only the
+backward ones in its later processes): each metric's verdicts then stand on the processes that timed it,
+at the same design confidence, which is what stopping the whole group at that look would have given them.
+A verdict over a metric that is not timed (or over no single metric) keeps every timed metric going.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 
+from ..metrics import TIMING_METRICS
 from ..results.pooling import pool_case
 from ..results.run import SampleKey
 from ..results.verdicts import undecided
@@ -26,6 +32,7 @@ class GroupState:
     processes: int = 0
     seconds: float = 0.0
     stopped: str = ""  # decided / last look / group budget / run budget
+    timed: Counter = field(default_factory=Counter)  # timed metric -> processes that timed it
 
     @property
     def group_id(self) -> str:
@@ -49,11 +56,14 @@ class Rounds:
     def __post_init__(self):
         self.states = [GroupState(g) for g in groups(self.cases)]
 
-    def _one(self, state: GroupState) -> None:
+    def _one(self, state: GroupState, still_open: Counter | None = None) -> None:
+        """One more process of the group, timing only the metrics `still_open` names (all when None)."""
+        cases = state.cases if still_open is None else [_timing_only(c, still_open) for c in state.cases]
         t0 = time.monotonic()
-        self.run_one(state.cases)
+        self.run_one(cases)
         state.processes += 1
         state.seconds += time.monotonic() - t0
+        state.timed.update({m for c in cases for m in c.metrics if m in TIMING_METRICS})
 
     def run(self) -> None:
         for _ in range(self.processes):  # rounds over the whole sweep: drift reaches every row alike
@@ -63,28 +73,29 @@ class Rounds:
             return
         pending = {id(s): self._undecided(s) for s in self.states}  # undecided verdicts of each group
         for look in self.design.looks:
-            open_groups = [s for s in self.states if pending.get(id(s)) and not s.stopped]
+            open_groups = [s for s in self.states if sum(pending[id(s)].values()) and not s.stopped]
             if look <= self.processes:
                 continue
             self.grow(sum(len(s.cases) * (look - s.processes) for s in open_groups))
-            for state in sorted(open_groups, key=lambda s: -pending[id(s)]):  # the most undecided first
+            for state in sorted(open_groups, key=lambda s: -sum(pending[id(s)].values())):  # most undecided first
                 while state.processes < look and not state.stopped:
                     if time.monotonic() - self.started >= self.run_budget_s:
                         state.stopped = "run budget"
                     elif state.seconds / state.processes * (state.processes + 1) > self.group_budget_s:
                         state.stopped = "group budget"
                     else:
-                        self._one(state)
+                        self._one(state, pending[id(state)])
                 if state.processes < look:
                     self.grow(-len(state.cases) * (look - state.processes))
                 if not state.stopped:
                     pending[id(state)] = self._undecided(state)
         for state in self.states:
             if not state.stopped:
-                state.stopped = "last look" if pending[id(state)] else "decided"
+                state.stopped = "last look" if sum(pending[id(state)].values()) else "decided"
 
-    def _undecided(self, state: GroupState) -> int:
-        """Verdicts over the group still inconclusive on their numbers (pooled over its processes so far)."""
+    def _undecided(self, state: GroupState) -> Counter:
+        """Verdicts over the group still inconclusive on their numbers (pooled over its processes so far),
+        counted by metric."""
         records, samples = [], {}
         for case in state.cases:
             per_process = self.recorder.rounds.get(case.case_id) or []
@@ -93,9 +104,18 @@ class Rounds:
                 records += recs
                 # records kept per process are not stamped with the run id yet: their key has ""
                 samples.update({SampleKey("", s["case_id"], s["metric"]): s["process_samples"] for s in samps})
-        return undecided(records, samples, self.workload) if records else 0
+        return undecided(records, samples, self.workload) if records else Counter()
 
     def summary(self) -> dict:
         """For run.json: each group's processes, seconds and why it stopped."""
-        return {s.group_id: {"processes": s.processes, "seconds": round(s.seconds, 1), "stopped": s.stopped}
+        return {s.group_id: {"processes": s.processes, "seconds": round(s.seconds, 1), "stopped": s.stopped,
+                             "timed": dict(sorted(s.timed.items()))}
                 for s in self.states}
+
+
+def _timing_only(case, still_open: Counter):
+    """The case timing only the metrics whose verdicts are still open (every timed metric when one of those
+    verdicts is over a metric that is not timed, or over no single metric); its other metrics stay."""
+    if any(m not in TIMING_METRICS for m in still_open):
+        return case
+    return replace(case, metrics=tuple(m for m in case.metrics if m not in TIMING_METRICS or m in still_open))

@@ -45,7 +45,9 @@ def pool_case(rounds: list[tuple[list[dict], list[dict]]], seed: int = 0) -> tup
         q1, q3 = np.percentile(flat, [25, 75])
         if r["metric"] == "latency_forward":
             latency_scale = r["value"] / value
-        missing = len(rounds) - len(parts)
+        # processes that were asked for the metric and gave no samples (a sequential run stops timing a
+        # metric whose verdicts are decided, so later processes may not have been asked at all)
+        missing = sum(any(x["metric"] == r["metric"] for x in records) for records, _ in rounds) - len(parts)
         note = f"{len(parts)} processes" + (f" ({missing} failed)" if missing else "") + f"; interval covers " \
                f"{covers(parts)}"
         r.update(value=value, ci_low=lo, ci_high=hi, n=int(len(flat)), iqr=float(q3 - q1), min=float(flat.min()),

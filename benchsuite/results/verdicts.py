@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from dataclasses import replace
 
 from ..replicates import CONFIDENCE, MARGIN
@@ -27,13 +28,15 @@ def compute(records: list[dict], samples: dict, workloads: dict[str, dict]) -> l
             for v in _not_for_claims(vs, recs, margin)]
 
 
-def undecided(records: list[dict], samples: dict, workloads: dict[str, dict]) -> int:
-    """How many verdicts over these records are inconclusive on their own numbers (a caveat aside: more
-    measurement cannot decide those): what a sequential run measures further."""
-    n = 0
+def undecided(records: list[dict], samples: dict, workloads: dict[str, dict]) -> Counter:
+    """The verdicts over these records that are inconclusive on their own numbers (a caveat aside: more
+    measurement cannot decide those), counted by the metric their scope names (None: a verdict over no
+    single metric): what a sequential run measures further."""
+    n: Counter = Counter()
     for vs, recs, margin in _study_verdicts(records, samples, workloads):
         why = _caveats(recs, margin)
-        n += sum(v.verdict == "inconclusive" and (v.scope.get("device"), v.scope.get("runner")) not in why for v in vs)
+        n.update(v.scope.get("metric") for v in vs
+                 if v.verdict == "inconclusive" and (v.scope.get("device"), v.scope.get("runner")) not in why)
     return n
 
 

@@ -4,7 +4,8 @@ Its cost model is a stand-in (parameters x pixels x batch), not a measurement of
 it exists so the engine, worker isolation, records and regression checks can be tested
 quickly and deterministically. Failures are chosen by globs over the case label. With
 clock = "simulated" no time passes at all: each sample is the cost times lognormal jitter
-(`jitter`, sigma), so regression tests do not depend on how busy the machine is.
+(`jitter`, sigma; `jitter_of` sets it per metric), so regression tests do not depend on how busy the
+machine is.
 """
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ class FakeRunner(Runner):
     kernels_are_ops = True  # its "kernels" are whatever it is given
     description = "deterministic stand-in backend for tests (busy-waits; can raise, crash, hang)"
     options = {"seconds_per_gmac": 0.5, "slowdown": 1.0, "raise_on": [], "crash_on": [], "hang_on": [],
-               "corrupt_output_on": [], "clock": "busy", "jitter": 0.02}
+               "corrupt_output_on": [], "clock": "busy", "jitter": 0.02,
+               "jitter_of": {}}
 
     def prepare(self, model, example, case, options, device) -> Prepared:
         hit = lambda key: any(fnmatch.fnmatchcase(case.label, g) for g in options[key])  # noqa: E731
@@ -59,8 +61,9 @@ class FakeRunner(Runner):
                  "latency_backward": Timed(run=lambda: _busy(cost * 2), setup=lambda: None)}
         if options["clock"] == "simulated":
             rng = random.Random()
-            for factor, t in zip((1.0, 1.1, 2.0), timed.values()):
-                t.block_timer = lambda _t, n, c=cost * factor: c * rng.lognormvariate(0, options["jitter"] / n ** 0.5)
+            for factor, (metric, t) in zip((1.0, 1.1, 2.0), timed.items()):
+                sigma = float(options["jitter_of"].get(metric, options["jitter"]))
+                t.block_timer = lambda _t, n, c=cost * factor, s=sigma: c * rng.lognormvariate(0, s / n ** 0.5)
         elif options["clock"] != "busy":
             raise ValueError(f"fake clock {options['clock']!r} (valid: busy, simulated)")
         return Prepared(timed=timed, output=lambda: out, config={"slowdown": options["slowdown"]},
