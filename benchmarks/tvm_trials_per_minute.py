@@ -5,9 +5,10 @@ kernels of one G1 case are tuned from an empty database to TRIALS per task under
 (time per phase: evolutionary search, cost-model update, builder, runner), then the case's forward pass is
 compiled with the schedules found (the runner's own prepare) and timed: median of 200 calls after 20 warm-up
 calls, on the same thread count. A variant is worth keeping only if it gives more trials per minute and a
-forward time no worse than the default's within the seeds' spread. Run with nothing else on the machine.
+forward time no worse than MetaSchedule's defaults' within the seeds' spread. Run with nothing else on the machine.
 
     python benchmarks/tvm_trials_per_minute.py --trials 64 --seeds 2 --out /tmp/tpm.json
+    python benchmarks/tvm_trials_per_minute.py --case depthwise --c 96 --only metaschedule --trials 64
 """
 from __future__ import annotations
 
@@ -25,15 +26,15 @@ from benchsuite.runners.tvm.runner import TVMRunner, host_target
 from benchsuite.spec import load_device
 from benchsuite.sweep import Case
 
-VARIANTS = {
-    "default": {},
-    "lean search (population 256, 2 generations)": {"population": 256, "genetic_iters": 2},
-    "short measurement (1 call x 3, 20 ms)": {"number": 1, "repeat": 3, "min_repeat_ms": 20},
-    "lean search + short measurement": {"population": 256, "genetic_iters": 2, "number": 1, "repeat": 3,
-                                        "min_repeat_ms": 20},
-    "leaner search (128, 1 generation) + short measurement": {"population": 128, "genetic_iters": 1,
-                                                               "number": 1, "repeat": 3, "min_repeat_ms": 20},
-    "random cost model": {"cost_model": "random"},
+METASCHEDULE = {"population": 512, "genetic_iters": 4, "number": 3, "repeat": 1, "min_repeat_ms": 100}
+SHORT = {"number": 1, "repeat": 3, "min_repeat_ms": 20}
+VARIANTS = {  # each a full set of the knobs that differ between MetaSchedule's defaults and benchsuite's
+    "metaschedule (population 512, 4 generations; 3 calls x 100 ms)": METASCHEDULE,
+    "lean search (population 256, 2 generations)": {**METASCHEDULE, "population": 256, "genetic_iters": 2},
+    "short measurement (1 call x 3, 20 ms)": {**METASCHEDULE, **SHORT},
+    "benchsuite (lean search + short measurement)": {"population": 256, "genetic_iters": 2, **SHORT},
+    "leaner search (128, 1 generation) + short measurement": {"population": 128, "genetic_iters": 1, **SHORT},
+    "random cost model": {**METASCHEDULE, "cost_model": "random"},
 }
 
 
@@ -77,12 +78,19 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=64)
     ap.add_argument("--seeds", type=int, default=2)
-    ap.add_argument("--c", type=int, default=128, help="G1 block channels (c1 = c2)")
+    ap.add_argument("--c", type=int, default=128, help="channels: G1 block c1 = c2, or the depthwise conv's")
+    ap.add_argument("--case", choices=("g1", "depthwise"), default="g1",
+                    help="g1: G1's block stack at 56x56 (1x1 convs); depthwise: one 3x3 depthwise conv at 56x56")
     ap.add_argument("--only", help="run only the variants whose name starts with one of these (comma-separated)")
     ap.add_argument("--out", type=Path)
     a = ap.parse_args()
-    case = Case("guideline1", "cpu", "tvm", "g1_block_stack", (("c1", a.c), ("c2", a.c), ("multiplier", 1)), (),
-                1, 56, "float32", 1, ("latency_forward",))
+    if a.case == "g1":
+        case = Case("guideline1", "cpu", "tvm", "g1_block_stack", (("c1", a.c), ("c2", a.c), ("multiplier", 1)),
+                    (), 1, 56, "float32", 1, ("latency_forward",))
+    else:
+        case = Case("kernels", "cpu", "tvm", "kernel_conv", (("cin", a.c), ("cout", a.c), ("groups", a.c),
+                                                              ("k", 3)), (), 1, 56, "float32", 1,
+                    ("latency_forward",))
     print(f"CPU: {cpu_model()}; target {host_target(1)}; case {case.label}; {a.trials} trials per task")
     t0 = time.perf_counter()
     import tvm.s_tir.tensor_intrin  # noqa: F401 - what MetaSchedule's first tuning context imports

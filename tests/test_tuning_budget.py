@@ -89,4 +89,29 @@ def test_round_size_follows_the_settings():
     from benchsuite.runners.tvm.tuning import SearchSettings
 
     assert round_size(64, SearchSettings(max_round=16).max_round) == 16 and round_size(8, 16) == 8
-    assert SearchSettings().to_dict()["population"] == 512  # MetaSchedule's own default
+    lean = SearchSettings().to_dict()  # leaner than MetaSchedule's own 512 x 4 generations, 1 x 3 calls x 100 ms
+    assert (lean["population"], lean["genetic_iters"], lean["number"], lean["repeat"], lean["min_repeat_ms"]) == \
+        (256, 2, 1, 3, 20)
+
+
+def test_the_shared_cost_model_is_kept_beside_the_database_and_a_broken_one_replaced(tmp_path):
+    """What a tuning call learnt is saved in the target's folder and loaded by the next call (its training
+    data with it); a file cut short by a kill is set aside with a line in metaschedule.log, not an error."""
+    np = pytest.importorskip("numpy")
+    xgb = pytest.importorskip("xgboost")
+    pytest.importorskip("tvm")
+    from tvm.s_tir.meta_schedule.cost_model.xgb_model import FeatureGroup
+
+    from benchsuite.runners.tvm.tuning import COST_MODEL_FILE, _shared_cost_model
+
+    model = _shared_cost_model(tmp_path, 1)
+    assert model.data_size == 0 and model.booster is None
+    # what update() gathers after a round of 3 candidates of one task, and a model trained on it
+    model.data["task"] = FeatureGroup("task", [np.ones((2, 4), "float32")] * 3, np.array([1.0, 2.0, 3.0], "float32"))
+    model.booster = xgb.train({}, xgb.DMatrix(np.ones((3, 4)), label=[1.0, 2.0, 3.0]), num_boost_round=1)
+    model.save(str(tmp_path / COST_MODEL_FILE))
+    again = _shared_cost_model(tmp_path, 1)
+    assert again.data_size == 3 and again.booster is not None and list(again.data) == ["task"]
+    (tmp_path / COST_MODEL_FILE).write_bytes(b"not a tar file")
+    assert _shared_cost_model(tmp_path, 1).data_size == 0
+    assert "not loaded" in (tmp_path / "metaschedule.log").read_text()
