@@ -59,16 +59,19 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--margin", type=_fraction, metavar="M",
                    help="practical-equivalence margin of the verdicts' ratios (default: the workload's, 0.02)")
 
-    t = sub.add_parser("tune", help="tune a workload's kernels for a device's tuning runners (before runs that "
+    t = sub.add_parser("tune", help="tune workloads' kernels for a device's tuning runners (before runs that "
                                     "use them)",
                        description="For each runner of the device that has a tuning step (benchsuite list "
-                                   "runners): extracts the kernels of the workload's cases, deduplicated, and "
+                                   "runners): extracts the kernels of the workloads' cases, deduplicated across "
+                                   "cases and workloads, and "
                                    "tunes each into the runner's database; resumes where a previous call stopped. "
                                    "Runs then apply the database and record what it held. Tune alone: other work "
                                    "on the machine skews the candidates' timings.")
     t.add_argument("--device", help="device name or path (default: the built-in defaults.toml's)")
-    t.add_argument("--workload", help="workload name or path (default: the built-in defaults.toml's)")
-    t.add_argument("--quick", action="store_true", help="the workload's quick subset")
+    t.add_argument("--workload", action="append", metavar="WORKLOAD",
+                   help="workload name or path (default: the built-in defaults.toml's); repeat it to tune several "
+                        "workloads' kernels in one call, each distinct kernel once")
+    t.add_argument("--quick", action="store_true", help="the workloads' quick subsets")
     t.add_argument("--filter", metavar="GLOB", help="only cases whose label matches")
     t.add_argument("--trials-per-task", type=_positive_int, metavar="K",
                    help="tuning trials per kernel (default: the runner's `trials` option; with --budget: "
@@ -423,13 +426,13 @@ def cmd_tune(a) -> int:
     from .host.tune import tune_workload
 
     device = override_runner_options(load_device(a.device or defaults()["device"]), a.runner_option)
-    workload = load_workload(a.workload or defaults()["workload"])
+    workloads = [load_workload(w) for w in (a.workload or [defaults()["workload"]])]
 
     def say(text):
         print(text, file=sys.stderr, flush=True)
 
     try:
-        outcome = tune_workload(device, workload, quick=a.quick, filter_glob=a.filter,
+        outcome = tune_workload(device, workloads, quick=a.quick, filter_glob=a.filter,
                                 trials_per_task=a.trials_per_task, budget_s=a.budget, say=say)
     except KeyboardInterrupt:
         print("benchsuite: tuning interrupted; the trials finished so far are kept, and the same command "

@@ -36,6 +36,24 @@ def test_tune_refuses_a_bad_budget(budget, capsys):
     assert e.value.code == 2 and "duration" in capsys.readouterr().err
 
 
+def test_tune_takes_several_workloads_in_one_call(fake_device, small_workload, monkeypatch, capsys):
+    """--workload repeated: the runner's tuning step receives every workload's cases in one call (so a kernel
+    two workloads share is tuned once); a workload that expands to nothing is named."""
+    from benchsuite.runners import Tuned
+    from benchsuite.runners.tvm.runner import TVMRunner
+
+    seen = []
+    monkeypatch.setattr(TVMRunner, "tune", lambda self, cases, *a, **k: seen.append(cases) or Tuned(0, 0.0, False, ""))
+    dev = fake_device(runners='["tvm"]')
+    one, two = small_workload(TWO_ROWS, "tinyg1"), small_workload()
+    assert main(["tune", "--device", str(dev), "--workload", str(one), "--workload", str(two)]) == 0
+    (cases,) = seen
+    assert sorted({c.workload for c in cases}) == ["smallg1", "tinyg1"] and len(cases) == 2 + 3
+    assert main(["tune", "--device", str(dev), "--workload", str(one), "--workload", str(two),
+                 "--filter", "*c1=4,*"]) == 2
+    assert "workload 'tinyg1'" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_tune_then_run_then_resume(tmp_path, fake_device, small_workload, capsys):
     """Every task gets the budget; a run then finds every kernel (tuned, with provenance); the same call
@@ -48,6 +66,9 @@ def test_tune_then_run_then_resume(tmp_path, fake_device, small_workload, capsys
     assert "tuned " in captured.out and "estimated forward" in captured.out
     first = int(captured.out.split("tuned ")[-1].split()[0])
     assert first > 0 and first % 2 == 0
+    from benchsuite.runners.tvm.tuning import COST_MODEL_FILE
+
+    assert len(list((tmp_path / "db").glob(f"*/{COST_MODEL_FILE}"))) == 1  # one model for the target's tasks
 
     out = tmp_path / "results"
     assert main(["run", "--device", str(dev), "--workload", str(wl), "--out", str(out), "--no-progress",

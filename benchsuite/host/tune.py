@@ -1,6 +1,6 @@
 """`benchsuite tune`: a runner's tuning step (TVM's MetaSchedule today) before the runs that use it.
 
-The workload's cases for each runner of the device that has a tuning step (`Runner.tune`) are expanded as
+The cases of one or several workloads, for each runner of the device that has a tuning step (`Runner.tune`) are expanded as
 a run expands them and handed to that runner, which tunes them into its own database. Tune alone:
 candidates measured while other work loads the machine pick schedules by noise.
 """
@@ -16,10 +16,11 @@ from ..sweep import expand
 from .reach import check_device
 
 
-def tune_workload(device: DeviceSpec, workload: WorkloadSpec, *, quick: bool = False, filter_glob: str | None = None,
-                  trials_per_task: int | None = None, budget_s: float | None = None,
+def tune_workload(device: DeviceSpec, workloads: list[WorkloadSpec], *, quick: bool = False,
+                  filter_glob: str | None = None, trials_per_task: int | None = None, budget_s: float | None = None,
                   say: Callable[[str], None] = print) -> list[Tuned]:
-    """Tune the workload's cases for every runner of the device that tunes; one Tuned per runner."""
+    """Tune the cases of the workloads (one or several, their kernels deduplicated across all of them by the
+    runner) for every runner of the device that tunes; one Tuned per runner."""
     tuners = tuning_runners(device.runners)
     if not tuners:
         names = ", ".join(r.name for r in tuning_runners(runner_names())) or "none installed"
@@ -35,10 +36,14 @@ def tune_workload(device: DeviceSpec, workload: WorkloadSpec, *, quick: bool = F
         except ValueError as e:
             raise BenchsuiteError(str(e)) from None
         check_device(device, [runner.name])  # hardware elsewhere without a way there, an unreachable tracker
-        cases = expand(workload, device, runners=[runner.name], quick=quick, filter_glob=filter_glob)
-        if not cases:
-            raise BenchsuiteError(f"no {runner.name} cases: workload '{workload.name}' on device '{device.name}'"
-                                  + (f" with filter '{filter_glob}'" if filter_glob else "") + " expands to nothing")
+        cases = []
+        for workload in workloads:
+            found = expand(workload, device, runners=[runner.name], quick=quick, filter_glob=filter_glob)
+            if not found:
+                raise BenchsuiteError(
+                    f"no {runner.name} cases: workload '{workload.name}' on device '{device.name}'"
+                    + (f" with filter '{filter_glob}'" if filter_glob else "") + " expands to nothing")
+            cases += found
         out.append(runner.tune(cases, device, options, build=build_case, trials_per_task=trials_per_task,
                                budget_s=budget_s, say=say))
     return out

@@ -116,7 +116,9 @@ def tune(runner, cases, device, options, *, build, trials_per_task: int | None =
     given_total, stopped = 0, False
     for t in targets:
         tasks = list(t.tasks.values())
-        say(f"target {t.folder.name}: {len(tasks)} distinct tasks in {len(t.cases)} cases")
+        per_case = sum(len(c) for c in t.cases.values())
+        say(f"target {t.folder.name}: {len(tasks)} distinct tasks in {len(t.cases)} cases "
+            f"({per_case} counted case by case)")
     for k in steps(trials_per_task, budget_s):
         for t in targets:
             tasks = list(t.tasks.values())
