@@ -1,8 +1,9 @@
 """`benchsuite tune`: a runner's tuning step (TVM's MetaSchedule today) before the runs that use it.
 
-The cases of one or several workloads, for each runner of the device that has a tuning step (`Runner.tune`) are expanded as
-a run expands them and handed to that runner, which tunes them into its own database. Tune alone:
-candidates measured while other work loads the machine pick schedules by noise.
+The cases of one or several workloads, for each runner of the device that has a tuning step
+(`Runner.tune`), are expanded as a run expands them and handed to that runner, which tunes them into its
+own database (a kernel the workloads share, once). Tune alone: candidates measured while other work loads
+the machine pick schedules by noise.
 """
 from __future__ import annotations
 
