@@ -73,7 +73,7 @@ def test_tune_then_run_then_resume(tmp_path, fake_device, small_workload, capsys
     out = tmp_path / "results"
     assert main(["run", "--device", str(dev), "--workload", str(wl), "--out", str(out), "--no-progress",
                  "--no-ceilings"]) == 0
-    df = load_runs(next(out.iterdir()))
+    df = load_runs(out)  # the results folder: its one run (history.sqlite beside it)
     fwd = df[df.metric == "latency_forward"]
     assert (fwd["config.tuning"] == "tuned").all() and (fwd["config.trials_per_task"] == 2).all()
     assert (fwd["config.tasks_tuned"] == fwd["config.tasks"]).all() and (fwd["config.trials_tuned_here"] == 0).all()

@@ -311,8 +311,9 @@ def tune(tasks: list[Task], target, folder: Path, trials_per_task: int, *, threa
                       cost_model=cost_model,
                       measure_callbacks=[*ms.measure_callback.MeasureCallback.create("default"),
                                          _callback(log, task, on_round)])
-        if not isinstance(cost_model, str):
-            cost_model.save(str(Path(folder) / COST_MODEL_FILE))
+        if not isinstance(cost_model, str):  # written whole, then renamed: a kill leaves the last one
+            cost_model.save(str(Path(folder) / f"{COST_MODEL_FILE}.part"))
+            os.replace(Path(folder) / f"{COST_MODEL_FILE}.part", Path(folder) / COST_MODEL_FILE)
         log.append(event="finished", task=task.key, budget=trials_per_task, time=time.time(),
                    settings=settings.to_dict())
         given[task.key] = trials
