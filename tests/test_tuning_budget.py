@@ -96,7 +96,7 @@ def test_round_size_follows_the_settings():
 
 def test_the_shared_cost_model_is_kept_beside_the_database_and_a_broken_one_replaced(tmp_path):
     """What a tuning call learnt is saved in the target's folder and loaded by the next call (its training
-    data with it); a file cut short by a kill is set aside with a line in metaschedule.log, not an error."""
+    data with it); an unreadable one is set aside with a line in metaschedule.log, not an error."""
     np = pytest.importorskip("numpy")
     xgb = pytest.importorskip("xgboost")
     pytest.importorskip("tvm")

@@ -107,7 +107,8 @@ class Rounds:
         return undecided(records, samples, self.workload) if records else Counter()
 
     def summary(self) -> dict:
-        """For run.json: each group's processes, seconds and why it stopped."""
+        """For run.json: each group's processes, seconds, why it stopped and how many processes timed each
+        of its timed metrics."""
         return {s.group_id: {"processes": s.processes, "seconds": round(s.seconds, 1), "stopped": s.stopped,
                              "timed": dict(sorted(s.timed.items()))}
                 for s in self.states}

@@ -191,7 +191,9 @@ class SearchSettings:
     at equal trials the same within the seeds' spread (30.1 vs 31.2 ms median) and 7.7% faster at equal
     wall time; on a 3x3 depthwise conv (AMD EPYC Zen 5, 3 seeds) 43 -> 78 trials per minute and, at equal
     wall time, 0.126 -> 0.111 ms median. Neither equal-time gain is significant alone; both point the same
-    way, and the search is what the time went to (22-41 s of 60-90 s per 64 trials)."""
+    way, and the search is what the time went to (22-41 s of 60-90 s per 64 trials). Both were measured
+    before the cost model was shared, i.e. with a model that never left its random warm-up: with one that
+    learns, more generations may pay again, which is still to be measured."""
     population: int = 256         # evolutionary search: schedules per generation (MetaSchedule: 512)
     genetic_iters: int = 2        # generations per round (MetaSchedule: 4)
     max_round: int = MAX_ROUND    # candidates built and measured per round
@@ -331,7 +333,7 @@ def _shared_cost_model(folder: Path, threads: int):
         try:
             model.load(str(path))
             return model
-        except Exception as e:  # noqa: BLE001 - a file cut short by a kill: learn again from the next rounds
+        except Exception as e:  # noqa: BLE001 - unreadable (another XGBoost, a damaged disk): learn anew
             _log_to(folder).warning(f"cost model {path} not loaded ({type(e).__name__}: {e}); starting a new one")
     return ms.cost_model.XGBModel(num_tuning_cores=threads, tree_method="auto")
 
