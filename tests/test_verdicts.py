@@ -127,6 +127,21 @@ def test_processes_to_decide_scales_with_the_square_of_the_interval():
     assert processes_to_decide(1.0, 1.5, 3) >= 3 and processes_to_decide(1.02 / 1.1, 1.02 * 1.1, 5) == math.inf
 
 
+def test_processes_to_decide_counts_the_t_quantile_shrinking_with_more_processes():
+    from scipy import stats
+
+    from benchsuite.replicates import processes_to_decide
+
+    conf, k, sd, centre = 1 - 0.05 / 3, 3, 0.01, math.log(1.05)  # a 98.3% t interval over 3 processes
+    q = lambda n: stats.t.ppf(0.5 + conf / 2, n - 1)  # noqa: E731
+    half = lambda n: q(n) * sd / math.sqrt(n)  # noqa: E731
+    lo, hi = math.exp(centre - half(k)), math.exp(centre + half(k))
+    n = processes_to_decide(lo, hi, k, conf=conf)
+    gap = centre - math.log(1.02)
+    assert half(n) <= gap < half(n - 1)  # the first count whose interval clears the edge at that spread
+    assert n < processes_to_decide(lo, hi, k)  # the square law alone keeps t at 2 degrees of freedom
+
+
 def test_without_samples_the_conservative_interval_is_used():
     (v,) = _g1([1.0, 1.002, 1.2, 1.3], spread=0.05, with_samples=False)
     assert v.rows[1]["interval"] == "ci-bounds" and v.rows[1]["outcome"] == "unresolved"

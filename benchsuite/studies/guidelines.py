@@ -96,7 +96,8 @@ def _group_verdict(outcomes: list[str], expect: str) -> str:
     return "violated" if all(o == "same" for o in outcomes) else "inconclusive"
 
 
-def _decision_note(verdict: str, vrows: list[dict], margin: float, processes: int) -> str:
+def _decision_note(verdict: str, vrows: list[dict], margin: float, processes: int,
+                   conf: float = CONFIDENCE) -> str:
     """What a decided verdict rests on beyond its rows, or how far an undecided one is from decided."""
     label = lambda r: ",".join(f"{k}={v}" for k, v in r["row"].items())  # noqa: E731
     ties = [label(r) for r in vrows if r["outcome"] == "same"]
@@ -117,7 +118,7 @@ def _decision_note(verdict: str, vrows: list[dict], margin: float, processes: in
         return "only the baseline row ran: no ratio to judge. "
     widest = max(open_rows, key=lambda r: r["latency_ratio_ci"][1] / r["latency_ratio_ci"][0])
     lo, hi = widest["latency_ratio_ci"]
-    need = processes_to_decide(lo, hi, processes, margin)
+    need = processes_to_decide(lo, hi, processes, margin, conf)
     if processes <= 1:
         more = "measured in one process: its interval covers that process only (--processes 3 or more)"
     elif need == float("inf"):
@@ -163,7 +164,7 @@ def guideline_verdicts(g: Guideline, records: list[dict], samples, reference: st
         processes = min(r.get("processes") or 1 for r in rows)
         out.append(Verdict(g.name, g.claim, verdict, scope_of(base, **fixed, **base["tags"]), vrows,
                            study=g.name.lower(), margin=margin,
-                           note=_decision_note(verdict, vrows, margin, processes)
+                           note=_decision_note(verdict, vrows, margin, processes, conf)
                            + "the verdict uses the raw latency ratio; latency/flops divides it by the FLOP ratio"))
     return out
 
