@@ -158,6 +158,10 @@ def _parser() -> argparse.ArgumentParser:
     pf.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     pf.add_argument("--no-ceilings", action="store_true", help="skip the ceilings (the roofline baseline is then "
                     "unsupported)")
+    pf.add_argument("--budget", type=_duration, metavar="TIME",
+                    help="the profile's time budget, e.g. 30m: kernels are taken one model (kind) at a time in turn, "
+                         "so that what the budget leaves measured spreads over every kind; the rest is recorded "
+                         "as skipped")
 
     pr = sub.add_parser("predict", help="predict a model's forward latency from a kernel profiling run (the sum "
                         "of its kernels), beside the FLOPs-only and roofline baselines")
@@ -485,10 +489,12 @@ def cmd_profile(a) -> int:
     _writable_folder(a.out, "--out")
     outcome = execute(device, workload, runners=a.runner, quick=a.quick, filter_glob=a.filter, results=Path(a.out),
                       argv=sys.argv, progress=Progress(enabled=not a.no_progress), processes=1,
-                      ceilings=not a.no_ceilings)
+                      ceilings=not a.no_ceilings, deadline_s=a.budget)
     run = outcome.folder.path
     ok = [r for r in outcome.run.records if r["metric"] == "latency_forward" and r["status"] == "ok"]
-    print(f"profile {run.name}: {len(ok)} kernels timed in {outcome.run.meta.duration_s} s")
+    skipped = sum(r["metric"] == "latency_forward" and r["status"] == "skipped" for r in outcome.run.records)
+    cut = f"; {skipped} not measured within the budget (recorded as skipped)" if skipped else ""
+    print(f"profile {run.name}: {len(ok)} kernels timed in {outcome.run.meta.duration_s} s{cut}")
     for runner, threads in sorted({(r["runner"], r["threads"]) for r in ok}):
         if not get_runner(runner).kernels_are_ops:
             print(f"{runner}, {threads} thread(s): no predictor (it fuses kernels, and its fusion rules are not "

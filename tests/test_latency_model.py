@@ -221,3 +221,25 @@ def test_the_study_says_why_a_runner_or_a_run_is_not_predicted():
     (v,) = LatencyExplainedStudy().verdicts([_record("m", 1e-3, "onnxruntime")], {},
                                             WorkloadInfo("w", explain_latency=refuse))
     assert v.verdict == "inconclusive" and "not predicted: no kernel profile" in v.note and not v.rows
+
+
+@pytest.mark.slow
+def test_a_profile_budget_leaves_the_rest_skipped_and_says_so(tmp_path, capsys):
+    """`profile --budget`: the first group starts inside the budget and is measured; the groups after it
+    (other kinds, taken in turn) end as skipped records naming the budget; the line says how many."""
+    dev = tmp_path / "sim.toml"
+    dev.write_text('name = "sim"\nkind = "cpu"\nthreads = [1]\nrunners = ["fake"]\n'
+                   '[runner_options.fake]\nclock = "simulated"\n[timing]\nmin_samples = 3\nmax_time_s = 0.2\n')
+    out = tmp_path / "results"
+    main(["profile", "--device", str(dev), "--filter", "*(c*=1024*r7 *", "--no-ceilings", "--budget", "0.5s",
+          "--out", str(out), "--no-progress"])
+    (run,) = [p for p in out.iterdir() if p.is_dir()]
+    said = capsys.readouterr().out
+    records = [json.loads(line) for line in (run / "records.jsonl").read_text().splitlines()]
+    timed = {r["model"] for r in records if r["metric"] == "latency_forward" and r["status"] == "ok"}
+    skipped = [r for r in records if r["metric"] == "latency_forward" and r["status"] == "skipped"]
+    assert timed == {"kernel_conv"} and {r["model"] for r in skipped} == {"kernel_elementwise", "kernel_data"}
+    assert all("budget of 0.5 s was spent" in r["message"] for r in skipped)
+    assert f"{len(skipped)} not measured within the budget (recorded as skipped)" in said
+    assert json.loads((run / "run.json").read_text())["deadline"] == {"budget_s": 0.5, "groups_measured": 1,
+                                                                      "groups_skipped": 2}

@@ -162,3 +162,41 @@ def test_a_run_budget_stops_further_processes_and_says_so(tmp_path, fake_device,
     stopped = {g["stopped"] for g in noisy["meta"]["sequential"]["groups"].values()}
     assert "run budget" in stopped and all(g["processes"] == 2 for g in noisy["meta"]["sequential"]["groups"].values()
                                            if g["stopped"] == "run budget")
+
+
+def test_a_deadline_ends_unstarted_groups_as_skipped_and_takes_models_in_turn(monkeypatch):
+    """Under a deadline (profile --budget) the groups go round-robin over their models, no group starts once
+    it is spent, and each group never measured ends as skipped records that say why; run.json's summary
+    counts both."""
+    from types import SimpleNamespace
+
+    from benchsuite.host import rounds as rounds_module
+    from benchsuite.host.rounds import Rounds
+
+    clock = [0.0]  # each group's process takes 1 s of this clock
+    monkeypatch.setattr(rounds_module.time, "monotonic", lambda: clock[0])
+
+    def case(model, group, i):
+        return SimpleNamespace(model=model, group_key=(model, group), group_id=f"{model}-{group}",
+                               case_id=f"{model}-{group}-{i}", metrics=("latency_forward",),
+                               label=f"{model} {group} {i}")
+
+    cases = [case(m, g, i) for m, groups_ in (("conv", 3), ("add", 2), ("concat", 1)) for g in range(groups_)
+             for i in range(2)]
+    ran, skipped = [], []
+    recorder = SimpleNamespace(skipped=lambda cs, why: skipped.append(([c.case_id for c in cs], why)), rounds={})
+
+    def run_one(group):
+        ran.append(group[0].group_id)
+        clock[0] += 1.0
+
+    rounds = Rounds(cases, 1, run_one, recorder, started=0.0, deadline_s=2.5)
+    rounds.run()
+    assert ran == ["conv-0", "add-0", "concat-0"]  # one group of each model in turn; then the deadline
+    assert [ids for ids, _ in skipped] == [["conv-1-0", "conv-1-1"], ["add-1-0", "add-1-1"], ["conv-2-0", "conv-2-1"]]
+    assert all("budget of 2.5 s was spent" in why for _, why in skipped)
+    assert rounds.deadline_summary() == {"budget_s": 2.5, "groups_measured": 3, "groups_skipped": 3}
+    # without a deadline the groups keep the sweep's order and all run
+    ran.clear()
+    Rounds(cases, 1, run_one, recorder, started=clock[0]).run()
+    assert ran == ["conv-0", "conv-1", "conv-2", "add-0", "add-1", "concat-0"]

@@ -86,7 +86,9 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
             argv=None, progress: Progress | None = None, ceilings: bool = True,
             extra_metrics: tuple[str, ...] = (), processes: int | None = None,
             margin: float | None = None, max_processes: int | None = None,
-            budget_s: float | None = None) -> RunOutcome:
+            budget_s: float | None = None, deadline_s: float | None = None) -> RunOutcome:
+    """`budget_s`: the time for a sequential design's further processes; `deadline_s`: the whole run's,
+    first rounds included (groups never started end as skipped records; host/rounds.py)."""
     cases = plan(device, workload, runners=runners, quick=quick, filter_glob=filter_glob, extra_metrics=extra_metrics)
     progress = progress or Progress(enabled=False)
     timing = device.timing_for(quick)
@@ -129,7 +131,8 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
     rounds = Rounds(cases, processes, run_one, recorder, design,
                     {workload.name: {"studies": list(workload.studies), "reference": workload.reference,
                                      "margin": margin, "confidence": design.confidence if design else None}},
-                    timing.group_budget_s, budget_s or timing.run_budget_s, grow=progress.grow)
+                    timing.group_budget_s, budget_s or timing.run_budget_s, grow=progress.grow,
+                    deadline_s=deadline_s or float("inf"))
     try:
         if hardware and place.device_reachable:
             job = protocol.bandwidth_job(device, quick, sorted({c.threads for c in cases}), workload.name)
@@ -151,6 +154,8 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
             meta["environment"] = {**meta["environment"], "repeated_log_lines": repeated}
         if design:
             meta["sequential"]["groups"] = rounds.summary()
+        if deadline_s:
+            meta["deadline"] = rounds.deadline_summary()
         meta.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), duration_s=round(time.monotonic() - t_start, 1),
                     status=outcome.status if outcome.status != "running" else "failed",
                     statuses=dict(recorder.statuses))

@@ -66,6 +66,12 @@ class Recorder:
                 self._write(error_records(case, why, status="unsupported"), [])
                 self.progress.case_done(case.label, Counter({"unsupported": len(case.metrics)}))
 
+    def skipped(self, cases, why: str) -> None:
+        """Cases the run chose not to measure (its budget was spent): skipped records saying why."""
+        for case in cases:
+            self._write(error_records(case, why, status="skipped"), [])
+            self.progress.case_done(case.label, Counter({"skipped": len(case.metrics)}))
+
     def finish(self) -> None:
         """Pool each case measured in several processes into its records (also after an interruption)."""
         for per_process in self.rounds.values():

@@ -11,6 +11,11 @@ whose verdicts are all decided is not timed again (a G1 group decided on its for
 backward ones in its later processes): each metric's verdicts then stand on the processes that timed it,
 at the same design confidence, which is what stopping the whole group at that look would have given them.
 A verdict over a metric that is not timed (or over no single metric) keeps every timed metric going.
+
+A deadline (`profile --budget`) bounds the whole run, first rounds included: once it is spent no further
+process starts, and a group never measured ends as `skipped` records that say so. Under a deadline the
+groups are taken round-robin over their models, so that what a budget leaves measured spreads over every
+model (a kernel profile's kinds of kernel) instead of keeping the first models whole.
 """
 from __future__ import annotations
 
@@ -31,7 +36,7 @@ class GroupState:
     cases: list
     processes: int = 0
     seconds: float = 0.0
-    stopped: str = ""  # decided / last look / group budget / run budget
+    stopped: str = ""  # decided / last look / group budget / run budget / deadline
     timed: Counter = field(default_factory=Counter)  # timed metric -> processes that timed it
 
     @property
@@ -52,9 +57,24 @@ class Rounds:
     run_budget_s: float = float("inf")
     started: float = field(default_factory=time.monotonic)
     grow: object = lambda n: None  # told how many more case-processes a look plans (or fewer, when a budget ends)
+    deadline_s: float = float("inf")  # the whole run's time, first rounds included (None of the above budgets are)
 
     def __post_init__(self):
-        self.states = [GroupState(g) for g in groups(self.cases)]
+        found = groups(self.cases)
+        self.states = [GroupState(g) for g in (_round_robin(found) if self.deadline_s < float("inf") else found)]
+
+    def _past_deadline(self, state: GroupState) -> bool:
+        """Whether the deadline stops this group now; a group never measured then ends as skipped records."""
+        if time.monotonic() - self.started < self.deadline_s:
+            return False
+        if state.processes == 0:  # its cases count once each, as done
+            self.recorder.skipped(state.cases, f"not measured: the run's budget of {self.deadline_s:g} s was spent "
+                                               "before this group's turn (a larger --budget measures it)")
+            self.grow(-len(state.cases) * (self.processes - 1))
+        else:
+            self.grow(-len(state.cases) * max(0, self.processes - state.processes))
+        state.stopped = "deadline"
+        return True
 
     def _one(self, state: GroupState, still_open: Counter | None = None) -> None:
         """One more process of the group, timing only the metrics `still_open` names (all when None)."""
@@ -68,7 +88,8 @@ class Rounds:
     def run(self) -> None:
         for _ in range(self.processes):  # rounds over the whole sweep: drift reaches every row alike
             for state in self.states:
-                self._one(state)
+                if not state.stopped and not self._past_deadline(state):
+                    self._one(state)
         if self.design is None:
             return
         pending = {id(s): self._undecided(s) for s in self.states}  # undecided verdicts of each group
@@ -79,6 +100,8 @@ class Rounds:
             self.grow(sum(len(s.cases) * (look - s.processes) for s in open_groups))
             for state in sorted(open_groups, key=lambda s: -sum(pending[id(s)].values())):  # most undecided first
                 while state.processes < look and not state.stopped:
+                    if self._past_deadline(state):
+                        break
                     if time.monotonic() - self.started >= self.run_budget_s:
                         state.stopped = "run budget"
                     elif state.seconds / state.processes * (state.processes + 1) > self.group_budget_s:
@@ -106,12 +129,26 @@ class Rounds:
                 samples.update({SampleKey("", s["case_id"], s["metric"]): s["process_samples"] for s in samps})
         return undecided(records, samples, self.workload) if records else Counter()
 
+    def deadline_summary(self) -> dict:
+        """For run.json, under a deadline: the budget and how many groups it left measured and unmeasured."""
+        return {"budget_s": self.deadline_s, "groups_measured": sum(s.processes > 0 for s in self.states),
+                "groups_skipped": sum(s.processes == 0 for s in self.states)}
+
     def summary(self) -> dict:
         """For run.json: each group's processes, seconds, why it stopped and how many processes timed each
         of its timed metrics."""
         return {s.group_id: {"processes": s.processes, "seconds": round(s.seconds, 1), "stopped": s.stopped,
                              "timed": dict(sorted(s.timed.items()))}
                 for s in self.states}
+
+
+def _round_robin(found: list[list]) -> list[list]:
+    """Groups reordered to take one group of each model in turn (in their order of first appearance)."""
+    by_model: dict[str, list] = {}
+    for g in found:
+        by_model.setdefault(g[0].model, []).append(g)
+    queues = list(by_model.values())
+    return [q[i] for i in range(max(map(len, queues), default=0)) for q in queues if i < len(q)]
 
 
 def _timing_only(case, still_open: Counter):
