@@ -133,6 +133,12 @@ def main() -> int:
     durations = [r.meta.duration_s for r in runs if r.meta and r.meta.duration_s]
     if durations:
         print(f"run time: median {sorted(durations)[len(durations) // 2]:.0f} s, max {max(durations):.0f} s")
+    for r in runs:  # how each group of a sequential run stopped (decided, last look, a budget)
+        groups = ((r.meta.raw if r.meta else {}).get("sequential") or {}).get("groups") or {}
+        if groups:
+            print(f"  {r.name}: {r.meta.duration_s:.0f} s; groups stopped: "
+                  f"{dict(Counter(g['stopped'] for g in groups.values()))}; processes: "
+                  f"{dict(sorted(Counter(g['processes'] for g in groups.values()).items()))}")
 
     rows = []
     pairs = list(zip(runs, runs[1:]))
@@ -193,7 +199,9 @@ def main() -> int:
         for (study, scope), vs in sorted(per_group.items()):
             c = Counter(vs)
             s = json.loads(scope)
-            print(f"    {study} {s.get('runner')} {s.get('metric')} {s.get('paper_set', '')}: {dict(c)}")
+            knobs = " ".join(f"{k}={v}" for k, v in s.items() if k not in ("device", "runner", "metric", "threads",
+                                                                           "dtype", "batch_size", "resolution"))
+            print(f"    {study} {s.get('runner')} {s.get('metric')} {knobs}: {dict(c)}")
     print(f"({time.monotonic() - t0:.0f} s)")
     return 0
 
