@@ -111,16 +111,17 @@ def _paired_in_rounds(ga: list[np.ndarray], gb: list[np.ndarray], rng, conf: flo
 
 def ratio_interval(a, b, rng, conf: float = 0.95, rounds: bool = False) -> tuple[float, float, float]:
     """Ratio a/b and its interval. `rounds`: a and b are rows of one comparison group measured in the same
-    worker processes (the same run, the same group, as many processes each), interleaved round by round;
-    the ratio is then judged round by round (round_ratios), which cancels the machine's drift within a
-    process as well as between processes. Measured on this project's 2-core machine (G1's eager forward
+    worker processes (the same run, the same group; paired over the first processes of each), interleaved
+    round by round; the ratio is then judged round by round (round_ratios), which cancels the machine's
+    drift within a process as well as between processes. Measured on this project's 2-core machine (G1's eager forward
     rows, 6-7 processes each): the between-process sd of the 22:44 / 32:32 ratio is 0.7-2.2% this way and
     3.1-5.5% as the ratio of the two processes' medians. Otherwise (rows of different groups or runs)
     the median ratio of the hierarchical bootstrap; with as many processes each, they are resampled
     jointly, so that drift shared by both rows cancels as it does in the measurement."""
     ga, gb = processes(a), processes(b)
-    if rounds and len(ga) == len(gb) and ga:
-        return _paired_in_rounds(ga, gb, rng, conf)
+    if rounds and ga and gb:  # over the processes both took part in: the first of each (studies.base.same_processes)
+        k = min(len(ga), len(gb))
+        return _paired_in_rounds(ga[:k], gb[:k], rng, conf)
     paired = len(ga) == len(gb)
     if paired:
         picks = _picks(len(ga), rng)

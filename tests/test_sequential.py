@@ -200,3 +200,40 @@ def test_a_deadline_ends_unstarted_groups_as_skipped_and_takes_models_in_turn(mo
     ran.clear()
     Rounds(cases, 1, run_one, recorder, started=clock[0]).run()
     assert ran == ["conv-0", "conv-1", "conv-2", "add-0", "add-1", "concat-0"]
+
+
+def test_rows_a_verdict_has_decided_are_not_timed_again_while_the_group_goes_on(monkeypatch):
+    """A G1 group whose forward verdict stays open on one row: its later processes time that row and the
+    baseline only; the row decided stops, and a case with nothing left to time is left out of the process.
+    What was left out is never timed again, even if a later look names it (its processes must stay the
+    baseline's first)."""
+    from dataclasses import dataclass
+    from types import SimpleNamespace
+
+    from benchsuite.host.rounds import Pending, Rounds
+    from benchsuite.sequential import design
+
+    @dataclass(frozen=True)
+    class Case:  # what Rounds reads of a case
+        case_id: str
+        metrics: tuple
+        model: str = "g1"
+        group_key: str = "g"
+        group_id: str = "g"
+
+    fwd, bwd = "latency_forward", "latency_backward"
+    cases = [Case(c, (fwd, bwd, "madds")) for c in ("base", "decided", "open")]
+    timed = []  # per process: {case: metrics timed}
+    recorder = SimpleNamespace(settled=lambda case_id: True, rounds={})
+    looks = iter([Pending(1, {fwd: {"base", "open"}}),          # after the first 2 processes
+                  Pending(1, {fwd: {"base", "open", "decided"}}),  # after look 4: names a row left out
+                  Pending(0, {})])                                 # after look 5 (the last)
+    monkeypatch.setattr(Rounds, "_undecided", lambda self, state: next(looks))
+    rounds = Rounds(cases, 2, lambda cs: timed.append({c.case_id: c.metrics for c in cs}), recorder,
+                    design=design(2, 5))
+    rounds.run()
+    assert len(timed) == 5 and all(set(p) == {"base", "decided", "open"} for p in timed[:2])
+    assert timed[2] == timed[3] == timed[4] == {"base": (fwd, "madds"), "open": (fwd, "madds")}
+    (state,) = rounds.states
+    assert state.timed == {fwd: 5, bwd: 2} and state.stopped == "decided"
+    assert ("decided", fwd) in state.dropped and ("base", bwd) in state.dropped

@@ -309,3 +309,29 @@ def test_a_study_this_version_lacks_is_skipped_with_a_note(caplog):
     (v,) = compute_for(records, samples, {"g1w": {"studies": ["retired_study", "g1"]}})
     assert v.label == "G1"
     assert "names study 'retired_study', which is not installed here" in caplog.text  # a logged warning
+
+
+def test_an_inconclusive_group_names_its_baseline_and_its_open_rows_only():
+    """What a sequential run goes on timing: the row still unresolved and the baseline it is paired with,
+    not the rows already decided slower; a decided verdict names none."""
+    records, samples = _g1_records([1.0, 1.002, 1.2, 1.3], spread=0.08)
+    (v,) = compute(records, samples)
+    assert v.verdict == "inconclusive" and [r["outcome"] for r in v.rows][2:] == ["slower", "slower"]
+    assert v.open_cases == [records[0]["case_id"], records[1]["case_id"]]
+    (decided,) = _g1([1.0, 1.1, 1.2, 1.3])
+    assert decided.open_cases is None
+
+
+def test_a_row_timed_in_fewer_processes_is_paired_with_its_baselines_first():
+    """A row a sequential run stopped timing after 3 processes, its baseline timed in 6: the ratio pairs
+    the row with the baseline's first 3 processes (round by round), so the interval is the one the row was
+    decided on, not the unpaired bootstrap's."""
+    from benchsuite.replicates import ratio_interval
+
+    rng = np.random.default_rng(0)
+    shared = [rng.normal(0, 0.1, 40) for _ in range(6)]  # each process's machine state, shared by its rows
+    base = [np.exp(s + rng.normal(0, 0.002, 40)) for s in shared]
+    row = [np.exp(np.log(1.1) + s + rng.normal(0, 0.002, 40)) for s in shared[:3]]
+    ratio, lo, hi = ratio_interval(row, base, rng, rounds=True)
+    same = ratio_interval(row, base[:3], rng, rounds=True)
+    assert (ratio, lo, hi) == pytest.approx(same) and 1.09 < lo < hi < 1.11

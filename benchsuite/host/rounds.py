@@ -8,8 +8,12 @@ Whether a group is decided is asked of the verdict engine over the group's recor
 design's confidence; a group stops at the first look where it is decided, at the last look, or when a
 budget is spent, and run.json's `sequential.groups` says which. Within a group still open, a timed metric
 whose verdicts are all decided is not timed again (a G1 group decided on its forward rows times only the
-backward ones in its later processes): each metric's verdicts then stand on the processes that timed it,
-at the same design confidence, which is what stopping the whole group at that look would have given them.
+backward ones in its later processes), nor is a row a verdict says is decided while its group's other rows
+are not (`Verdict.open_cases`: G1's 90:180 row decided slower while 22:44 sits near a margin edge: later
+processes time 22:44 and the 1:1 baseline only, and leave out a case with nothing left to time). Each
+metric's and each row's verdict then stands on the processes that timed it, at the same design
+confidence, which is what stopping the whole group at that look would have given it; a row is paired with
+its baseline over its own processes, the baseline's first. What stops being timed is never timed again.
 A verdict over a metric that is not timed (or over no single metric) keeps every timed metric going.
 
 A deadline (`profile --budget`) bounds the whole run, first rounds included: once it is spent no further
@@ -26,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from ..metrics import TIMING_METRICS
 from ..results.pooling import pool_case
 from ..results.run import SampleKey
-from ..results.verdicts import undecided
+from ..results.verdicts import open_cases, open_verdicts
 from ..sequential import Design
 from ..sweep import groups
 
@@ -36,12 +40,21 @@ class GroupState:
     cases: list
     processes: int = 0
     seconds: float = 0.0
-    stopped: str = ""  # decided / last look / group budget / run budget / deadline
+    stopped: str = ""  # decided / last look / group budget / run budget / deadline / nothing left to time
     timed: Counter = field(default_factory=Counter)  # timed metric -> processes that timed it
+    dropped: set = field(default_factory=set)  # (case_id, metric) no longer timed: never timed again
 
     @property
     def group_id(self) -> str:
         return self.cases[0].group_id
+
+
+@dataclass
+class Pending:
+    """What is still undecided in a group: how many verdicts, and which cases' timing of each metric could
+    still decide them (metric -> case ids; None: every case)."""
+    verdicts: int = 0
+    cases: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -76,9 +89,18 @@ class Rounds:
         state.stopped = "deadline"
         return True
 
-    def _one(self, state: GroupState, still_open: Counter | None = None) -> None:
-        """One more process of the group, timing only the metrics `still_open` names (all when None)."""
-        cases = state.cases if still_open is None else [_timing_only(c, still_open) for c in state.cases]
+    def _one(self, state: GroupState, pending: Pending | None = None) -> None:
+        """One more process of the group; with `pending`, it times only what could still decide the group's
+        open verdicts, and leaves out cases left with nothing to time."""
+        cases = state.cases
+        if pending is not None:
+            cases = [_timing_only(c, pending, state.dropped) for c in state.cases]
+            cases = [c for c in cases if any(m in TIMING_METRICS for m in c.metrics)
+                     or not self.recorder.settled(c.case_id)]
+            if not any(m in TIMING_METRICS for c in cases for m in c.metrics):
+                state.stopped = "nothing left to time"  # what is open was left out before: never timed again
+                return
+            self.grow(len(cases) - len(state.cases))  # the look planned a process of every case
         t0 = time.monotonic()
         self.run_one(cases)
         state.processes += 1
@@ -94,11 +116,11 @@ class Rounds:
             return
         pending = {id(s): self._undecided(s) for s in self.states}  # undecided verdicts of each group
         for look in self.design.looks:
-            open_groups = [s for s in self.states if sum(pending[id(s)].values()) and not s.stopped]
+            open_groups = [s for s in self.states if pending[id(s)].verdicts and not s.stopped]
             if look <= self.processes:
                 continue
             self.grow(sum(len(s.cases) * (look - s.processes) for s in open_groups))
-            for state in sorted(open_groups, key=lambda s: -sum(pending[id(s)].values())):  # most undecided first
+            for state in sorted(open_groups, key=lambda s: -pending[id(s)].verdicts):  # most undecided first
                 while state.processes < look and not state.stopped:
                     if self._past_deadline(state):
                         break
@@ -114,11 +136,11 @@ class Rounds:
                     pending[id(state)] = self._undecided(state)
         for state in self.states:
             if not state.stopped:
-                state.stopped = "last look" if sum(pending[id(state)].values()) else "decided"
+                state.stopped = "last look" if pending[id(state)].verdicts else "decided"
 
-    def _undecided(self, state: GroupState) -> Counter:
-        """Verdicts over the group still inconclusive on their numbers (pooled over its processes so far),
-        counted by metric."""
+    def _undecided(self, state: GroupState) -> Pending:
+        """The group's verdicts still inconclusive on their numbers (pooled over its processes so far), and
+        the cases that could still decide them."""
         records, samples = [], {}
         for case in state.cases:
             per_process = self.recorder.rounds.get(case.case_id) or []
@@ -127,7 +149,10 @@ class Rounds:
                 records += recs
                 # records kept per process are not stamped with the run id yet: their key has ""
                 samples.update({SampleKey("", s["case_id"], s["metric"]): s["process_samples"] for s in samps})
-        return undecided(records, samples, self.workload) if records else Counter()
+        if not records:
+            return Pending()
+        verdicts = open_verdicts(records, samples, self.workload)
+        return Pending(len(verdicts), open_cases(verdicts))
 
     def deadline_summary(self) -> dict:
         """For run.json, under a deadline: the budget and how many groups it left measured and unmeasured."""
@@ -151,9 +176,16 @@ def _round_robin(found: list[list]) -> list[list]:
     return [q[i] for i in range(max(map(len, queues), default=0)) for q in queues if i < len(q)]
 
 
-def _timing_only(case, still_open: Counter):
-    """The case timing only the metrics whose verdicts are still open (every timed metric when one of those
-    verdicts is over a metric that is not timed, or over no single metric); its other metrics stay."""
-    if any(m not in TIMING_METRICS for m in still_open):
-        return case
-    return replace(case, metrics=tuple(m for m in case.metrics if m not in TIMING_METRICS or m in still_open))
+def _timing_only(case, pending: Pending, dropped: set):
+    """The case timing only what could still decide the group's open verdicts: a metric some open verdict
+    is over, where that verdict names this case among its open cases (or names none); every timed metric
+    while an open verdict is over a metric that is not timed, or over no single metric. Its other metrics
+    stay. What is left out once is added to `dropped` and never timed again, so that a row's processes
+    stay the first of its baseline's (the pairing of studies.base.same_processes)."""
+    every = any(m not in TIMING_METRICS for m in pending.cases)
+    wanted = lambda m: every or (m in pending.cases and (pending.cases[m] is None  # noqa: E731
+                                                         or case.case_id in pending.cases[m]))
+    keep = tuple(m for m in case.metrics
+                 if m not in TIMING_METRICS or (wanted(m) and (case.case_id, m) not in dropped))
+    dropped |= {(case.case_id, m) for m in case.metrics if m in TIMING_METRICS and m not in keep}
+    return replace(case, metrics=keep)

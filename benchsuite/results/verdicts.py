@@ -32,12 +32,30 @@ def undecided(records: list[dict], samples: dict, workloads: dict[str, dict]) ->
     """The verdicts over these records that are inconclusive on their own numbers (a caveat aside: more
     measurement cannot decide those), counted by the metric their scope names (None: a verdict over no
     single metric): what a sequential run measures further."""
-    n: Counter = Counter()
+    return Counter(v.scope.get("metric") for v in open_verdicts(records, samples, workloads))
+
+
+def open_verdicts(records: list[dict], samples: dict, workloads: dict[str, dict]) -> list[Verdict]:
+    """Those inconclusive verdicts themselves (each may name its `open_cases`)."""
+    out = []
     for vs, recs, margin in _study_verdicts(records, samples, workloads):
         why = _caveats(recs, margin)
-        n.update(v.scope.get("metric") for v in vs
-                 if v.verdict == "inconclusive" and (v.scope.get("device"), v.scope.get("runner")) not in why)
-    return n
+        out += [v for v in vs if v.verdict == "inconclusive"
+                and (v.scope.get("device"), v.scope.get("runner")) not in why]
+    return out
+
+
+def open_cases(verdicts: list[Verdict]) -> dict[str | None, set[str] | None]:
+    """Metric -> the cases whose timing of it could still decide one of these verdicts (None: every case,
+    where a verdict does not name its open cases)."""
+    out: dict[str | None, set[str] | None] = {}
+    for v in verdicts:
+        m = v.scope.get("metric")
+        if v.open_cases is None or (m in out and out[m] is None):
+            out[m] = None
+        else:
+            out[m] = (out.get(m) or set()) | set(v.open_cases)
+    return out
 
 
 def _study_verdicts(records, samples, workloads):

@@ -28,6 +28,9 @@ class Verdict:
     note: str = ""
     study: str = ""            # the registered study that made it (it formats its rows)
     margin: float | None = None  # the practical-equivalence margin its row outcomes used
+    # of an inconclusive verdict: the cases whose further measurement could still decide it (its baseline and
+    # its open rows); None: every case it judged (a study that does not say)
+    open_cases: list[str] | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -84,9 +87,11 @@ def reference_rows(name: str) -> list[dict]:
 
 def same_processes(row: dict, base: dict) -> bool:
     """Were two records' rows measured interleaved in the same worker processes (one run, one group)? Their
-    per-process sample lists are then taken as aligned by position (the caller also asks for as many
-    processes each); were one process lost for each of two rows, the positions could pair different
-    processes, which the record cannot show."""
+    per-process sample lists are then taken as aligned by position over the first processes of each (a row
+    a sequential run stopped timing has the baseline's first processes); were a process lost for one row,
+    the positions after it would pair different processes, which the record cannot show: the pair's
+    ratio then carries the between-process noise that pairing cancels, so its interval is wider, not
+    biased."""
     return bool(row.get("group_id")) and (row["run_id"], row["group_id"]) == (base["run_id"], base.get("group_id"))
 
 
@@ -97,7 +102,9 @@ def sample_ratio(row: dict, base: dict, samples, rng, conf: float = CONFIDENCE) 
     sb = samples.get((base["run_id"], base["case_id"], base["metric"]))
     if sa and sb:
         ka, kb = len(replicates.processes(sa)), len(replicates.processes(sb))
-        paired = same_processes(row, base) and ka == kb
+        # rows of one group are paired over the processes both took part in: a sequential run stops timing a
+        # row once it is decided, while its baseline goes on, so the row's processes are the baseline's first
+        paired = same_processes(row, base)
         k = min(ka, kb)
         if paired:
             how = (f"paired round by round in each of {k} processes, t interval over processes" if k > 1 else

@@ -96,6 +96,16 @@ def _group_verdict(outcomes: list[str], expect: str) -> str:
     return "violated" if all(o == "same" for o in outcomes) else "inconclusive"
 
 
+def _open_rows(vrows: list[dict], expect: str) -> list[dict]:
+    """The rows whose further measurement could still decide an inconclusive group: unresolved ones, those
+    that may yet be against the claim, and, while no row is decided as claimed, those that may yet be."""
+    wrong = "faster" if expect == "slower" else "slower"
+    could = {"unresolved", f"{wrong} or same"}
+    if not any(r["outcome"] == expect for r in vrows):
+        could.add(f"{expect} or same")
+    return [r for r in vrows if r["outcome"] in could]
+
+
 def _decision_note(verdict: str, vrows: list[dict], margin: float, processes: int,
                    conf: float = CONFIDENCE) -> str:
     """What a decided verdict rests on beyond its rows, or how far an undecided one is from decided."""
@@ -118,6 +128,7 @@ def _decision_note(verdict: str, vrows: list[dict], margin: float, processes: in
         return "only the baseline row ran: no ratio to judge. "
     widest = max(open_rows, key=lambda r: r["latency_ratio_ci"][1] / r["latency_ratio_ci"][0])
     lo, hi = widest["latency_ratio_ci"]
+    processes = widest.get("processes") or processes  # its own: a decided row may have stopped earlier
     need = processes_to_decide(lo, hi, processes, margin, conf)
     if processes <= 1:
         more = "measured in one process: its interval covers that process only (--processes 3 or more)"
@@ -153,7 +164,9 @@ def guideline_verdicts(g: Guideline, records: list[dict], samples, reference: st
                 ratio, lo, hi, method = sample_ratio(r, base, samples, rng, conf)
                 outcome = one_sided_outcome(lo, hi, margin)
                 outcomes.append(outcome)
-            vrows.append({"row": {k: r["params"][k] for k in g.compare}, "latency_s": r["value"],
+            vrows.append({"row": {k: r["params"][k] for k in g.compare}, "case_id": r["case_id"],
+                          "processes": min(r.get("processes") or 1, base.get("processes") or 1),
+                          "latency_s": r["value"],
                           "images_per_s": r["batch_size"] / r["value"], "batches_per_s": 1 / r["value"],
                           "speed_ratio": 1 / ratio, "speed_ratio_ci": [1 / hi, 1 / lo],
                           "latency_ratio": ratio, "latency_ratio_ci": [lo, hi], "interval": method,
@@ -162,8 +175,10 @@ def guideline_verdicts(g: Guideline, records: list[dict], samples, reference: st
         fixed = {k: v for k, v in base["params"].items() if k not in g.compare}
         verdict = _group_verdict(outcomes, g.expect)
         processes = min(r.get("processes") or 1 for r in rows)
+        still = _open_rows(vrows, g.expect) if verdict == "inconclusive" else []
         out.append(Verdict(g.name, g.claim, verdict, scope_of(base, **fixed, **base["tags"]), vrows,
                            study=g.name.lower(), margin=margin,
+                           open_cases=[base["case_id"], *(r["case_id"] for r in still)] if still else None,
                            note=_decision_note(verdict, vrows, margin, processes, conf)
                            + "the verdict uses the raw latency ratio; latency/flops divides it by the FLOP ratio"))
     return out
