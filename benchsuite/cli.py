@@ -284,7 +284,7 @@ def cmd_verdict(a) -> int:
 
 
 def cmd_compare(a) -> int:
-    from .results.compare import check_comparable, compare, format_comparison
+    from .results.compare import check_comparable, compare, env_differences, format_comparison
     from .results.run import Run
     from .results.store import History
 
@@ -293,8 +293,10 @@ def cmd_compare(a) -> int:
     check_comparable(base.environment, cand.environment, a.force)
     result = compare(base.records, base.samples, cand.records, cand.samples, base.name, cand.name,
                      a.alpha, a.min_effect)
+    for shift in result.shifts:
+        shift.differences = env_differences(base.environment, cand.environment)
     print(format_comparison(result))
-    return EXIT_REGRESSION if result.regressions else EXIT_OK
+    return EXIT_REGRESSION if result.regressions or result.shifted else EXIT_OK
 
 
 def cmd_regress(a) -> int:

@@ -64,7 +64,9 @@ def test_compare_and_regress_end_to_end(tmp_path, fake_device, small_workload, c
     slow = _run(tmp_path, fake_device, small_workload, 1.25, "slow")
     assert main(["compare", str(b), str(slow)]) == 3
     out = capsys.readouterr().out
-    assert "6 cases: 6 slower" in out and "cannot separate run-to-run noise" in out
+    # a whole run 25% slower is one run shift (exit 3 as before), not six case regressions
+    assert "run shift: the candidate is x1.2" in out and "over the 6 cases of runner fake, beyond the floor" in out
+    assert "6 cases: 0 slower" in out and "cannot separate run-to-run noise" in out
     assert main(["regress", "--history", hist, "--window", "2"]) == 3
     assert "2 earlier runs" in capsys.readouterr().out
     # by run id from the history too
@@ -135,3 +137,38 @@ def test_processes_are_replicates_end_to_end(tmp_path, fake_device, small_worklo
     assert main(["compare", str(runs[0]), str(runs[1])]) == 0
     out_text = capsys.readouterr().out
     assert "cannot separate" not in out_text and "0 slower" in out_text
+
+
+def test_compare_tells_a_whole_run_shift_from_one_case_beyond_it():
+    """compare on constructed runs of 8 cases, 3 processes a side: the candidate 10% slower as a whole and one
+    case 20% slower on top is one run shift of about x1.1 and that one case flagged beyond it (x1.2), where
+    judged one by one every case would have been slower."""
+    from benchsuite.records import make_record
+    from benchsuite.results.compare import compare, format_comparison
+    from benchsuite.results.run import SampleKey
+    from benchsuite.sweep import Case
+
+    cases = [Case("w", "cpu", "torch_eager", "g1_block_stack", (("c1", 8 * (i + 1)), ("c2", 8)), (), 1, 16,
+                  "float32", 1, ("latency_forward",)) for i in range(8)]
+    rng = np.random.default_rng(3)
+
+    def run(name, factor, extra):
+        recs, samples = [], {}
+        for i, c in enumerate(cases):
+            f = factor * (extra if i == 2 else 1.0)
+            per = [list(1e-3 * (i + 1) * f * np.exp(rng.normal(0, 0.01) + rng.normal(0, 0.01, 30)))
+                   for _ in range(3)]
+            v = float(np.median(np.concatenate(per)))
+            recs.append(make_record(c, "latency_forward", run_id=name, value=v, n=90, ci_low=v, ci_high=v))
+            samples[SampleKey(name, c.case_id, "latency_forward")] = per
+        return recs, samples
+
+    (ra, sa), (rb, sb) = run("a", 1.0, 1.0), run("b", 1.10, 1.20)
+    out = compare(ra, sa, rb, sb, "a", "b")
+    (shift,) = out.shifts
+    assert shift.outcome == "slower" and 1.07 < shift.ratio < 1.13 and shift.cases == 8
+    assert [c.case_id for c in out.regressions] == [cases[2].case_id]
+    assert 1.15 < out.regressions[0].beyond_shift < 1.25 and 1.27 < out.regressions[0].ratio < 1.37
+    assert "run shift: the candidate is x1.1" in format_comparison(out)
+    one_by_one = compare(ra, sa, rb, sb, "a", "b", shifts=False)
+    assert len(one_by_one.regressions) == 8 and not one_by_one.shifts

@@ -31,8 +31,9 @@ from scipy import stats as sps
 from ..errors import BenchsuiteError
 from ..metrics import TIMING_METRICS
 from ..replicates import pooled, prediction_outcome, processes
+from .round_levels import case_levels
 from .run import Run, sample_key
-from .run_shift import judge_group, judge_residual, judge_shift, split
+from .run_shift import MIN_CASES, judge_group, judge_residual, judge_shift, split
 
 ALPHA = 0.01
 MIN_EFFECT = 0.05             # with process replicates, or against the history's spread
@@ -165,6 +166,11 @@ def classify(base, cand, alpha: float = ALPHA, min_effect: float | None = None) 
     return ratio, p, "not significant", method
 
 
+def _scale(samples, factor: float):
+    """Samples (flat, or per process) times a factor."""
+    return [_scale(x, factor) if isinstance(x, (list, tuple, np.ndarray)) else x * factor for x in samples]
+
+
 def _timed(records: list[dict]) -> dict:
     return {(r["case_id"], r["metric"]): r for r in records if r["status"] == "ok" and r["metric"] in TIMING_METRICS}
 
@@ -174,21 +180,56 @@ def _code_changed(base: dict, cand: dict) -> int:
                and base[k]["fingerprint"] != cand[k]["fingerprint"])
 
 
+def _pair_shifts(base: dict, base_samples: dict, cand: dict, cand_samples: dict, keys: list) -> dict[str, tuple]:
+    """runner -> (log shift, cases) of the candidate against the base: the median over the runner's joined
+    cases of the log change of their levels (round_levels.py), for runners with at least MIN_CASES of them."""
+    lb = case_levels([base[k] for k in keys], base_samples)[0]
+    lc = case_levels([cand[k] for k in keys], cand_samples)[0]
+    by_runner: dict[str, list] = {}
+    for k in keys:
+        by_runner.setdefault(cand[k]["runner"], []).append(math.log(lc[k] / lb[k]))
+    return {runner: (float(np.median(v)), len(v)) for runner, v in by_runner.items() if len(v) >= MIN_CASES}
+
+
 def compare(base_records: list[dict], base_samples: dict, cand_records: list[dict], cand_samples: dict,
-            base_name: str, cand_name: str, alpha: float = ALPHA, min_effect: float | None = None) -> Comparison:
-    """Samples are keyed by SampleKey (run_id, case_id, metric): flat lists, or per-process lists."""
+            base_name: str, cand_name: str, alpha: float = ALPHA, min_effect: float | None = None,
+            shifts: bool = True) -> Comparison:
+    """Samples are keyed by SampleKey (run_id, case_id, metric): flat lists, or per-process lists. With
+    `shifts`, each runner's shift (the median change of its cases, MIN_CASES or more) is reported apart and
+    each case is judged on its change beyond it: a whole run that moved reads as one shift, not as every
+    case's regression. With one run a side the shift cannot be judged against the spread of runs: it counts
+    as slower (or faster) when beyond the floor of the cases' method."""
     base, cand = _timed(base_records), _timed(cand_records)
     out = Comparison(base_name, cand_name, unmatched=len(set(base) ^ set(cand)))
     out.code_changed = _code_changed(base, cand)
+    keys = []
     for key in sorted(set(base) & set(cand)):
-        b, c = base_samples.get(sample_key(base[key])), cand_samples.get(sample_key(cand[key]))
-        if not b or not c:
+        if not base_samples.get(sample_key(base[key])) or not cand_samples.get(sample_key(cand[key])):
             out.unmatched += 1
-            continue
-        ratio, p, outcome, method = classify(b, c, alpha, min_effect)
+        else:
+            keys.append(key)
+    shift_of = _pair_shifts(base, base_samples, cand, cand_samples, keys) if shifts else {}
+    for key in keys:
+        b, c = base_samples[sample_key(base[key])], cand_samples[sample_key(cand[key])]
+        shift, _ = shift_of.get(cand[key]["runner"], (None, 0))
+        if shift is None:
+            ratio, p, outcome, method = classify(b, c, alpha, min_effect)
+            beyond = None
+        else:
+            factor = math.exp(shift)
+            beyond, p, outcome, method = classify(b, _scale(c, 1 / factor), alpha, min_effect)
+            ratio = beyond * factor
+            method += ", beyond the run's shift"
         out.changes.append(CaseChange(key[0], key[1], _label(cand[key]), float(np.median(pooled(b))),
-                                      float(np.median(pooled(c))), ratio, p, outcome, method))
-    single = sum(c.method == "one process" for c in out.changes)
+                                      float(np.median(pooled(c))), ratio, p, outcome, method, beyond))
+    for runner, (shift, n) in sorted(shift_of.items()):
+        methods = [c.method for c in out.changes if cand[(c.case_id, c.metric)]["runner"] == runner]
+        one = sum(m.startswith("one process") for m in methods) * 2 > len(methods)
+        floor = min_effect if min_effect is not None else (MIN_EFFECT_ONE_PROCESS if one else MIN_EFFECT)
+        ratio = math.exp(shift)
+        outcome = "slower" if ratio > 1 + floor else "faster" if ratio < 1 / (1 + floor) else "not significant"
+        out.shifts.append(RunShift(runner, ratio, outcome, n, 0))
+    single = sum(c.method.startswith("one process") for c in out.changes)
     if single:
         floor = MIN_EFFECT_ONE_PROCESS if min_effect is None else min_effect
         out.notes.append(
@@ -202,7 +243,15 @@ def format_comparison(cmp: Comparison) -> str:
     lines = [f"base {cmp.base} -> candidate {cmp.candidate}"]
     for s in cmp.shifts:
         what = {"slower": "slower", "faster": "faster"}.get(s.outcome)
-        if what:
+        if not s.history:  # compare: one run a side
+            moved = f"{abs(s.ratio - 1) * 100:.1f}% {'slower' if s.ratio > 1 else 'faster'}"
+            why = ("what differs: " + ", ".join(s.differences)) if s.differences else \
+                "the environment is the same (machine state or neighbours, or the code)"
+            lines.append(f"  run shift: the candidate is x{s.ratio:.3f} ({moved}) over the {s.cases} cases of runner "
+                         f"{s.runner}" + (f", beyond the floor: {why}" if what else ", within the floor")
+                         + "; one run a side cannot tell the machine's state from a change (regress judges a "
+                         "shift against the history's); cases are judged beyond it")
+        elif what:
             why = ("; what differs from the last run: " + ", ".join(s.differences)) if s.differences else \
                 "; the environment is the same as the last run's (machine state or neighbours)"
             lines.append(f"  run shift: this run is x{s.ratio:.3f} ({abs(s.ratio - 1) * 100:.1f}% {what}) on every "
@@ -268,15 +317,17 @@ def regress(history, workload: str, device: str, window: int = 5, force: bool = 
     spread = {k for k, v in medians.items() if len(v) >= MIN_HISTORY and k in cand_timed}
     effect = MIN_EFFECT if min_effect is None else min_effect
     out = Comparison(name, cand.name, unmatched=len(set(medians) ^ set(cand_timed)))
-    per_run = [_timed(base.records) for base in earlier]
+    # each run's case levels: its group's level and its round-by-round place in the group (round_levels.py)
+    per_run = [case_levels(list(_timed(base.records).values()), base.samples)[0] for base in earlier]
+    cand_levels, placed = case_levels(list(cand_timed.values()), cand.samples)
     by_runner: dict[str, list] = {}
     for key in sorted(spread):
         by_runner.setdefault(cand_timed[key]["runner"], []).append(key)
     for runner, keys in sorted(by_runner.items()):
         group_of = {k: (cand_timed[k].get("group_id"), k[1]) if cand_timed[k].get("group_id") else None
                     for k in keys}
-        parts = split([{k: run[k]["value"] for k in keys if k in run} for run in per_run],
-                      {k: cand_timed[k]["value"] for k in keys}, group_of)
+        parts = split([{k: run[k] for k in keys if k in run} for run in per_run],
+                      {k: cand_levels[k] for k in keys}, group_of)
         if parts is not None:
             shift_outcome, shift_ratio = judge_shift(parts, alpha, effect)
             out.shifts.append(RunShift(runner, shift_ratio, shift_outcome, len(keys), len(parts.history_shifts),
@@ -296,7 +347,9 @@ def regress(history, workload: str, device: str, window: int = 5, force: bool = 
             else:
                 outcome, beyond = judge_residual(parts, key, alpha, effect)
                 ratio = rec["value"] / gmean
-                grouped = " and its group's" if group_of[key] in parts.group_shifts else ""
+                grouped = (" and its group's" + (" (its place in the group judged round by round)"
+                                                 if key in placed else "")
+                           if group_of[key] in parts.group_shifts else "")
                 method = (f"beyond the run's shift{grouped}, against the history of "
                           f"{len(parts.history_residuals[key])} runs")
             out.changes.append(CaseChange(key[0], key[1], _label(rec), gmean, rec["value"], ratio, None, outcome,
@@ -312,7 +365,8 @@ def regress(history, workload: str, device: str, window: int = 5, force: bool = 
                     first = pooled_records.setdefault(key, rec)  # the pooled samples go under its key
                     pooled_samples.setdefault(sample_key(first), []).extend(processes(base.samples_of(rec)))
         fallback = compare(list(pooled_records.values()), pooled_samples,
-                           [cand_timed[k] for k in rest], cand.samples, name, cand.name, alpha, min_effect)
+                           [cand_timed[k] for k in rest], cand.samples, name, cand.name, alpha, min_effect,
+                           shifts=False)
         out.changes += fallback.changes
         out.notes.append(f"{len(fallback.changes)} cases have fewer than {MIN_HISTORY} earlier runs: judged on "
                          "pooled samples instead of the spread of run medians")
