@@ -76,11 +76,14 @@ def _scale(x, factor):
 
 
 class _History:
-    """The slice of a history the regress rule reads: runs in order, each loadable by id."""
+    """The slice of a history the regress rule reads: runs in order, each loadable by id. `medians_only`:
+    without their samples, so that regress judges the cases' medians (the rule before round-by-round
+    places, results/round_levels.py)."""
 
-    def __init__(self, runs: list[Run]):
+    def __init__(self, runs: list[Run], medians_only: bool = False):
         self.loaded = {r.name: r for r in runs}
         self.order = [r.name for r in runs]
+        self.medians_only = medians_only
 
     def runs(self, workload=None, device=None):
         return [{"run_id": n, "status": "complete"} for n in self.order]
@@ -93,12 +96,64 @@ class _History:
         return self.loaded[run_id].records
 
     def samples(self, run_id):
-        return self.loaded[run_id].samples
+        return {} if self.medians_only else self.loaded[run_id].samples
 
 
 def _flagged(cmp) -> tuple[int, int, int]:
     return (sum(c.outcome != "not significant" for c in cmp.changes),
             sum(c.outcome == "slower" for c in cmp.changes), len(cmp.changes))
+
+
+def _sums(cmps, slower: bool = False) -> tuple[int, int]:
+    """(cases flagged, cases compared) over comparisons: slower only, or either way."""
+    return (sum(c.outcome == "slower" if slower else c.outcome != "not significant" for x in cmps for c in x.changes),
+            sum(len(x.changes) for x in cmps))
+
+
+def _shift_sums(cmps, slower: bool) -> tuple[int, int]:
+    return (sum(s.outcome == "slower" if slower else s.outcome != "not significant" for x in cmps for s in x.shifts),
+            sum(len(x.shifts) for x in cmps))
+
+
+def _table(rows) -> None:
+    print(f"    {'comparison':46s} {'trials':>6s} {'flagged':>8s} {'of':>6s} {'share':>7s}")
+    for name, n, flagged, cases in rows:
+        print(f"    {name:46s} {n:6d} {flagged:8d} {cases:6d} {flagged / max(cases, 1):7.1%}")
+
+
+def _regress_rows(runs: list[Run], args, medians_only: bool) -> list[tuple]:
+    """regress as the nightly uses it, each run from the (window+1)-th on against the runs before it: A/A at
+    each level, the newest run 10% slower as a whole, and one case 10% slower (a few cases in turn)."""
+    w = args.window
+    reg, regdet, shift_aa, shift_det, one = [], [], [0, 0], [0, 0], [0, 0]
+    group_aa, group_det = [0, 0], [0, 0]
+    for i in range(w, len(runs)):
+        r = regress_history(_History(runs[i - w:i + 1], medians_only), args.workload, args.device, w)
+        reg.append(r)
+        shift_aa[0] += sum(s.outcome != "not significant" for s in r.shifts)
+        shift_aa[1] += len(r.shifts)
+        group_aa[0] += sum(g.outcome != "not significant" for g in r.group_shifts)
+        group_aa[1] += len(r.group_shifts)
+        r = regress_history(_History(runs[i - w:i] + [_slowed(runs[i], 1.10)], medians_only), args.workload,
+                            args.device, w)
+        regdet.append(r)
+        shift_det[0] += sum(s.outcome == "slower" for s in r.shifts)
+        shift_det[1] += len(r.shifts)
+        group_det[0] += sum(g.outcome == "slower" for g in r.group_shifts)
+        group_det[1] += len(r.group_shifts)
+        timed = [(c.case_id, c.metric) for c in r.changes]
+        for key in timed[:: max(1, len(timed) // 4)]:  # a few cases in turn, one slowed at a time
+            got = regress_history(_History(runs[i - w:i] + [_one_slower(runs[i], key, 1.10)], medians_only),
+                                  args.workload, args.device, w)
+            one[0] += any((c.case_id, c.metric) == key and c.outcome == "slower" for c in got.changes)
+            one[1] += 1
+    return [(f"A/A cases (window {w})", len(reg), *_sums(reg)),
+            ("A/A run shifts", len(reg), *shift_aa),
+            ("A/A group shifts", len(reg), *group_aa),
+            ("newest run 10% slower: cases flagged", len(regdet), *_sums(regdet, slower=True)),
+            ("newest run 10% slower: run shifts flagged", len(regdet), *shift_det),
+            ("newest run 10% slower: group shifts flagged", len(regdet), *group_det),
+            ("one case 10% slower: detected", one[1], *one)]
 
 
 def main() -> int:
@@ -140,48 +195,32 @@ def main() -> int:
                   f"{dict(Counter(g['stopped'] for g in groups.values()))}; processes: "
                   f"{dict(sorted(Counter(g['processes'] for g in groups.values()).items()))}")
 
-    rows = []
     pairs = list(zip(runs, runs[1:]))
-    aa = [_flagged(compare(a.records, a.samples, b.records, b.samples, a.name, b.name)) for a, b in pairs]
-    det = [_flagged(compare(a.records, a.samples, s.records, s.samples, a.name, s.name))
-           for a, b in pairs for s in [_slowed(b, 1.10)]]
-    rows.append(("compare A/A (consecutive pairs)", len(pairs), sum(f for f, _, _ in aa), sum(n for _, _, n in aa)))
-    rows.append(("compare, candidate 10% slower", len(pairs), sum(s for _, s, _ in det), sum(n for _, _, n in det)))
-    reg, regdet, shift_aa, shift_det, one = [], [], [0, 0], [0, 0], [0, 0]
-    group_aa, group_det = [0, 0], [0, 0]
-    for i in range(args.window, len(runs)):
-        hist = _History(runs[i - args.window:i + 1])
-        r = regress_history(hist, args.workload, args.device, args.window)
-        reg.append(_flagged(r))
-        shift_aa[0] += sum(s.outcome != "not significant" for s in r.shifts)
-        shift_aa[1] += len(r.shifts)
-        group_aa[0] += sum(g.outcome != "not significant" for g in r.group_shifts)
-        group_aa[1] += len(r.group_shifts)
-        hist = _History(runs[i - args.window:i] + [_slowed(runs[i], 1.10)])
-        r = regress_history(hist, args.workload, args.device, args.window)
-        regdet.append(_flagged(r))
-        shift_det[0] += sum(s.outcome == "slower" for s in r.shifts)
-        shift_det[1] += len(r.shifts)
-        group_det[0] += sum(g.outcome == "slower" for g in r.group_shifts)
-        group_det[1] += len(r.group_shifts)
-        timed = [(c.case_id, c.metric) for c in r.changes]
-        for key in timed[:: max(1, len(timed) // 4)]:  # a few cases in turn, one slowed at a time
-            hist = _History(runs[i - args.window:i] + [_one_slower(runs[i], key, 1.10)])
-            got = regress_history(hist, args.workload, args.device, args.window)
-            one[0] += any((c.case_id, c.metric) == key and c.outcome == "slower" for c in got.changes)
-            one[1] += 1
-    rows.append((f"regress A/A cases (window {args.window})", len(reg), sum(f for f, _, _ in reg),
-                 sum(n for _, _, n in reg)))
-    rows.append(("regress A/A run shifts", len(reg), shift_aa[0], shift_aa[1]))
-    rows.append(("regress A/A group shifts", len(reg), group_aa[0], group_aa[1]))
-    rows.append(("regress, newest run 10% slower: cases", len(regdet), sum(s for _, s, _ in regdet),
-                 sum(n for _, _, n in regdet)))
-    rows.append(("regress, newest run 10% slower: shifts", len(regdet), shift_det[0], shift_det[1]))
-    rows.append(("regress, newest run 10% slower: group shifts", len(regdet), group_det[0], group_det[1]))
-    rows.append(("regress, one case 10% slower: detected", one[1], one[0], one[1]))
-    print(f"{'comparison':46s} {'pairs':>5s} {'flagged':>8s} {'cases':>6s} {'share':>7s}")
-    for name, n, flagged, cases in rows:
-        print(f"{name:46s} {n:5d} {flagged:8d} {cases:6d} {flagged / max(cases, 1):7.1%}")
+    for shifts in (True, False):
+        aa = [compare(a.records, a.samples, b.records, b.samples, a.name, b.name, shifts=shifts) for a, b in pairs]
+        det = [compare(a.records, a.samples, s.records, s.samples, a.name, s.name, shifts=shifts)
+               for a, b in pairs for s in [_slowed(b, 1.10)]]
+        one = [0, 0]
+        for a, b in pairs:
+            keys = [(r["case_id"], r["metric"]) for r in b.records if r["status"] == "ok"
+                    and r["metric"].startswith("latency") and r["case_id"] in {x["case_id"] for x in a.records}]
+            for key in keys[:: max(1, len(keys) // 4)]:
+                s = _one_slower(b, key, 1.10)
+                got = compare(a.records, a.samples, s.records, s.samples, a.name, s.name, shifts=shifts)
+                one[0] += any((c.case_id, c.metric) == key and c.outcome == "slower" for c in got.changes)
+                one[1] += 1
+        rule = "cases beyond the run's shift" if shifts else "cases one by one (no shift level)"
+        print(f"compare, {rule}:")
+        _table([("A/A (consecutive pairs): cases", len(pairs), *_sums(aa)),
+                ("A/A: run shifts flagged", len(pairs), *_shift_sums(aa, False)),
+                ("candidate 10% slower: cases flagged", len(pairs), *_sums(det, slower=True)),
+                ("candidate 10% slower: read as a run shift", len(pairs), *_shift_sums(det, True)),
+                ("one case 10% slower: detected", one[1], one[0], one[1])])
+    for medians_only in (False, True):
+        rows = _regress_rows(runs, args, medians_only)
+        print("regress, " + ("cases judged by their medians (the rule before round-by-round places)" if medians_only
+                             else "cases judged by their places in their groups, round by round") + ":")
+        _table(rows)
 
     for margin in (None, 0.0):
         per_group: dict[tuple, list[str]] = {}

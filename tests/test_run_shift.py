@@ -3,6 +3,7 @@ shifts, and each case's change beyond its run's shift against its own history.""
 import math
 
 import numpy as np
+import pytest
 
 from benchsuite.records import make_record
 from benchsuite.results.compare import format_comparison, regress
@@ -146,3 +147,26 @@ def test_false_alarm_rates_of_the_group_and_case_levels_stay_at_alpha():
             cases += 1
     print(f"group-shift false alarms {group_alarms / groups_judged:.3f}, case false alarms {case_alarms / cases:.4f}")
     assert group_alarms / groups_judged <= 1.5 * alpha and case_alarms / cases <= 1.5 * alpha
+
+
+def test_a_run_shift_shows_the_device_ceilings_of_the_same_run_as_canaries(tmp_path):
+    """The ceilings a run measures beside its cases (the runner's GEMM peak, the memory bandwidth) are set
+    against the earlier runs' own: a run 10% slower whose GEMM peak also fell says the machine was slower."""
+    gemm = Case("w", "cpu", "torch_eager", "gemm_probe", (), (("calibration", "ceiling"),), 1, 1024, "float32", 1,
+                ("ceiling_flops",))
+    stream = Case("w", "cpu", "", "device_ceilings", (), (("calibration", "ceiling"),), 1, 1, "float32", 1,
+                  ("ceiling_bandwidth",))
+
+    def with_ceilings(run: Run, factor: float) -> Run:
+        extra = [make_record(gemm, "ceiling_flops", run_id=run.name, value=1e11 * factor),
+                 make_record(stream, "ceiling_bandwidth", run_id=run.name, value=2e10)]
+        return Run(run.name, run.meta, run.records + extra, run.samples)
+
+    rng = np.random.default_rng(1)
+    runs = [with_ceilings(_run(i, rng.normal(0, 0.03), rng.normal(0, 0.01, len(CASES))), 1.0) for i in range(8)]
+    runs.append(with_ceilings(_run(8, math.log(1.10), rng.normal(0, 0.01, len(CASES))), 0.92))
+    out = regress(_history(tmp_path, runs), "w", "cpu", window=10)
+    (shift,) = out.shifts
+    assert shift.canaries == {"GEMM peak via torch_eager t1": pytest.approx(0.92),
+                              "memory bandwidth t1": pytest.approx(1.0)}
+    assert "memory bandwidth t1 x1.000, GEMM peak via torch_eager t1 x0.920" in format_comparison(out)

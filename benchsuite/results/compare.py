@@ -65,6 +65,9 @@ class RunShift:
     cases: int
     history: int          # earlier runs whose shifts it was judged against
     differences: list[str] = field(default_factory=list)  # what differs in the environment from the last run
+    # the device ceilings measured in the same run against the earlier runs' (canaries of the machine's state):
+    # what -> the candidate's ceiling over their geometric mean (below 1: the machine itself was slower)
+    canaries: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -129,6 +132,23 @@ def env_differences(base_env: dict, cand_env: dict) -> list[str]:
     bl, cl = base_env.get("libraries", {}), cand_env.get("libraries", {})
     out += [f"{k} {bl.get(k)} -> {cl.get(k)}" for k in sorted(set(bl) | set(cl)) if bl.get(k) != cl.get(k)]
     return out
+
+
+CANARIES = {"ceiling_flops": "GEMM peak", "ceiling_bandwidth": "memory bandwidth"}  # higher is faster
+
+
+def _canaries(cand: Run, earlier: list, runner: str) -> dict[str, float]:
+    """The candidate's device ceilings (the runner's GEMM peak, the memory bandwidth) over the geometric mean
+    of the earlier runs' same ceilings (same metric, runner and threads), where at least one earlier run has it."""
+    def ceilings(run) -> dict:
+        return {(r["metric"], r["runner"], r["threads"]): r["value"] for r in run.records
+                if r["metric"] in CANARIES and r["status"] == "ok" and r.get("value") and r["runner"] in ("", runner)}
+    past: dict[tuple, list] = {}
+    for base in earlier:
+        for k, v in ceilings(base).items():
+            past.setdefault(k, []).append(math.log(v))
+    return {f"{CANARIES[m]}{f' via {r}' if r else ''} t{t}": v / math.exp(float(np.mean(past[(m, r, t)])))
+            for (m, r, t), v in sorted(ceilings(cand).items(), key=str) if (m, r, t) in past}
 
 
 def _label(r: dict) -> str:
@@ -260,6 +280,9 @@ def format_comparison(cmp: Comparison) -> str:
         else:
             lines.append(f"  run shift: runner {s.runner} x{s.ratio:.3f} over {s.cases} cases, within the spread "
                          f"of {s.history} earlier runs' shifts")
+        if s.canaries:
+            lines.append("    device ceilings of this run against the earlier runs': " + ", ".join(
+                f"{what} x{r:.3f}" for what, r in s.canaries.items()) + " (below 1: the machine itself was slower)")
     for g in cmp.group_shifts:
         if g.outcome in ("slower", "faster"):
             lines.append(f"  group shift: the {g.cases} cases of {g.label} ({g.runner}) are x{g.ratio:.3f} "
@@ -331,7 +354,8 @@ def regress(history, workload: str, device: str, window: int = 5, force: bool = 
         if parts is not None:
             shift_outcome, shift_ratio = judge_shift(parts, alpha, effect)
             out.shifts.append(RunShift(runner, shift_ratio, shift_outcome, len(keys), len(parts.history_shifts),
-                                       env_differences(earlier[0].environment, cand.environment)))
+                                       env_differences(earlier[0].environment, cand.environment),
+                                       _canaries(cand, earlier, runner)))
             for group in sorted(parts.group_shifts, key=str):
                 judged = judge_group(parts, group, alpha, effect)
                 if judged is not None:
