@@ -6,10 +6,13 @@ Runs `benchsuite run` N times in a row (`--quick` unless `--full`: the profile's
 looks included), whatever else loads the machine staying, plus with `--load neighbour` a designed neighbour:
 one process that alternates 1 s of single-threaded 512x512 float64 matrix products with 1 s of sleep (a
 nightly box's neighbour on one of the two cores, duty 50%). It then prints:
-- `compare` on consecutive pairs (run i vs i+1): the share of case comparisons flagged (slower or faster);
+- `compare` on consecutive pairs (run i vs i+1): the share of case comparisons flagged (slower or faster),
+  with the run's shift taken out (as `compare` judges) and one by one (as it judged before);
 - `regress` as the nightly uses it: each run from the (window+1)-th on against the runs before it, at each
   level: run shifts flagged (per runner and run), group shifts flagged (per comparison group) and cases
-  flagged beyond both;
+  flagged beyond both; with each case judged by its place in its group round by round (as `regress` judges,
+  results/round_levels.py) and by its median (as it judged before); and whether the device ceilings
+  measured in each run (unless --no-ceilings) move with its run shift;
 - detection: the newest run made 10% slower as a whole (samples and medians scaled: a real measured noise
   floor under a known effect): is it reported as a run shift, and how many cases are flagged one by one;
   and one case made 10% slower: the share of trials in which that case is flagged;
@@ -22,11 +25,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import subprocess
 import sys
 import time
 from collections import Counter
 from pathlib import Path
+
+import numpy as np
 
 from benchsuite.results.compare import compare
 from benchsuite.results.run import Run, run_folders
@@ -45,7 +51,7 @@ NEIGHBOUR = ("import time, numpy as np\n"
 
 def _run_once(args, out: Path) -> None:
     cmd = [sys.executable, "-m", "benchsuite", "run", "--device", args.device, "--workload", args.workload,
-           "--out", str(out), "--no-progress", "--no-ceilings"]
+           "--out", str(out), "--no-progress"] + (["--no-ceilings"] if args.no_ceilings else [])
     cmd += [] if args.full else ["--quick", "--processes", str(args.processes)]
     subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL)
 
@@ -121,6 +127,22 @@ def _table(rows) -> None:
         print(f"    {name:46s} {n:6d} {flagged:8d} {cases:6d} {flagged / max(cases, 1):7.1%}")
 
 
+def _canary_agreement(cmps) -> None:
+    """Do the device ceilings measured in a run move with its run shift? Per runner and canary, the
+    correlation over the A/A trials of the log run shift with the log of the ceiling's slowdown."""
+    pairs: dict[tuple, list] = {}
+    for c in cmps:
+        for s in c.shifts:
+            for what, r in s.canaries.items():
+                pairs.setdefault((s.runner, what), []).append((math.log(s.ratio), -math.log(r)))
+    for (runner, what), xy in sorted(pairs.items()):
+        if len(xy) >= 3:
+            x, y = np.array(xy).T
+            corr = float(np.corrcoef(x, y)[0, 1]) if x.std() and y.std() else float("nan")
+            print(f"    canary {what} against {runner}'s run shift over {len(xy)} runs: correlation {corr:+.2f} "
+                  f"(shift sd {x.std(ddof=1):.1%}, ceiling sd {y.std(ddof=1):.1%})")
+
+
 def _regress_rows(runs: list[Run], args, medians_only: bool) -> list[tuple]:
     """regress as the nightly uses it, each run from the (window+1)-th on against the runs before it: A/A at
     each level, the newest run 10% slower as a whole, and one case 10% slower (a few cases in turn)."""
@@ -147,6 +169,8 @@ def _regress_rows(runs: list[Run], args, medians_only: bool) -> list[tuple]:
                                   args.workload, args.device, w)
             one[0] += any((c.case_id, c.metric) == key and c.outcome == "slower" for c in got.changes)
             one[1] += 1
+    if not medians_only:
+        _canary_agreement(reg)
     return [(f"A/A cases (window {w})", len(reg), *_sums(reg)),
             ("A/A run shifts", len(reg), *shift_aa),
             ("A/A group shifts", len(reg), *group_aa),
@@ -167,6 +191,7 @@ def main() -> int:
     ap.add_argument("--analyse-only", action="store_true")
     ap.add_argument("--full", action="store_true", help="the profile's own settings instead of --quick")
     ap.add_argument("--load", choices=["none", "neighbour"], default="none")
+    ap.add_argument("--no-ceilings", action="store_true", help="skip the device ceilings (regress's canaries)")
     args = ap.parse_args()
     out = Path(args.out) / f"{args.workload}-{'full' if args.full else f'p{args.processes}'}-{args.load}"
     out.mkdir(parents=True, exist_ok=True)
