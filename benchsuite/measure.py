@@ -7,7 +7,11 @@ in a fresh random order each round, so drift of a shared machine hits all of the
 every series is taken in round i (a series that stops drops out; none skips a round): rows of a group
 are judged round by round on that alignment (replicates.round_ratios).
 Sampling stops when the 95% CI of the median is within `target_precision` of it, or at
-`max_samples`, or when the series has used `max_time_s`.
+`max_samples`, or when the series has used `max_time_s`. With `place_precision`, the series of one
+comparison group and metric are judged by their places among each other instead (what the studies judge
+rows by: replicates.round_ratios; what regress judges cases by: results/round_levels.py), and stop together
+once every place is known to that precision: a shared machine's bursts widen every median's interval but
+cancel from the places, so the series stop when what is asked of them is known, not at their time budget.
 """
 from __future__ import annotations
 
@@ -40,6 +44,10 @@ class Timing:
     max_processes: int = 1         # above `processes`: measure undecided groups further, up to this (sequential.py)
     group_budget_s: float = 86400.0  # a group gets no further process once its processes would take longer
     run_budget_s: float = 86400.0    # no further process for any group once the run has taken this long
+    # above 0: the series of one comparison group and metric stop together once every one's place among them
+    # (its log sample less the round's mean over them) is known to +-this (95% CI of its median over the
+    # rounds); 0: each series stops on its own median's precision (`target_precision`)
+    place_precision: float = 0.0
 
 
 @dataclass
@@ -146,9 +154,11 @@ class Series:
     reason: str = ""
     error: str = ""  # set if a call raised; the series stops and becomes an error record
 
-    def update(self, timing: Timing) -> None:
+    def update(self, timing: Timing, own_median: bool = True) -> None:
+        """Done once its median is known to +-target_precision (unless `own_median` is False: a series
+        judged by its place in its group stops with the group's), or at max_samples, or its time budget."""
         n = len(self.samples)
-        if n >= timing.min_samples and relative_halfwidth(self.samples) <= timing.target_precision:
+        if own_median and n >= timing.min_samples and relative_halfwidth(self.samples) <= timing.target_precision:
             self.done, self.reason = True, "converged"
         elif n >= timing.max_samples:
             self.done, self.reason = True, "max_samples"
@@ -156,12 +166,45 @@ class Series:
             self.done, self.reason = True, "time budget"
 
 
+def place_halfwidths(samples: list[list[float]]) -> list[float]:
+    """For series sampled in the same rounds: each one's place among them (its log sample less the round's
+    mean log sample, over the rounds all of them have) and the half-width of the 95% CI of its median."""
+    n = min(len(x) for x in samples)
+    logs = np.log(np.array([x[:n] for x in samples], float))
+    places = logs - logs.mean(axis=0)
+    return [(hi - lo) / 2 for lo, hi in (median_ci(row) for row in places)]
+
+
+def _stop_together(members: list[Series], timing: Timing) -> None:
+    """A set of series judged by their places: once any of them stops (its time budget, max_samples; an
+    error leaves the others going) the rest stop with it, so that every place stands on the same rounds;
+    before that, all stop once every place is known to +-place_precision."""
+    alive = [s for s in members if not s.error]
+    if len(alive) < 2:
+        return
+    stopped = next((s for s in alive if s.done), None)
+    if stopped is not None:
+        for s in alive:
+            if not s.done:
+                s.done, s.reason = True, f"{stopped.reason} (a series of its group)"
+        return
+    if min(len(s.samples) for s in alive) >= timing.min_samples and \
+            max(place_halfwidths([s.samples for s in alive])) <= timing.place_precision:
+        for s in alive:
+            s.done, s.reason = True, "place converged"
+
+
 def measure_interleaved(series: list[Series], timing: Timing, *, seed: int = 0,
                         on_round: Callable[[int], None] | None = None,
-                        tick: Callable[[], None] = lambda: None) -> list[Series]:
+                        tick: Callable[[], None] = lambda: None,
+                        together: list[list[Series]] = ()) -> list[Series]:
     """Calibrate every series, then sample them round-robin until each is done; `tick()` after every
-    warm-up call and every sample, outside the timed regions."""
+    warm-up call and every sample, outside the timed regions. `together`: sets of series (the rows of one
+    comparison group, per metric) that, with `timing.place_precision` above 0, stop on the precision of their
+    places among each other rather than each on its own median's (_stop_together)."""
     rng = random.Random(seed)
+    sets = [list(m) for m in together if len(m) > 1] if timing.place_precision > 0 else []
+    in_set = {id(s) for m in sets for s in m}
     for s in series:
         try:
             s.number = calibrate(s.timed, timing, tick)
@@ -180,7 +223,9 @@ def measure_interleaved(series: list[Series], timing: Timing, *, seed: int = 0,
                 continue
             s.spent += clock() - t0
             tick()
-            s.update(timing)
+            s.update(timing, own_median=id(s) not in in_set)
+        for members in sets:
+            _stop_together(members, timing)
         active = [s for s in active if not s.done]
         rnd += 1
         if on_round:
@@ -193,5 +238,8 @@ def precision_note(s: Series, timing: Timing) -> str:
     if s.reason == "converged":
         return ""
     hw = relative_halfwidth(s.samples)
+    if s.reason == "place converged":
+        return (f"stopped when its place among its group's series was known to +-{timing.place_precision:.1%} "
+                f"(95% CI, round by round); its median's own 95% CI is +-{hw:.1%} after {len(s.samples)} samples")
     return (f"stopped at {s.reason}: 95% CI of the median is +-{hw:.1%} "
             f"(target +-{timing.target_precision:.1%}) after {len(s.samples)} samples")

@@ -102,8 +102,8 @@ def _positive(v) -> bool:
 
 
 MAX_SECONDS = 7 * 86400  # a week: no timing setting beyond it is meant (and inf is no setting)
-TIMING_LIMITS = {"target_precision": 1.0, "min_samples": 1_000_000, "max_samples": 10_000_000, "processes": 1000,
-                 "max_processes": 1000}
+TIMING_LIMITS = {"target_precision": 1.0, "place_precision": 1.0, "min_samples": 1_000_000,
+                 "max_samples": 10_000_000, "processes": 1000, "max_processes": 1000}
 MAX_CACHE = 1 << 40
 
 

@@ -131,3 +131,66 @@ def test_ci_nested_in_range(n):
     x = np.random.default_rng(n).normal(size=n)
     lo, hi = median_ci(x)
     assert x.min() <= lo <= np.median(x) <= hi <= x.max()
+
+
+def _bursty_rows(vclock, rng, costs):
+    """Series whose calls share a machine state per round (log-normal, sd 10%, as a loaded machine moves
+    between rounds) on 1% call noise: their medians stay wide, their places among each other do not."""
+    state = {"round": 1.0}
+
+    def on_round(_):
+        state["round"] = float(np.exp(rng.normal(0, 0.10)))
+
+    def call(cost):
+        vclock.advance(cost * state["round"] * float(np.exp(rng.normal(0, 0.01))))
+
+    return [Series((f"row{i}", "latency_forward"), Timed(run=lambda c=c: call(c))) for i, c in enumerate(costs)], \
+        on_round
+
+
+def test_rows_of_a_group_stop_together_once_their_places_are_known(vclock):
+    """Under bursts a series' median never reaches +-1% in its 3 s, so each runs its whole budget; judged by
+    their places among each other the rows stop together as soon as every place is known to +-0.5%, with
+    their ratios where they are."""
+    rng = np.random.default_rng(2)
+    costs = [0.002, 0.0024, 0.003]
+    timing = Timing(warmup_s=0.0, min_sample_s=0.02, target_precision=0.01, min_samples=10, max_time_s=3.0)
+    alone, on_round = _bursty_rows(vclock, rng, costs)
+    measure_interleaved(alone, timing, on_round=on_round)
+    assert all(s.reason == "time budget" for s in alone)
+
+    placed = Timing(**{**vars(timing), "place_precision": 0.005})
+    rows, on_round = _bursty_rows(vclock, rng, costs)
+    measure_interleaved(rows, placed, on_round=on_round, together=[rows])
+    assert {s.reason for s in rows} == {"place converged"}
+    assert len({len(s.samples) for s in rows}) == 1 and len(rows[0].samples) < len(alone[0].samples) / 2
+    spent = sum(s.spent for s in rows) / sum(s.spent for s in alone)
+    ratios = [np.median(np.log(r.samples) - np.log(rows[0].samples)) for r in rows[1:]]
+    assert np.allclose(np.exp(ratios), [1.2, 1.5], rtol=0.01)
+    print(f"rows judged by their places took {spent:.0%} of the time their medians took "
+          f"({len(rows[0].samples)} against {len(alone[0].samples)} rounds)")
+
+
+def test_when_one_row_of_a_group_stops_the_others_stop_with_it_and_an_error_leaves_them_going(vclock):
+    rng = np.random.default_rng(3)
+    placed = Timing(warmup_s=0.0, min_sample_s=0.02, target_precision=0.01, min_samples=10, max_time_s=0.5,
+                    place_precision=1e-6)  # never reached: a budget ends the group
+    rows, on_round = _bursty_rows(vclock, rng, [0.002, 0.004])
+    measure_interleaved(rows, placed, on_round=on_round, together=[rows])
+    reasons = sorted(s.reason for s in rows)
+    assert reasons == ["time budget", "time budget (a series of its group)"]
+    assert len(rows[0].samples) == len(rows[1].samples)
+
+    calls = {"n": 0}
+
+    def flaky():
+        calls["n"] += 1
+        vclock.advance(0.001)
+        if calls["n"] > 5:
+            raise RuntimeError("boom")
+
+    good, on_round = _bursty_rows(vclock, rng, [0.001, 0.0012])
+    bad = Series(("bad", "latency_forward"), Timed(run=flaky))
+    measure_interleaved([*good, bad], Timing(**{**vars(placed), "place_precision": 0.01, "max_time_s": 5.0}),
+                        on_round=on_round, together=[[*good, bad]])
+    assert bad.error == "RuntimeError: boom" and {s.reason for s in good} == {"place converged"}

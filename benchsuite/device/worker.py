@@ -107,7 +107,11 @@ def measure_group(cases, device, quick: bool, send, beat: Heartbeat | None = Non
         beat.doing = f"measuring {len(all_series)} series interleaved, round {r + 1}"
         send({"type": "progress", "text": f"round {r}"})
 
-    measure_interleaved(all_series, timing, on_round=round_done, tick=beat.tick)
+    by_metric: dict[str, list] = {}  # the group's rows per metric: judged against each other round by round
+    for *_, series, _ in live:
+        for m, s in series.items():
+            by_metric.setdefault(m, []).append(s)
+    measure_interleaved(all_series, timing, on_round=round_done, tick=beat.tick, together=list(by_metric.values()))
 
     for case, prepared, records, series, fingerprint in live:
         _progress(send, beat, f"probes for {case.label}", timing.prepare_timeout_s, "prepare_timeout_s", case)
