@@ -126,3 +126,39 @@ def test_regress_finds_one_case_10pct_slower_under_bursts_and_flags_nothing_in_a
         assert all("judged round by round" in c.method for c in out.changes)
     print(f"one case 10% slower found alone in {found}/8 trials; A/A cases flagged {false}/{cases}")
     assert found == 8 and false == 0
+
+
+def test_compare_with_three_processes_tells_one_case_from_its_group_and_from_the_run():
+    """compare, 3 processes a side, on runs whose groups each have their own process state (sd 4%) under
+    bursty rounds: a case alone 10% slower is found against the others of its group (its place moves, theirs
+    does not) where its process medians' t test mostly misses it; a whole group 30% slower flags no case and
+    is the group that moved most beyond the run's shift; A/A flags next to no case or group."""
+    from benchsuite.results.compare import compare
+
+    rng = np.random.default_rng(11)
+    trials, target = 12, CASES[5]
+    aa = found = found_medians = blamed = group_found = group_cases = 0
+    for t in range(trials):
+        a, b = _run(2 * t, rng, processes=3, tag="a"), _run(2 * t + 1, rng, processes=3, tag="b")
+        out = compare(a.records, a.samples, b.records, b.samples, "a", "b")
+        aa += sum(c.outcome != "not significant" for c in [*out.changes, *out.group_shifts])
+        one = _run(2 * t + 1, rng, processes=3, slower={target.case_id: 1.10}, tag="c")
+        for shifts in (True, False):
+            got = compare(a.records, a.samples, one.records, one.samples, "a", "c", shifts=shifts)
+            hit = [c for c in got.changes if c.case_id == target.case_id and c.outcome == "slower"]
+            if shifts:
+                found += bool(hit)
+                blamed += sum(c.outcome != "not significant" for c in got.changes if c.case_id != target.case_id)
+                assert not hit or 1.05 < hit[0].beyond_shift < 1.16
+            else:
+                found_medians += bool(hit)
+        whole = _run(2 * t + 1, rng, processes=3, slower={c.case_id: 1.30 for c in CASES[8:12]}, tag="d")
+        got = compare(a.records, a.samples, whole.records, whole.samples, "a", "d")
+        group_cases += sum(c.outcome != "not significant" for c in got.changes)
+        top = max(got.group_shifts, key=lambda g: g.ratio)
+        group_found += "c2=24" in top.label and top.ratio > 1.05
+    assert aa <= 1, aa  # of 12 x (16 cases + 4 groups); a run shift (sd 3% a run) is judged on its floor alone
+    assert found >= 11 and found_medians <= 4 and blamed <= 1, (found, found_medians, blamed)
+    # with four groups a side, the run's shift (a median over them) takes up part of one group's change, and a
+    # group's level carries its processes' state (sd 4%): at 3 processes that change is seen, not tested
+    assert group_cases <= 1 and group_found >= 10, (group_cases, group_found)

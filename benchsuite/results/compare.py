@@ -8,7 +8,12 @@ and samples of one process cannot show that.
 - `compare A B`: when both runs measured the case in >= 3 processes, a Welch t-test on the log process
   medians (p < alpha) AND a median change beyond min_effect (default 5%). With fewer processes only the
   samples of one process are there: a Mann-Whitney test on them, which mistakes run noise for an effect,
-  so only changes beyond a wider floor count (default 10%), and the output says so.
+  so only changes beyond a wider floor count (default 10%), and the output says so. Per runner the
+  candidate's shift (the median log change of its cases) is reported apart and cases are judged beyond it;
+  a case of a comparison group timed whole in >= 3 processes a side is tested on its place in the group
+  (round by round, round_levels.py) and its change judged against the median of the other cases'
+  changes; each such group's level is judged against the run's shift on its own (a group shift): a whole
+  run, a whole group and one case are three findings.
 - `regress`: the newest run against the run medians of up to `window` earlier comparable runs, in two
   levels (run_shift.py): per runner, the run's shift shared by all its cases against the earlier runs'
   shifts, and each case's residual beyond its run's shift against its own earlier residuals. Each is
@@ -31,7 +36,7 @@ from scipy import stats as sps
 from ..errors import BenchsuiteError
 from ..metrics import TIMING_METRICS
 from ..replicates import pooled, prediction_outcome, processes
-from .round_levels import case_levels
+from .round_levels import case_levels, process_places
 from .run import Run, sample_key
 from .run_shift import MIN_CASES, judge_group, judge_residual, judge_shift, split
 
@@ -80,6 +85,7 @@ class GroupShift:
     outcome: str          # slower / faster / not significant
     cases: int
     history: int
+    p_value: float | None = None  # compare (one run a side): the t test over the group's process levels
 
 
 @dataclass
@@ -91,7 +97,7 @@ class Comparison:
     code_changed: int = 0  # joined cases whose model or runner code differs between the two sides
     notes: list[str] = field(default_factory=list)
     shifts: list[RunShift] = field(default_factory=list)  # regress: the run-wide level, per runner
-    group_shifts: list[GroupShift] = field(default_factory=list)  # regress: groups beyond their run's shift
+    group_shifts: list[GroupShift] = field(default_factory=list)  # groups beyond their run's shift
 
     @property
     def shifted(self) -> list:
@@ -214,6 +220,67 @@ def _pair_shifts(base: dict, base_samples: dict, cand: dict, cand_samples: dict,
     return {runner: (float(np.median(v)), len(v)) for runner, v in by_runner.items() if len(v) >= MIN_CASES}
 
 
+def _in_group(base: dict, base_samples: dict, cand: dict, cand_samples: dict, keys: list) -> dict:
+    """key -> (its places per process on the base side, on the candidate side, the other cases' changes of
+    place) for the cases whose group (the same cases on both sides) was timed whole in MIN_PROCESSES or more
+    processes a side. A case's place (round_levels.py) moves with round-by-round noise only (a between-process
+    sd of 0.5-0.8% on this project's default runs, where a case's median moves 2-2.7% with its process's
+    state)."""
+    pb = process_places([base[k] for k in keys], base_samples)
+    pc = process_places([cand[k] for k in keys], cand_samples)
+    both = {k: (pb[k][1], pc[k][1]) for k in pb if k in pc and pb[k][0] == pc[k][0]
+            and len(pb[k][1]) >= MIN_PROCESSES and len(pc[k][1]) >= MIN_PROCESSES}
+    change = {k: float(np.mean(c) - np.mean(b)) for k, (b, c) in both.items()}
+    return {k: (b, c, [change[j] for j in pb[k][0] if j != k and j in change]) for k, (b, c) in both.items()}
+
+
+def _beyond_group(b, c, others: list, alpha: float, min_effect: float | None) -> tuple[float, float, str]:
+    """(the case's change against the others of its group as a ratio, p-value, outcome): significant when its
+    place moved (t test over processes, log scale; both sides' places have the same round-by-round noise, so
+    their variances are pooled: Welch's degrees of freedom fall towards 2 with three processes a side), and
+    beyond the floor when its change of place less the median of the other cases' is. A case alone slower by
+    10% in a group of four moves its own place by 7.5% and the others' by -2.5%: it reads 10%, they read 0%
+    (in a group of three they read -5%; in a group of two the pair mirror each other)."""
+    p = float(sps.ttest_ind(c, b).pvalue)
+    beyond = math.exp(float(np.mean(c) - np.mean(b)) - (float(np.median(others)) if others else 0.0))
+    effect = MIN_EFFECT if min_effect is None else min_effect
+    if not p < alpha:
+        return beyond, p, "not significant"
+    return beyond, p, "slower" if beyond > 1 + effect else "faster" if beyond < 1 / (1 + effect) else "not significant"
+
+
+def _group_shifts(base: dict, base_samples: dict, cand: dict, cand_samples: dict, keys: list, shift_of: dict,
+                  alpha: float, min_effect: float | None) -> list[GroupShift]:
+    """Each comparison group's change beyond its runner's shift (one run a side: history 0): its level in each
+    process (the mean log median of its cases there), candidate against base by Welch's t test, for groups of
+    two or more cases timed whole in MIN_PROCESSES or more processes a side. A change of every case of one
+    group moves no place: it shows here."""
+    def levels(side: dict, samples: dict, members: list) -> list[float]:
+        per_case = [processes(samples[sample_key(side[k])]) for k in members]
+        shared = min(len(pp) for pp in per_case)
+        return [float(np.mean([math.log(np.median(pp[p])) for pp in per_case])) for p in range(shared)]
+
+    groups: dict[tuple, list] = {}
+    for k in keys:
+        if base[k].get("group_id") and base[k].get("group_id") == cand[k].get("group_id"):
+            groups.setdefault((cand[k]["runner"], cand[k]["group_id"], k[1]), []).append(k)
+    effect = MIN_EFFECT if min_effect is None else min_effect
+    out = []
+    for (runner, _, _), members in sorted(groups.items()):
+        if len(members) < 2 or runner not in shift_of:
+            continue
+        lb, lc = levels(base, base_samples, members), levels(cand, cand_samples, members)
+        if len(lb) < MIN_PROCESSES or len(lc) < MIN_PROCESSES:
+            continue
+        shift = shift_of[runner][0]
+        p = float(sps.ttest_ind(np.subtract(lc, shift), lb, equal_var=False).pvalue)
+        ratio = math.exp(float(np.mean(lc) - np.mean(lb)) - shift)
+        outcome = "not significant" if not p < alpha else \
+            "slower" if ratio > 1 + effect else "faster" if ratio < 1 / (1 + effect) else "not significant"
+        out.append(GroupShift(runner, _group_label([cand[k] for k in members]), ratio, outcome, len(members), 0, p))
+    return out
+
+
 def compare(base_records: list[dict], base_samples: dict, cand_records: list[dict], cand_samples: dict,
             base_name: str, cand_name: str, alpha: float = ALPHA, min_effect: float | None = None,
             shifts: bool = True) -> Comparison:
@@ -232,12 +299,17 @@ def compare(base_records: list[dict], base_samples: dict, cand_records: list[dic
         else:
             keys.append(key)
     shift_of = _pair_shifts(base, base_samples, cand, cand_samples, keys) if shifts else {}
+    in_group = _in_group(base, base_samples, cand, cand_samples, keys) if shifts else {}
     for key in keys:
         b, c = base_samples[sample_key(base[key])], cand_samples[sample_key(cand[key])]
         shift, _ = shift_of.get(cand[key]["runner"], (None, 0))
         if shift is None:
             ratio, p, outcome, method = classify(b, c, alpha, min_effect)
             beyond = None
+        elif key in in_group:
+            ratio = float(np.median(pooled(c)) / np.median(pooled(b)))
+            beyond, p, outcome = _beyond_group(*in_group[key], alpha, min_effect)
+            method = "its place in its group against the others', process by process"
         else:
             factor = math.exp(shift)
             beyond, p, outcome, method = classify(b, _scale(c, 1 / factor), alpha, min_effect)
@@ -245,6 +317,7 @@ def compare(base_records: list[dict], base_samples: dict, cand_records: list[dic
             method += ", beyond the run's shift"
         out.changes.append(CaseChange(key[0], key[1], _label(cand[key]), float(np.median(pooled(b))),
                                       float(np.median(pooled(c))), ratio, p, outcome, method, beyond))
+    out.group_shifts = _group_shifts(base, base_samples, cand, cand_samples, keys, shift_of, alpha, min_effect)
     for runner, (shift, n) in sorted(shift_of.items()):
         methods = [c.method for c in out.changes if cand[(c.case_id, c.metric)]["runner"] == runner]
         one = sum(m.startswith("one process") for m in methods) * 2 > len(methods)
@@ -287,16 +360,26 @@ def format_comparison(cmp: Comparison) -> str:
             lines.append("    device ceilings of this run against the earlier runs': " + ", ".join(
                 f"{what} x{r:.3f}" for what, r in s.canaries.items()) + " (below 1: the machine itself was slower)")
     for g in cmp.group_shifts:
-        if g.outcome in ("slower", "faster"):
+        if g.outcome in ("slower", "faster") and not g.history:  # compare: one run a side
+            lines.append(f"  group shift: the {g.cases} cases of {g.label} ({g.runner}) are x{g.ratio:.3f} "
+                         f"({abs(g.ratio - 1) * 100:.1f}% {g.outcome}) beyond the run's shift (t test over the "
+                         "group's level in each process)")
+        elif g.outcome in ("slower", "faster"):
             lines.append(f"  group shift: the {g.cases} cases of {g.label} ({g.runner}) are x{g.ratio:.3f} "
                          f"({abs(g.ratio - 1) * 100:.1f}% {g.outcome}) beyond the run's shift, beyond the spread of "
                          f"{g.history} earlier runs' shifts of that group")
-    quiet = sum(g.outcome not in ("slower", "faster") for g in cmp.group_shifts)
-    if quiet:
-        lines.append(f"  group shifts: {quiet} group(s) within the spread of their earlier shifts")
+    quiet = [g for g in cmp.group_shifts if g.outcome not in ("slower", "faster")]
+    if quiet and quiet[0].history:
+        lines.append(f"  group shifts: {len(quiet)} group(s) within the spread of their earlier shifts")
+    elif quiet:  # compare: a group's level carries its processes' state, so say how far the farthest went
+        far = max(quiet, key=lambda g: abs(math.log(g.ratio)))
+        lines.append(f"  group shifts: {len(quiet)} group(s) not significantly beyond the run's shift (farthest: "
+                     f"{far.label} ({far.runner}) x{far.ratio:.3f}, p={far.p_value:.2g}; a group's level moves with "
+                     "its processes' state)")
     for c in cmp.changes:
         p = f"p={c.p_value:.2g}" if c.p_value is not None else "history"
-        whose = "the run's shift and its group's" if "its group's" in c.method else "the run's shift"
+        whose = ("the others of its group" if "in its group" in c.method else
+                 "the run's shift and its group's" if "its group's" in c.method else "the run's shift")
         beyond = f" (x{c.beyond_shift:.3f} beyond {whose})" if c.beyond_shift is not None else ""
         lines.append(f"  {c.outcome:16s} x{c.ratio:.3f}  {p:9s} {c.base_median * 1e3:.4g} -> "
                      f"{c.cand_median * 1e3:.4g} ms  {c.label}{beyond}")

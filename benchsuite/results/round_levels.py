@@ -38,28 +38,46 @@ def case_levels(records: list[dict], samples: dict) -> tuple[dict[tuple[str, str
     SampleKey."""
     levels = {(r["case_id"], r["metric"]): r["value"] for r in records}
     placed: set = set()
+    for group in _groups(records, samples):
+        places = _places(group)
+        if places is None:
+            continue
+        level = float(np.mean([math.log(levels[key]) for key, _ in group]))
+        for key, per_process in places.items():
+            levels[key] = math.exp(level + float(np.mean(per_process)))
+        placed |= set(places)
+    return levels, placed
+
+
+def process_places(records: list[dict], samples: dict) -> dict[tuple[str, str], tuple[frozenset, list[float]]]:
+    """(case_id, metric) -> (the keys of its group, its place in each process that timed the whole group),
+    for the cases of groups of two or more with samples: what compare tests a case's change against its
+    group on, process by process (the process is the replicate)."""
+    out = {}
+    for group in _groups(records, samples):
+        places = _places(group)
+        members = frozenset(key for key, _ in group)
+        for key, per_process in (places or {}).items():
+            out[key] = (members, per_process)
+    return out
+
+
+def _groups(records: list[dict], samples: dict) -> list[list[tuple]]:
+    """The comparison groups (per metric) of two or more cases with samples: [(key, per-process samples)]."""
     members: dict[tuple, list] = {}
     for r in records:
         per_process = processes(samples.get(sample_key(r)))
         if r.get("group_id") and per_process:
             members.setdefault((r["group_id"], r["metric"]), []).append(((r["case_id"], r["metric"]), per_process))
-    for group in members.values():
-        if len(group) < 2:
-            continue
-        places = _places(group)
-        if places is None:
-            continue
-        level = float(np.mean([math.log(levels[key]) for key, _ in group]))
-        for key, place in places.items():
-            levels[key] = math.exp(level + place)
-        placed |= set(places)
-    return levels, placed
+    return [group for group in members.values() if len(group) >= 2]
 
 
 def _places(group: list[tuple]) -> dict | None:
-    """Each case's mean over processes of its median log sample less the round's mean over the group; None
-    when no process timed every case of the group."""
+    """Each case's median log sample less the round's mean over the group, per process that timed every case
+    of the group; None when no process did."""
     shared = min(len(per_process) for _, per_process in group)  # a row stopped early has the baseline's first
+    if not shared:
+        return None
     per_case: dict = {key: [] for key, _ in group}
     for p in range(shared):
         rounds = min(len(per_process[p]) for _, per_process in group)
@@ -67,6 +85,4 @@ def _places(group: list[tuple]) -> dict | None:
         centred = logs - logs.mean(axis=0)
         for (key, _), row in zip(group, centred):
             per_case[key].append(float(np.median(row)))
-    if not shared:
-        return None
-    return {key: float(np.mean(v)) for key, v in per_case.items()}
+    return per_case
