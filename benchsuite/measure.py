@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-from scipy import stats as sps
+from scipy import special
 
 clock = time.perf_counter
 
@@ -108,7 +108,7 @@ def _order_statistic(n: int, confidence: float) -> int:
     """[x_(j), x_(n-j+1)] (1-based) covers the median with probability 1 - 2 P(B <= j-1),
     B ~ Binomial(n, 1/2): the largest j that still reaches the confidence (kept: the engine asks after
     every sample)."""
-    return int(np.sum(2 * sps.binom.cdf(np.arange(n), n, 0.5) <= 1 - confidence))
+    return int(np.sum(2 * special.bdtr(np.arange(n), n, 0.5) <= 1 - confidence))  # P(B <= k): binomial CDF
 
 
 def median_ci(samples, confidence: float = 0.95) -> tuple[float, float]:
