@@ -233,7 +233,7 @@ def main() -> int:
         one = [0, 0]
         for (a, b), cmp in zip(pairs, aa):
             keys = [(c.case_id, c.metric) for c in cmp.changes]  # the cases compare judges (no device ceiling)
-            for key in keys[:: max(1, len(keys) * len(pairs) // 150)]:  # about 150 trials in all
+            for key in keys[:: max(1, len(keys) * len(pairs) // 150)]:  # every case, or 150-300 trials when more
                 s = _one_slower(b, key, 1.10)
                 got = compare(a.records, a.samples, s.records, s.samples, a.name, s.name, shifts=shifts)
                 one[0] += any((c.case_id, c.metric) == key and c.outcome == "slower" for c in got.changes)

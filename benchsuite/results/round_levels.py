@@ -36,17 +36,13 @@ def case_levels(records: list[dict], samples: dict) -> tuple[dict[tuple[str, str
     place in the group, or its median where it has no group of two or more cases with samples; the keys
     placed round by round). `records`: the run's ok timing records; `samples`: the run's samples by
     SampleKey."""
-    levels = {(r["case_id"], r["metric"]): r["value"] for r in records}
-    placed: set = set()
-    for group in _groups(records, samples):
-        places = _places(group)
-        if places is None:
-            continue
-        level = float(np.mean([math.log(levels[key]) for key, _ in group]))
-        for key, per_process in places.items():
-            levels[key] = math.exp(level + float(np.mean(per_process)))
-        placed |= set(places)
-    return levels, placed
+    value = {(r["case_id"], r["metric"]): r["value"] for r in records}
+    levels = dict(value)
+    placed = process_places(records, samples)
+    for key, (members, per_process) in placed.items():
+        level = float(np.mean([math.log(value[m]) for m in members]))  # the group's: its cases' medians
+        levels[key] = math.exp(level + float(np.mean(per_process)))
+    return levels, set(placed)
 
 
 def process_places(records: list[dict], samples: dict) -> dict[tuple[str, str], tuple[frozenset, list[float]]]:
