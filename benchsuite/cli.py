@@ -486,7 +486,7 @@ def cmd_profile(a) -> int:
     from .runners import get_runner
     from .spec import load_device, load_workload
 
-    device = load_device(a.device or defaults()["device"])
+    device = _with_node_profiles(load_device(a.device or defaults()["device"]))
     workload = load_workload(defaults()["profile_workload"])
     _writable_folder(a.out, "--out")
     outcome = execute(device, workload, runners=a.runner, quick=a.quick, filter_glob=a.filter, results=Path(a.out),
@@ -511,6 +511,20 @@ def cmd_profile(a) -> int:
         print(f"{runner}, {threads} thread(s): predictor {lm.predictor_path(run, runner, threads).name}; "
               f"cross-validated share of kernels within ±10% per kind: {kinds}")
     return EXIT_FAILURES if outcome.statuses.get("error") else EXIT_OK
+
+
+def _with_node_profiles(device):
+    """The device with every runner that can profile its graph's nodes (a `node_profile` option) doing so:
+    a profiled kernel's own time is then its share of the runner's run (latency_model.kernel_table)."""
+    from dataclasses import replace
+
+    from .runners import get_runner
+
+    opts = {k: dict(v) for k, v in device.runner_options.items()}
+    for name in device.runners:
+        if "node_profile" in get_runner(name).options:
+            opts.setdefault(name, {})["node_profile"] = True
+    return replace(device, runner_options=opts)
 
 
 def cmd_predict(a) -> int:

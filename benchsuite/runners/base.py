@@ -67,6 +67,9 @@ class Runner:
     # True when the runner runs every op of the model's graph as its own kernel (no fusion), so that a
     # network's kernels are its counted layers and a kernel-sum prediction applies (latency_model.py)
     kernels_are_ops = False
+    # op names of the graph optimiser's layout conversions (onnxruntime's NCHWc reorders): kernels of
+    # their own that latency_model.py counts apart from the op they surround
+    layout_ops: tuple[str, ...] = ()
 
     def availability(self) -> tuple[bool, str]:
         return True, ""
@@ -101,6 +104,12 @@ class Runner:
     def report_section(self, df, figure, table) -> tuple[str, str] | None:
         """(title, HTML) of the report's section on this runner's own provenance, or None. `df`: the
         report's records (tidy, config.* flattened); `figure(spec, alt, absent)` and `table(rows)` render."""
+        return None
+
+    def executed_ops(self, model: torch.nn.Module, example: torch.Tensor, options: dict, threads: int
+                     ) -> list[str] | None:
+        """The op names of the graph this runner executes for `model` after its own optimisation, in order
+        (fusion_rules.py reads fusion and layout from them); None when the runner cannot show its graph."""
         return None
 
     # a tuning step (`benchsuite tune`): tune(cases, device, options, *, build, trials_per_task, budget_s, say)

@@ -10,6 +10,7 @@ import torch
 
 from .. import run_cache
 from ..measure import Timed
+from ..metrics import Metric
 from .base import FLOAT_DTYPES, Prepared, Runner, UnsupportedCase, inference_only
 from .onnx_quantization import MODES, quantize
 
@@ -34,10 +35,20 @@ def export_onnx(model: torch.nn.Module, example: torch.Tensor, exporter: str) ->
 class OnnxRuntimeRunner(Runner):
     name = "onnxruntime"
     description = "onnxruntime InferenceSession on a model exported from torch (CPU; CUDA with onnxruntime-gpu)"
-    # calibration_samples: generated inputs that calibrate int8_static's activation ranges
+    # calibration_samples: generated inputs that calibrate int8_static's activation ranges; node_profile:
+    # after the timing is prepared, run the session under onnxruntime's profiler for `node_profile_runs` runs
+    # and record what share of a run its graph's nodes take (benchsuite profile turns it on: a kernel's own
+    # time is the share in its op, apart from the per-run overhead and the layout reorders around it)
     options = {"exporter": "dynamo", "graph_optimization_level": "all", "inter_op_threads": 1, "io_binding": True,
-               "calibration_samples": 16}
+               "calibration_samples": 16, "node_profile": False, "node_profile_runs": 50}
     dtypes = FLOAT_DTYPES + MODES
+    layout_ops = ("ReorderInput", "ReorderOutput")
+    metrics = (
+        Metric("kernel_share", "1", "runner", "share of a run's wall time in the optimised graph's compute nodes "
+               "(onnxruntime's profiler; the rest is layout reorders and the per-run overhead)"),
+        Metric("layout_share", "1", "runner", "share of a run's wall time in the layout reorders the graph "
+               "optimiser inserted (NCHWc ReorderInput/ReorderOutput; onnxruntime's profiler)"),
+    )
 
     def availability(self) -> tuple[bool, str]:
         try:
@@ -84,10 +95,7 @@ class OnnxRuntimeRunner(Runner):
                                     + (f", after int8 quantization ({quant_config['quantization']})" if quantized
                                        else f", {case.dtype}")})
 
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = case.threads
-        so.inter_op_num_threads = options["inter_op_threads"]
-        so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, LEVELS[options["graph_optimization_level"]])
+        so = _session_options(options, case.threads)
         if device.kind == "gpu":
             if "CUDAExecutionProvider" not in ort.get_available_providers():
                 raise RuntimeError("device is a GPU but this onnxruntime has no CUDAExecutionProvider "
@@ -124,8 +132,70 @@ class OnnxRuntimeRunner(Runner):
 
         config = {"exporter": options["exporter"], "graph_optimization_level": options["graph_optimization_level"],
                   "provider": providers[0], "onnxruntime": ort.__version__, **quant_config}
+        if options["node_profile"]:
+            one_shot += self._node_shares(onnx_bytes, options, case.threads, providers, in_name, x)
         return Prepared(
             timed={"latency_forward": Timed(run=run)}, output=output, config=config,
             unsupported=INFERENCE_ONLY,
             one_shot=one_shot + [{"metric": "session_time", "value": session_time,
                                   "message": "InferenceSession creation (graph optimisation included)"}])
+
+    def _node_shares(self, onnx_bytes, options, threads, providers, in_name, x) -> list[dict]:
+        """kernel_share and layout_share of a run, from a second session under onnxruntime's profiler."""
+        import json
+        import os
+        import tempfile
+
+        import onnxruntime as ort
+
+        so = _session_options(options, threads)
+        so.enable_profiling = True
+        runs = int(options["node_profile_runs"])
+        with tempfile.TemporaryDirectory() as tmp:
+            so.profile_file_prefix = os.path.join(tmp, "nodes")
+            sess = ort.InferenceSession(onnx_bytes, so, providers=providers)
+            feed = {in_name: x}
+            sess.run(None, feed)  # the first run allocates: not counted (its events are skipped below)
+            t0 = time.perf_counter()
+            for _ in range(runs):
+                sess.run(None, feed)
+            wall = (time.perf_counter() - t0) / runs
+            with open(sess.end_profiling()) as f:
+                events = json.load(f)
+        runs_seen = [e for e in events if e.get("cat") == "Session" and e.get("name") == "model_run"]
+        first_end = runs_seen[0]["ts"] + runs_seen[0]["dur"] if runs_seen else 0
+        nodes = [e for e in events if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time")
+                 and e["ts"] >= first_end]
+        layout = sum(e["dur"] for e in nodes if e["args"].get("op_name") in self.layout_ops) * 1e-6 / runs
+        compute = sum(e["dur"] for e in nodes if e["args"].get("op_name") not in self.layout_ops) * 1e-6 / runs
+        ops = sorted({e["args"].get("op_name", "?") for e in nodes})
+        how = (f"onnxruntime's profiler over {runs} runs of a second session ({1e6 * wall:.1f} us a run with "
+               f"the profiler on); nodes: {', '.join(ops)}")
+        return [{"metric": "kernel_share", "value": min(1.0, compute / wall), "message": how},
+                {"metric": "layout_share", "value": min(1.0, layout / wall), "message": how}]
+
+    def executed_ops(self, model, example, options, threads) -> list[str]:
+        """The op types of the graph onnxruntime runs after its optimisation (its optimized model file)."""
+        import os
+        import tempfile
+
+        import onnx
+        import onnxruntime as ort
+
+        onnx_bytes = export_onnx(model, example, options["exporter"])
+        so = _session_options(options, threads)
+        with tempfile.TemporaryDirectory() as tmp:
+            so.optimized_model_filepath = os.path.join(tmp, "optimized.onnx")
+            so.log_severity_level = 3  # its warning that the file holds hardware-specific ops: known
+            ort.InferenceSession(onnx_bytes, so, providers=["CPUExecutionProvider"])
+            return [n.op_type for n in onnx.load(so.optimized_model_filepath).graph.node]
+
+
+def _session_options(options: dict, threads: int):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = options["inter_op_threads"]
+    so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, LEVELS[options["graph_optimization_level"]])
+    return so
