@@ -74,7 +74,7 @@ def main() -> int:
     for _, r in df.iterrows():
         knobs = _knobs(r, params)
         kernels = lm.model_kernels(r["model"], f"{int(r['height'])}x{int(r['width'])}", 1, "float32", a.runner,
-                                   **knobs)
+                                   pred.rules, **knobs)
         p = pred.predict(kernels)
         rows.append({"family": get_model_entry(r["model"]).family, "config": f"{r['model']} {knobs or ''} "
                      f"r{r['resolution']}", "measured": r["value"], "predicted": p["seconds"], "low": p["low"],
@@ -84,6 +84,9 @@ def main() -> int:
     print(f"profile run {Path(a.profile).name} ({pred.meta['n_kernels']} kernels, fit {fit_s:.1f} s), measured run "
           f"{measured.name}; CPU {env.get('cpu_model')} (profile: {penv.get('cpu_model')}); runner {a.runner}, "
           f"1 thread; {len(rows)} configurations")
+    if pred.rules is not None:
+        print(f"fusion rules read from the runner's executed graphs: {pred.rules.describe()}; per-run overhead "
+              f"{1e6 * pred.run_overhead_s:.1f} us")
     print("\nper kind, cross-validated on the profiled kernels: share within +-10%, 5th-95th percentile error")
     for kind, f in sorted(pred.fits.items()):
         print(f"  {kind:16s} n={f.n:4d}  within 10%: {f.within_10:6.1%}  [{f.low:+.1%}, {f.high:+.1%}]")

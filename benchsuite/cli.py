@@ -483,7 +483,6 @@ def cmd_profile(a) -> int:
     from .catalog import defaults
     from .host.execute import execute
     from .host.progress import Progress
-    from .runners import get_runner
     from .spec import load_device, load_workload
 
     device = _with_node_profiles(load_device(a.device or defaults()["device"]))
@@ -498,10 +497,6 @@ def cmd_profile(a) -> int:
     cut = f"; {skipped} not measured within the budget (recorded as skipped)" if skipped else ""
     print(f"profile {run.name}: {len(ok)} kernels timed in {outcome.run.meta.duration_s} s{cut}")
     for runner, threads in sorted({(r["runner"], r["threads"]) for r in ok}):
-        if not get_runner(runner).kernels_are_ops:
-            print(f"{runner}, {threads} thread(s): no predictor (it fuses kernels, and its fusion rules are not "
-                  "detected yet)")
-            continue
         try:
             pred = lm.build(run, runner, threads)
         except BenchsuiteError as e:
@@ -510,6 +505,9 @@ def cmd_profile(a) -> int:
         kinds = ", ".join(f"{k} {100 * f.within_10:.0f}%" for k, f in pred.fits.items())
         print(f"{runner}, {threads} thread(s): predictor {lm.predictor_path(run, runner, threads).name}; "
               f"cross-validated share of kernels within ±10% per kind: {kinds}")
+        if pred.rules is not None:
+            print(f"  fusion rules read from its executed graphs: {pred.rules.describe()}; per-run overhead "
+                  f"{1e6 * pred.run_overhead_s:.1f} us")
     return EXIT_FAILURES if outcome.statuses.get("error") else EXIT_OK
 
 
@@ -534,7 +532,7 @@ def cmd_predict(a) -> int:
 
     pred = lm.for_run(Path(a.profile), a.runner, a.threads, a.device, a.refit)
     try:
-        kernels = lm.model_kernels(a.model, a.resolution, 1, "float32", a.runner, **_knobs(a))
+        kernels = lm.model_kernels(a.model, a.resolution, 1, "float32", a.runner, pred.rules, **_knobs(a))
     except (TypeError, ValueError) as e:
         raise BenchsuiteError(str(e)) from None
     p = pred.predict(kernels)

@@ -68,6 +68,7 @@ class LayerCount:
     mac_bytes: int = 0
     in_shapes: tuple = ()   # the shapes of its tensor inputs
     attrs: dict = field(default_factory=dict)  # what shapes the op beyond its tensors: kernel, stride, groups
+    inputs: tuple = ()      # the names of the layers (or the graph input) it reads, in order
 
     @property
     def category(self) -> str:
@@ -188,7 +189,8 @@ def count_model(model: nn.Module, input_shape: tuple, dtype: str = "float32", na
 
 
 def _count_node(node, modules, in_shapes, shapes, out_numel, in_bytes, out_bytes, wbytes) -> LayerCount:
-    lc = LayerCount(node.name, "", "", shapes[0] if len(shapes) == 1 else tuple(shapes), in_shapes=tuple(in_shapes))
+    lc = LayerCount(node.name, "", "", shapes[0] if len(shapes) == 1 else tuple(shapes), in_shapes=tuple(in_shapes),
+                    inputs=tuple(a.name for a in node.all_input_nodes))
     io = in_bytes + out_bytes
     if node.op == "call_module":
         m = modules[node.target]

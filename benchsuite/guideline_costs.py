@@ -21,7 +21,10 @@ is cut into parts, in this order, and the parts of every kernel are added up per
   convolution increases memory access cost"); `depthwise_below_best` and `dense_below_best` what remains of
   depthwise and dense convolutions and linear layers (slower than the device's best kernel speed for
   reasons the guidelines do not name: shape, cache, the library's choice of algorithm).
-- `data_movement`: pooling, concat and channel shuffle beyond their floor.
+- `data_movement`: pooling, concat, channel shuffle and a runner's layout conversions (onnxruntime's NCHWc
+  reorders around the ops its blocked layout lacks) beyond their floor.
+- `run_overhead`: the runtime's cost per run beyond its kernels (a node-profiled runner's; 0 otherwise),
+  paid once per forward, whatever the network.
 
 The categories add up to the prediction exactly. Given the measured time, `unexplained` is the measured
 minus the predicted: what the kernel sum misses (kernels the counter does not see, Python overhead between
@@ -35,14 +38,16 @@ import math
 from dataclasses import replace
 
 CATEGORIES = ("flops_at_best", "g1_unequal_widths", "g2_group_convs", "g3_launches", "g4_elementwise",
-              "depthwise_below_best", "dense_below_best", "data_movement")
+              "depthwise_below_best", "dense_below_best", "data_movement", "run_overhead")
 LABELS = {"flops_at_best": "FLOPs at the best kernel speed", "g1_unequal_widths": "G1 unequal channel widths",
           "g2_group_convs": "G2 group convolutions", "g3_launches": "G3 fragments (per-kernel floor)",
           "g4_elementwise": "G4 element-wise ops", "depthwise_below_best": "depthwise convs below best speed",
-          "dense_below_best": "dense convs below best speed", "data_movement": "pooling, concat, shuffle",
+          "dense_below_best": "dense convs below best speed", "data_movement": "pooling, concat, shuffle, layout",
+          "run_overhead": "the runtime's per-run overhead",
           "unexplained": "measured minus predicted (unexplained)"}
 SHORT = {"flops_at_best": "FLOPs", "g1_unequal_widths": "G1", "g2_group_convs": "G2", "g3_launches": "G3",
          "g4_elementwise": "G4", "depthwise_below_best": "dw", "dense_below_best": "dense", "data_movement": "data",
+         "run_overhead": "run",
          "unexplained": "unexplained"}
 ELEMENTWISE_KINDS = ("relu", "relu6", "hswish", "hsigmoid", "swish", "sigmoid", "add", "mul", "batchnorm")
 
@@ -67,6 +72,7 @@ def explain(predictor, kernels, measured: float | None = None, prediction: dict 
     to the predicted total."""
     prediction = prediction or predictor.predict(kernels)
     out = dict.fromkeys(CATEGORIES, 0.0)
+    out["run_overhead"] = prediction.get("run_overhead", 0.0)
     floor, best = predictor.floor_s, predictor.best_seconds_per_madd
     for k, row in zip(kernels, prediction["per_kernel"]):
         t = row["seconds"]

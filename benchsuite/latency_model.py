@@ -8,9 +8,18 @@ network's prediction is their sum. Views (reshape, flatten, chunk, getitem) move
 
 Runners and their kernels: a runner that runs every module and function of the graph as its own kernel
 (its class says `kernels_are_ops`: torch eager) has a network's counted layers as its kernels. A runner that
-fuses (onnxruntime folds BatchNorm into the
-convolution before it and fuses activations into it, TVM fuses whole chains) needs its fusion rules
-detected first; until then `predict` refuses it by name instead of summing kernels the runner never runs.
+fuses and can show the graph it executes (`Runner.executed_ops`: onnxruntime folds BatchNorm into the
+convolution before it, fuses activations and residual adds into it, and runs most ops in a blocked NCHWc
+layout with conversions around the rest) has its fusion and layout rules detected (fusion_rules.py) and
+its kernels are the counted layers less the fused ones plus the layout conversions. A runner that can do
+neither (TVM and torch.compile fuse whole chains of their own choosing) is refused by name.
+
+A profiled kernel of such a runner runs as a one-op model whose run also holds the runtime's per-run
+overhead and, in onnxruntime, layout conversions at its input and output that a network mostly does not
+pay. The runner's node profiler (`kernel_share`, `layout_share` records) splits each profiled run: the
+op's share is the kernel's time, the conversions' share gives `layout` kernels (one per converted tensor,
+by its bytes), and what is left is the per-run overhead, paid once per network (its median over the
+profile).
 
 Per kind of kernel the regression (KernelRegression, scikit-learn) is a non-negative linear cost (fixed,
 per multiply-add, per byte, per output element) corrected by a ridge quadratic in the logarithms of the
@@ -39,7 +48,7 @@ import numpy as np
 
 from .errors import BenchsuiteError
 
-FORMAT = 2  # 2: the per-kernel floor and the best kernel speed (guideline_costs.py)
+FORMAT = 3  # 2: the per-kernel floor and the best kernel speed; 3: fusion rules and the per-run overhead
 KERNEL_FAMILY = "kernel"
 ACTIVATION_KIND = {"ReLU": "relu", "relu": "relu", "relu_": "relu", "ReLU6": "relu6", "relu6": "relu6",
                    "Hardswish": "hswish", "hardswish": "hswish", "Hardsigmoid": "hsigmoid",
@@ -95,40 +104,58 @@ def kernel_kind(layer) -> str | None:
             "shuffle": "shuffle"}.get(t, t)
 
 
+def _shows_its_graph(runner) -> bool:
+    from .runners.base import Runner
+
+    return type(runner).executed_ops is not Runner.executed_ops
+
+
 def refuse_fusing(runner: str) -> None:
-    """Raise for a runner whose kernels are not a network's counted layers (its fusion rules are not known)."""
+    """Raise for a runner whose kernels can be neither its counted layers nor read from its graph."""
     from .runners import get_runner, runner_names
 
-    if not get_runner(runner).kernels_are_ops:
-        ok = [n for n in runner_names() if get_runner(n).kernels_are_ops]
-        raise BenchsuiteError(f"no fusion rules for runner '{runner}' yet: the kernels it runs are not a "
-                              f"network's counted layers (predict supports: {', '.join(ok)})")
+    r = get_runner(runner)
+    if not (r.kernels_are_ops or _shows_its_graph(r)):
+        ok = [n for n in runner_names() if get_runner(n).kernels_are_ops or _shows_its_graph(get_runner(n))]
+        raise BenchsuiteError(f"no fusion rules for runner '{runner}': it fuses kernels of its own choosing and "
+                              f"cannot show the graph it executes (predict supports: {', '.join(ok)})")
 
 
-def kernels_of(counts, runner: str | None = None) -> list[Kernel]:
-    """The kernels `runner` runs for a counted model, in graph order (None: every counted op, unfused)."""
+def layer_kernel(layer) -> Kernel | None:
+    """The kernel a counted layer runs as when it runs alone; None for a view."""
+    kind = kernel_kind(layer)
+    if kind is None:
+        return None
+    a = layer.attrs
+    out_elements = sum(_numel(s) for s in ([layer.out_shape] if layer.out_shape and
+                                           isinstance(layer.out_shape[0], int) else layer.out_shape))
+    cin = a.get("cin") or (layer.in_shapes[0][1] if layer.in_shapes and len(layer.in_shapes[0]) > 1 else 0)
+    return Kernel(layer.name, kind, layer.madds, layer.mac_bytes, out_elements, cin=int(cin),
+                  cout=int(a.get("cout", 0)), k=int(a.get("k", 1)), stride=int(a.get("stride", 1)),
+                  groups=int(a.get("groups", 1)))
+
+
+def kernels_of(counts, runner: str | None = None, rules=None) -> list[Kernel]:
+    """The kernels `runner` runs for a counted model, in graph order (None: every counted op, unfused); a
+    runner that fuses needs its `rules` (fusion_rules.FusionRules, kept in its predictor)."""
+    from .fusion_rules import network_kernels
+    from .runners import get_runner
+
     if runner is not None:
         refuse_fusing(runner)
-    out = []
-    for layer in counts.layers:
-        kind = kernel_kind(layer)
-        if kind is None:
-            continue
-        a = layer.attrs
-        out_elements = sum(_numel(s) for s in ([layer.out_shape] if layer.out_shape and
-                                               isinstance(layer.out_shape[0], int) else layer.out_shape))
-        cin = a.get("cin") or (layer.in_shapes[0][1] if layer.in_shapes and len(layer.in_shapes[0]) > 1 else 0)
-        out.append(Kernel(layer.name, kind, layer.madds, layer.mac_bytes, out_elements, cin=int(cin),
-                          cout=int(a.get("cout", 0)), k=int(a.get("k", 1)), stride=int(a.get("stride", 1)),
-                          groups=int(a.get("groups", 1))))
-    return out
+        if rules is None and not get_runner(runner).kernels_are_ops:
+            raise BenchsuiteError(f"runner '{runner}' fuses kernels: its network's kernels need the fusion rules "
+                                  "a predictor keeps (benchsuite profile, then predict from that run)")
+    if rules is None:
+        return [k for k in map(layer_kernel, counts.layers) if k is not None]
+    return network_kernels(counts, rules, layer_kernel)
 
 
 def model_kernels(model: str, resolution=None, batch_size: int = 1, dtype: str = "float32",
-                  runner: str | None = None, **knobs) -> list[Kernel]:
+                  runner: str | None = None, rules=None, **knobs) -> list[Kernel]:
     from .counting import count_registered
 
-    return kernels_of(count_registered(model, resolution, batch_size, dtype, **knobs), runner)
+    return kernels_of(count_registered(model, resolution, batch_size, dtype, **knobs), runner, rules)
 
 
 # ---------------------------------------------------------------- the fit
@@ -154,6 +181,8 @@ class Predictor:
     bandwidth: float | None
     floor_s: float                # the cheapest profiled kernel's measured time: what any kernel costs
     best_seconds_per_madd: float  # the fastest profiled convolution or linear kernel's seconds per multiply-add
+    rules: object = None          # fusion_rules.FusionRules of a runner that fuses; None: every op a kernel
+    run_overhead_s: float = 0.0   # the runtime's cost per run beyond its kernels (node-profiled runners)
 
     def kernel_seconds(self, k: Kernel) -> float:
         """One kernel's predicted seconds by the fit of its kind."""
@@ -173,12 +202,13 @@ class Predictor:
             rows.append({"name": k.name, "kind": k.kind, "seconds": t, "low": t / (1 + fit.high),
                          "high": t / (1 + fit.low), "madds": k.madds, "mac_bytes": k.mac_bytes,
                          "roofline": self._roofline(k)})
-        total = sum(r["seconds"] for r in rows)
+        run = self.run_overhead_s
+        total = sum(r["seconds"] for r in rows) + run
         madds = sum(k.madds for k in kernels)
         roof = None if self.peak_flops is None or self.bandwidth is None else sum(r["roofline"] for r in rows)
-        return {"seconds": total, "low": sum(r["low"] for r in rows), "high": sum(r["high"] for r in rows),
-                "flops_only": self.seconds_per_madd * madds, "roofline": roof, "per_kernel": rows,
-                "by_kind": _by_kind(rows)}
+        return {"seconds": total, "low": sum(r["low"] for r in rows) + run,
+                "high": sum(r["high"] for r in rows) + run, "flops_only": self.seconds_per_madd * madds,
+                "roofline": roof, "per_kernel": rows, "by_kind": _by_kind(rows), "run_overhead": run}
 
     def _roofline(self, k: Kernel) -> float | None:
         if self.peak_flops is None or self.bandwidth is None:
@@ -193,13 +223,25 @@ def _by_kind(rows) -> dict[str, float]:
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
+def _shares(df) -> dict[str, tuple[float, float]]:
+    """case_id -> (kernel_share, layout_share) of the runner's node profile, for the cases that have one."""
+    got: dict[str, dict] = {}
+    for metric in ("kernel_share", "layout_share"):
+        for _, r in df[(df.metric == metric) & (df.status == "ok")].iterrows():
+            got.setdefault(r["case_id"], {})[metric] = float(r["value"])
+    return {c: (v["kernel_share"], v["layout_share"]) for c, v in got.items() if len(v) == 2}
+
+
 def kernel_table(df) -> list[tuple[Kernel, float]]:
-    """(kernel, measured median seconds) for every ok latency_forward record of a kernel model in `df`."""
-    from .counting import count_registered
+    """(kernel, seconds) for every ok latency_forward record of a kernel model in `df`: its measured median,
+    or, where the runner profiled its nodes, the op's share of it plus `layout` kernels for the conversions
+    at its input and output (their share, split by the two tensors' bytes)."""
+    from .counting import DTYPE_BYTES, count_registered
     from .models import get_model_entry
 
     rows = df[(df.metric == "latency_forward") & (df.status == "ok")]
     params = [c for c in df.columns if c.startswith("params.")]
+    shares = _shares(df)
     out = []
     for _, r in rows.iterrows():
         if get_model_entry(r["model"]).family != KERNEL_FAMILY:
@@ -208,8 +250,29 @@ def kernel_table(df) -> list[tuple[Kernel, float]]:
         counts = count_registered(r["model"], f"{int(r['height'])}x{int(r['width'])}", int(r["batch_size"]),
                                   r["dtype"], **knobs)
         (kernel,) = kernels_of(counts)  # a kernel model is one kernel
-        out.append((kernel, float(r["value"])))
+        t = float(r["value"])
+        if r["case_id"] not in shares:
+            out.append((kernel, t))
+            continue
+        op, layout = shares[r["case_id"]]
+        out.append((kernel, t * op))
+        layer = counts.layers[-1] if counts.layers else None
+        ends = [_numel(layer.in_shapes[0]) if layer is not None and layer.in_shapes else 0, kernel.out_elements]
+        nbytes = DTYPE_BYTES[r["dtype"]]
+        if layout > 0 and sum(ends):
+            for end, numel in zip(("reorder_input", "reorder_output"), ends):
+                if numel:
+                    out.append((Kernel(f"{end}({kernel.name})", "layout", 0, 2 * numel * nbytes, numel),
+                                t * layout * numel / sum(ends)))
     return out
+
+
+def run_overhead(df) -> float:
+    """The median over node-profiled kernel records of the run time left beyond the nodes (0 without)."""
+    shares = _shares(df)
+    rows = df[(df.metric == "latency_forward") & (df.status == "ok") & df.case_id.isin(list(shares))]
+    left = [float(r["value"]) * max(0.0, 1 - sum(shares[r["case_id"]])) for _, r in rows.iterrows()]
+    return float(np.median(left)) if left else 0.0
 
 
 def _missing(v) -> bool:
@@ -223,7 +286,7 @@ def _plain(v):
 
 
 def fit(table: list[tuple[Kernel, float]], meta: dict, peak_flops: float | None = None,
-        bandwidth: float | None = None, min_kernels: int = 5) -> Predictor:
+        bandwidth: float | None = None, min_kernels: int = 5, rules=None, run_overhead_s: float = 0.0) -> Predictor:
     """Fit one regression per kernel kind with at least `min_kernels` profiled kernels."""
     from sklearn.model_selection import KFold, cross_val_predict
 
@@ -250,7 +313,8 @@ def fit(table: list[tuple[Kernel, float]], meta: dict, peak_flops: float | None 
     if not per:
         raise BenchsuiteError("no profiled convolution or linear layer: the FLOPs-only baseline has nothing to fit")
     return Predictor(meta, fits, float(np.median(per)), peak_flops, bandwidth,
-                     floor_s=float(min(t for _, t in table)), best_seconds_per_madd=float(min(per)))
+                     floor_s=float(min(t for _, t in table)), best_seconds_per_madd=float(min(per)), rules=rules,
+                     run_overhead_s=run_overhead_s)
 
 
 # ---------------------------------------------------------------- files
@@ -283,17 +347,42 @@ def build(run_dir: Path, runner: str, threads: int = 1, dtype: str = "float32") 
     if df.empty:
         raise BenchsuiteError(f"{run_dir}: no records for runner {runner}, {threads} thread(s), {dtype}")
     table = kernel_table(df)
+    rules = _rules(run, runner, df, threads)
     ceil = df[(df.metric == "ceiling_flops") & (df.status == "ok")]
     bw = every[(every.metric == "ceiling_bandwidth") & (every.status == "ok") & (every.threads == threads)]
     env = run.environment
     meta = {"run_id": run.meta.run_id, "device": run.meta.device, "machine_id": env.get("machine_id"),
             "cpu_model": env.get("cpu_model"), "local": run.meta.raw.get("transport") == "this host",
             "runner": runner, "threads": threads, "dtype": dtype, "n_kernels": len(table), **_versions(),
-            "libraries": env.get("libraries", {})}
+            "libraries": env.get("libraries", {}),
+            "fusion_rules": None if rules is None else rules.describe()}
     pred = fit(table, meta, float(ceil.value.max()) if len(ceil) else None,
-               float(bw.value.max()) if len(bw) else None)
+               float(bw.value.max()) if len(bw) else None, rules=rules, run_overhead_s=run_overhead(df))
     joblib.dump(pred, predictor_path(run_dir, runner, threads))
     return pred
+
+
+def _rules(run, runner: str, df, threads: int):
+    """The fusion rules of a runner that fuses (None for one whose kernels are its ops), read from the graphs
+    it executes here with the options the profile recorded; refused for a profile measured elsewhere."""
+    from .fusion_rules import detect
+    from .runners import get_runner, resolved_options
+
+    refuse_fusing(runner)
+    r = get_runner(runner)
+    if r.kernels_are_ops:
+        return None
+    if run.meta.raw.get("transport") != "this host":
+        raise BenchsuiteError(f"runner '{runner}' fuses kernels and its fusion rules are read from the graphs it "
+                              "executes on this host, but this profile was measured on another machine; fit "
+                              "its predictor on the machine itself (benchsuite predict --profile RUN there)")
+    options = {}
+    for key in r.options:
+        col = df.get(f"config.{key}")
+        vals = [] if col is None else [v for v in col.dropna().unique() if not isinstance(v, (list, dict))]
+        if len(vals) == 1:
+            options[key] = _plain(vals[0])
+    return detect(runner, resolved_options(r, options), threads)
 
 
 def for_run(run_dir: Path, runner: str, threads: int = 1, device: str | None = None,
@@ -402,7 +491,7 @@ class Explainer:
         if record["dtype"] != pred.meta.get("dtype", "float32"):
             raise BenchsuiteError(f"the kernel profile was fitted on {pred.meta.get('dtype')}, not {record['dtype']}")
         kernels = model_kernels(record["model"], f"{record['height']}x{record['width']}", int(record["batch_size"]),
-                                record["dtype"], record["runner"], **(record.get("params") or {}))
+                                record["dtype"], record["runner"], pred.rules, **(record.get("params") or {}))
         p = pred.predict(kernels)
         return {"predicted": p["seconds"], "low": p["low"], "high": p["high"], "flops_only": p["flops_only"],
                 "roofline": p["roofline"], "n_kernels": len(kernels), "profile": pred.meta["run_id"],

@@ -37,9 +37,11 @@ def test_a_networks_kernels_are_its_counted_ops_without_the_views():
     assert conv.madds == 8 * 16 * 16 * 9 and conv.out_elements == 8 * 16 * 16
 
 
-def test_a_fusing_runner_is_refused_by_name():
-    with pytest.raises(BenchsuiteError, match="no fusion rules for runner 'onnxruntime'.*torch_eager"):
+def test_a_runner_that_fuses_needs_its_rules_and_one_that_cannot_show_its_graph_is_refused_by_name():
+    with pytest.raises(BenchsuiteError, match="runner 'onnxruntime' fuses kernels: .* need the fusion rules"):
         lm.kernels_of(count_model(_Toy(), (1, 8, 16, 16)), "onnxruntime")
+    with pytest.raises(BenchsuiteError, match="no fusion rules for runner 'torch_compile'.*onnxruntime"):
+        lm.kernels_of(count_model(_Toy(), (1, 8, 16, 16)), "torch_compile")
 
 
 def _law(k: lm.Kernel) -> float:

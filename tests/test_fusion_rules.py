@@ -1,0 +1,144 @@
+"""Fusion and layout rules read from the graph a runner executes (fusion_rules.py): detection on a toy runner
+whose fusion and layout are known, a network's kernels under rules (what is fused, where conversions go and
+what they move), and a profiled one-op run split into the op, its conversions and the per-run overhead."""
+import pandas as pd
+import pytest
+from torch import nn
+
+from benchsuite import latency_model as lm
+from benchsuite.counting import count_model
+from benchsuite.fusion_rules import FusionRules, detect, network_kernels
+
+FUSES = {"BatchNorm2d", "ReLU", "ReLU6"}  # the toy folds these into a dense (not grouped) conv before them
+PLAIN = {"AdaptiveAvgPool2d", "ChannelShuffle", "mean", "mul_broadcast"}  # ops its blocked layout lacks
+
+
+def _toy_ops(model, example):
+    """What a toy runner executes: every counted op, with BatchNorm/ReLU/ReLU6 after a conv of groups 1
+    gone into it, the rest of the ops in a blocked layout but the PLAIN ones, which it converts around."""
+    counts = count_model(model, tuple(example.shape))
+    layers = {lc.name: lc for lc in counts.layers}
+    host, ops, blocked, converted = {}, [], {}, set()
+    for lc in counts.layers:
+        if lc.layer_type in ("view", "split"):
+            continue
+        src = layers.get(lc.inputs[0]) if lc.inputs else None
+        h = host.get(src.name) if src is not None else None
+        if lc.op in FUSES and h is not None and h.layer_type.startswith("conv") and h.attrs["groups"] == 1:
+            host[lc.name] = h
+            blocked[lc.name] = True
+            continue
+        host[lc.name] = lc
+        op = "mul_broadcast" if lc.op == "mul" and len({tuple(s) for s in lc.in_shapes}) > 1 else lc.op
+        want = op not in PLAIN
+        for n in lc.inputs:
+            if n in layers and blocked.get(n, False) != want and n not in converted:
+                converted.add(n)
+                ops.append("ReorderOutput" if not want else "ReorderInput")
+            elif n not in layers and want and n not in converted and not (lc.op == "Conv2d" and example.shape[1] == 3):
+                converted.add(n)
+                ops.append("ReorderInput")
+        blocked[lc.name] = want
+        ops.append(lc.op)
+    if blocked.get(counts.layers[-1].name):
+        ops.append("ReorderOutput")
+    return ops
+
+
+def test_detection_reads_the_toy_runners_fusion_and_layout():
+    rules = detect("onnxruntime", {}, ops_of=_toy_ops)  # onnxruntime's layout_ops name the toy's conversions
+    dense = ("conv_pointwise", "conv_full", "conv_depthwise")  # depthwise: groups = channels, not 1
+    want = {(p, c) for p in ("conv_pointwise", "conv_full") for c in ("batchnorm", "relu", "relu6")}
+    assert rules.fused == want
+    assert ("conv_depthwise", "relu") not in rules.fused and ("conv_pointwise", "add") not in rules.fused
+    assert {"avgpool_global", "shuffle", "mul_broadcast"}.isdisjoint(rules.blocked)
+    assert {"add", "mul", "concat", "hswish", *dense, "conv_grouped"} <= rules.blocked
+    assert rules.direct_input
+
+
+def test_detection_refuses_a_runner_that_cannot_show_its_graph():
+    from benchsuite.errors import BenchsuiteError
+
+    with pytest.raises(BenchsuiteError, match="runner 'fake' cannot show the graph it executes"):
+        detect("fake", {})
+
+
+class _Block(nn.Module):
+    """conv-BN-ReLU, then a pointwise conv, a residual add, a squeeze-excite style gate and a global pool."""
+    in_channels = 16
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.bn, self.act = nn.Conv2d(16, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU()
+        self.pw = nn.Conv2d(16, 16, 1, bias=False)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+
+    def forward(self, x):
+        y = self.pw(self.act(self.bn(self.conv(x)))) + x
+        return y * self.pool(y)
+
+
+def test_a_networks_kernels_under_rules_drop_what_is_fused_and_add_each_conversion_once():
+    counts = count_model(_Block(), (1, 16, 8, 8))
+    plain = lm.kernels_of(counts, "torch_eager")
+    assert [k.kind for k in plain] == ["conv_full", "batchnorm", "relu", "conv_pointwise", "add",
+                                       "avgpool_global", "mul"]
+    fuse = frozenset({("conv_full", "batchnorm"), ("conv_full", "relu"), ("conv_pointwise", "add")})
+    rules = FusionRules("toy", fuse, frozenset({"conv_full", "conv_pointwise", "add", "mul"}), direct_input=False)
+    kernels = network_kernels(counts, rules, lm.layer_kernel)
+    names = [(k.kind, k.name) for k in kernels]
+    # the input is converted once (the conv and the residual add both read it), the sum leaves the blocked
+    # layout once for the pool (the gate's multiply reads it too, blocked), the gate is the pool's plain
+    # output, and the multiply's broadcast makes it plain: its other operand, the sum, is already converted
+    assert [k for k, _ in names] == ["layout", "conv_full", "conv_pointwise", "layout", "avgpool_global", "mul"]
+    reorder = kernels[0]
+    assert reorder.mac_bytes == 2 * 16 * 8 * 8 * 4 and reorder.out_elements == 16 * 8 * 8 and reorder.madds == 0
+    # the same rules, no blocked layout: only fusion
+    no_layout = network_kernels(counts, FusionRules("toy", fuse), lm.layer_kernel)
+    assert [k.kind for k in no_layout] == ["conv_full", "conv_pointwise", "avgpool_global", "mul"]
+    # a producer read twice is not fused into: the add's conv output feeds the pool and the gate
+    reads_twice = FusionRules("toy", frozenset({("conv_pointwise", "avgpool_global")}))
+    assert "avgpool_global" in [k.kind for k in network_kernels(counts, reads_twice, lm.layer_kernel)]
+
+
+def test_a_node_profiled_kernel_is_its_ops_share_plus_two_conversions_and_the_rest_is_per_run():
+    rec = {"model": "kernel_conv", "params.cin": 32, "params.cout": 64, "params.k": 1, "params.stride": 1,
+           "params.groups": 1, "height": 28, "width": 28, "batch_size": 1, "dtype": "float32", "status": "ok",
+           "case_id": "c1"}
+    df = pd.DataFrame([{**rec, "metric": "latency_forward", "value": 1e-3},
+                       {**rec, "metric": "kernel_share", "value": 0.6},
+                       {**rec, "metric": "layout_share", "value": 0.3},
+                       {**rec, "case_id": "c2", "metric": "latency_forward", "value": 2e-3}])
+    table = lm.kernel_table(df)
+    (op, a), (ri, b), (ro, c), (plain, d) = table
+    assert op.kind == "conv_pointwise" and a == pytest.approx(0.6e-3) and plain.kind == op.kind and d == 2e-3
+    assert (ri.kind, ro.kind) == ("layout", "layout") and b + c == pytest.approx(0.3e-3)
+    assert b / c == pytest.approx(32 / 64)  # split by the tensors' sizes: 32 channels in, 64 out
+    assert ri.mac_bytes == 2 * 32 * 28 * 28 * 4
+    assert lm.run_overhead(df) == pytest.approx(0.1e-3)  # c2 has no node profile: not in the median
+
+
+def test_onnxruntime_shows_the_graph_it_runs_and_profiles_its_nodes():
+    """The real runner: BatchNorm and ReLU folded into the conv it executes, and a node profile whose shares
+    are fractions of a run (layout conversions apart where its CPU takes the blocked layout)."""
+    pytest.importorskip("onnxruntime")
+    import torch
+
+    from benchsuite.runners import get_runner, resolved_options
+
+    runner = get_runner("onnxruntime")
+    options = resolved_options(runner, {"node_profile": True, "node_profile_runs": 5})
+    model = nn.Sequential(nn.Conv2d(16, 16, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU()).eval()
+    x = torch.randn(1, 16, 8, 8)
+    ops = [o for o in runner.executed_ops(model, x, options, 1) if o not in runner.layout_ops]
+    assert len(ops) == 1 and "Conv" in ops[0]
+    shares = runner._node_shares(runner_bytes(model, x), options, 1, ["CPUExecutionProvider"], "input", x.numpy())
+    got = {r["metric"]: r["value"] for r in shares}
+    assert set(got) == {"kernel_share", "layout_share"} and 0 < got["kernel_share"] <= 1
+    assert 0 <= got["layout_share"] and got["kernel_share"] + got["layout_share"] <= 1
+
+
+def runner_bytes(model, x):
+    from benchsuite.runners.onnxruntime import export_onnx
+
+    return export_onnx(model, x, "dynamo")
