@@ -49,6 +49,9 @@ def main() -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--processes", type=int, default=1)
     ap.add_argument("--results", default="results")
+    ap.add_argument("--fractions", default="0.25,0.5",
+                    help="also fit on these shares of the profiled kernels (seeded draws of whole kernels): what a "
+                    "shorter profile would have given, as minutes of this one")
     ap.add_argument("--bandwidth", type=float, help="B/s for the roofline when the profile run has no bandwidth "
                     "ceiling (measured apart: say so)")
     a = ap.parse_args()
@@ -69,17 +72,7 @@ def main() -> int:
     faults = every[(every.metric == "page_faults_forward") & (every.status == "ok")].set_index("case_id").value
     df = every[(every.metric == "latency_forward") & (every.status == "ok") & (every.runner == a.runner)
                & (every.threads == 1)]
-    params = [c for c in df.columns if c.startswith("params.")]
-    rows = []
-    for _, r in df.iterrows():
-        knobs = _knobs(r, params)
-        kernels = lm.model_kernels(r["model"], f"{int(r['height'])}x{int(r['width'])}", 1, "float32", a.runner,
-                                   pred.rules, **knobs)
-        p = pred.predict(kernels)
-        rows.append({"family": get_model_entry(r["model"]).family, "config": f"{r['model']} {knobs or ''} "
-                     f"r{r['resolution']}", "measured": r["value"], "predicted": p["seconds"], "low": p["low"],
-                     "high": p["high"], "flops_only": p["flops_only"], "roofline": p["roofline"],
-                     "parts": explain(pred, kernels, float(r["value"]), p), "faults": faults.get(r["case_id"])})
+    rows = _rows(pred, df, faults, a.runner)
     env, penv = read_meta(measured).environment, read_meta(Path(a.profile)).environment
     print(f"profile run {Path(a.profile).name} ({pred.meta['n_kernels']} kernels, fit {fit_s:.1f} s), measured run "
           f"{measured.name}; CPU {env.get('cpu_model')} (profile: {penv.get('cpu_model')}); runner {a.runner}, "
@@ -119,7 +112,53 @@ def main() -> int:
     print("|---|" + "---|" * len(cols))
     for r in sorted(rows, key=lambda r: r["config"]):
         print(f"| {r['config']} | " + " | ".join(f"{100 * r['parts'][c] / r['measured']:.1f}" for c in cols) + " |")
+    _smaller_profiles(a, pred, df, faults)
     return 0
+
+
+def _rows(pred, df, faults, runner) -> list[dict]:
+    """One row per measured configuration: measured, predicted (interval), the baselines and the split."""
+    params = [c for c in df.columns if c.startswith("params.")]
+    rows = []
+    for _, r in df.iterrows():
+        knobs = _knobs(r, params)
+        kernels = lm.model_kernels(r["model"], f"{int(r['height'])}x{int(r['width'])}", 1, "float32", runner,
+                                   pred.rules, **knobs)
+        p = pred.predict(kernels)
+        rows.append({"family": get_model_entry(r["model"]).family, "config": f"{r['model']} {knobs or ''} "
+                     f"r{r['resolution']}", "measured": r["value"], "predicted": p["seconds"], "low": p["low"],
+                     "high": p["high"], "flops_only": p["flops_only"], "roofline": p["roofline"],
+                     "parts": explain(pred, kernels, float(r["value"]), p), "faults": faults.get(r["case_id"])})
+    return rows
+
+
+def _smaller_profiles(a, pred, df, faults) -> None:
+    """Fit on seeded draws of a share of the profiled kernels and say how the zoo's accuracy falls."""
+    from benchsuite.records import to_frame
+    from benchsuite.results.run import Run
+
+    prof = to_frame(Run.load(Path(a.profile)).records)
+    timed = prof[(prof.metric == "latency_forward") & (prof.status == "ok") & (prof.runner == a.runner)
+                 & prof.model.str.startswith("kernel_")]
+    ids = sorted(timed.case_id.unique())
+    print(f"\nsmaller profiles (draws of whole kernels of the {len(ids)} profiled, 3 seeds each; the time a profile "
+          "takes is about proportional to its kernels)")
+    print("| share of kernels | kernels | within 10% (each seed) | median abs error |")
+    print("|---|---|---|---|")
+    for f in [float(v) for v in a.fractions.split(",") if v]:
+        within, med = [], []
+        for seed in range(3):
+            keep = set(np.random.default_rng(seed).choice(ids, size=max(1, round(f * len(ids))), replace=False))
+            try:
+                sub = lm.build(Path(a.profile), a.runner, 1, cases=keep, rules=pred.rules, save=False)
+                err = np.array([r["predicted"] / r["measured"] - 1 for r in _rows(sub, df, faults, a.runner)])
+            except Exception as e:  # noqa: BLE001 - a draw without some kind cannot predict: say so
+                within.append(f"fails ({str(e)[:60]})")
+                continue
+            within.append(f"{np.mean(np.abs(err) <= 0.10):.0%}")
+            med.append(np.median(np.abs(err)))
+        print(f"| {f:.0%} | {round(f * len(ids))} | {', '.join(within)} | "
+              f"{'-' if not med else f'{np.mean(med):.1%}'} |")
 
 
 if __name__ == "__main__":

@@ -158,11 +158,11 @@ def detect(runner_name: str, options: dict, threads: int = 1, ops_of=None) -> Fu
     return FusionRules(runner_name, frozenset(fused), frozenset(blocked), direct)
 
 
-def network_kernels(counts, rules: FusionRules | None, kernel_of) -> list:
+def network_kernels(counts, rules: FusionRules | None, kernel_of, layout_of) -> list:
     """The kernels a runner with `rules` runs for counted network `counts`: `kernel_of(layer)` gives the
-    Kernel of a counted layer (None for a view); fused consumers are dropped, layout conversions added."""
+    kernel of a counted layer (None for a view), `layout_of(name, elements, bytes moved)` a conversion's;
+    fused consumers are dropped, layout conversions added."""
     from .counting import DTYPE_BYTES
-    from .latency_model import Kernel
 
     layers = {lc.name: lc for lc in counts.layers}
     readers: dict[str, int] = {}
@@ -189,7 +189,7 @@ def network_kernels(counts, rules: FusionRules | None, kernel_of) -> list:
             return
         converted.add(name)
         numel, b = tensor_bytes(name)
-        out.append(Kernel(f"{why}({name})", LAYOUT, 0, 2 * b, numel))
+        out.append(layout_of(f"{why}({name})", numel, 2 * b))
 
     for lc in counts.layers:
         kernel = kernel_of(lc)

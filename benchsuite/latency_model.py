@@ -135,6 +135,11 @@ def layer_kernel(layer) -> Kernel | None:
                   groups=int(a.get("groups", 1)))
 
 
+def layout_kernel(name: str, elements: int, moved_bytes: int) -> Kernel:
+    """A layout conversion (fusion_rules.py): it reads and writes a tensor of `elements`."""
+    return Kernel(name, "layout", 0, moved_bytes, elements)
+
+
 def kernels_of(counts, runner: str | None = None, rules=None) -> list[Kernel]:
     """The kernels `runner` runs for a counted model, in graph order (None: every counted op, unfused); a
     runner that fuses needs its `rules` (fusion_rules.FusionRules, kept in its predictor)."""
@@ -148,7 +153,7 @@ def kernels_of(counts, runner: str | None = None, rules=None) -> list[Kernel]:
                                   "a predictor keeps (benchsuite profile, then predict from that run)")
     if rules is None:
         return [k for k in map(layer_kernel, counts.layers) if k is not None]
-    return network_kernels(counts, rules, layer_kernel)
+    return network_kernels(counts, rules, layer_kernel, layout_kernel)
 
 
 def model_kernels(model: str, resolution=None, batch_size: int = 1, dtype: str = "float32",
@@ -262,7 +267,7 @@ def kernel_table(df) -> list[tuple[Kernel, float]]:
         if layout > 0 and sum(ends):
             for end, numel in zip(("reorder_input", "reorder_output"), ends):
                 if numel:
-                    out.append((Kernel(f"{end}({kernel.name})", "layout", 0, 2 * numel * nbytes, numel),
+                    out.append((layout_kernel(f"{end}({kernel.name})", numel, 2 * numel * nbytes),
                                 t * layout * numel / sum(ends)))
     return out
 
@@ -332,8 +337,11 @@ def _versions() -> dict:
     return {"format": FORMAT, "scikit-learn": sklearn.__version__, "libraries": library_versions()}
 
 
-def build(run_dir: Path, runner: str, threads: int = 1, dtype: str = "float32") -> Predictor:
-    """Fit a predictor on a profiling run's kernel records for one runner and thread count, and save it."""
+def build(run_dir: Path, runner: str, threads: int = 1, dtype: str = "float32", cases=None, rules=None,
+          save: bool = True) -> Predictor:
+    """Fit a predictor on a profiling run's kernel records for one runner and thread count, and save it;
+    `cases` (case ids) fits on those kernels only and `rules` reuses rules already read (a smaller
+    profile's accuracy, benchmarks/latency_prediction.py)."""
     import joblib
 
     from .records import to_frame
@@ -346,8 +354,10 @@ def build(run_dir: Path, runner: str, threads: int = 1, dtype: str = "float32") 
     df = every[(every.runner == runner) & (every.threads == threads) & (every.dtype == dtype)]
     if df.empty:
         raise BenchsuiteError(f"{run_dir}: no records for runner {runner}, {threads} thread(s), {dtype}")
+    if cases is not None:
+        df = df[~df.metric.isin(("latency_forward", "kernel_share", "layout_share")) | df.case_id.isin(cases)]
     table = kernel_table(df)
-    rules = _rules(run, runner, df, threads)
+    rules = rules if rules is not None else _rules(run, runner, df, threads)
     ceil = df[(df.metric == "ceiling_flops") & (df.status == "ok")]
     bw = every[(every.metric == "ceiling_bandwidth") & (every.status == "ok") & (every.threads == threads)]
     env = run.environment
@@ -358,7 +368,8 @@ def build(run_dir: Path, runner: str, threads: int = 1, dtype: str = "float32") 
             "fusion_rules": None if rules is None else rules.describe()}
     pred = fit(table, meta, float(ceil.value.max()) if len(ceil) else None,
                float(bw.value.max()) if len(bw) else None, rules=rules, run_overhead_s=run_overhead(df))
-    joblib.dump(pred, predictor_path(run_dir, runner, threads))
+    if save:
+        joblib.dump(pred, predictor_path(run_dir, runner, threads))
     return pred
 
 

@@ -85,7 +85,7 @@ def test_a_networks_kernels_under_rules_drop_what_is_fused_and_add_each_conversi
                                        "avgpool_global", "mul"]
     fuse = frozenset({("conv_full", "batchnorm"), ("conv_full", "relu"), ("conv_pointwise", "add")})
     rules = FusionRules("toy", fuse, frozenset({"conv_full", "conv_pointwise", "add", "mul"}), direct_input=False)
-    kernels = network_kernels(counts, rules, lm.layer_kernel)
+    kernels = network_kernels(counts, rules, lm.layer_kernel, lm.layout_kernel)
     names = [(k.kind, k.name) for k in kernels]
     # the input is converted once (the conv and the residual add both read it), the sum leaves the blocked
     # layout once for the pool (the gate's multiply reads it too, blocked), the gate is the pool's plain
@@ -94,11 +94,12 @@ def test_a_networks_kernels_under_rules_drop_what_is_fused_and_add_each_conversi
     reorder = kernels[0]
     assert reorder.mac_bytes == 2 * 16 * 8 * 8 * 4 and reorder.out_elements == 16 * 8 * 8 and reorder.madds == 0
     # the same rules, no blocked layout: only fusion
-    no_layout = network_kernels(counts, FusionRules("toy", fuse), lm.layer_kernel)
+    no_layout = network_kernels(counts, FusionRules("toy", fuse), lm.layer_kernel, lm.layout_kernel)
     assert [k.kind for k in no_layout] == ["conv_full", "conv_pointwise", "avgpool_global", "mul"]
     # a producer read twice is not fused into: the add's conv output feeds the pool and the gate
     reads_twice = FusionRules("toy", frozenset({("conv_pointwise", "avgpool_global")}))
-    assert "avgpool_global" in [k.kind for k in network_kernels(counts, reads_twice, lm.layer_kernel)]
+    kinds = [k.kind for k in network_kernels(counts, reads_twice, lm.layer_kernel, lm.layout_kernel)]
+    assert "avgpool_global" in kinds
 
 
 def test_a_node_profiled_kernel_is_its_ops_share_plus_two_conversions_and_the_rest_is_per_run():
