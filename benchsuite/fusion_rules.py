@@ -14,6 +14,9 @@ executes:
   any other op the runner converts back and forth, and those conversions are kernels of their own.
 - **direct input**: whether the network's 3-channel image enters its first convolution without a
   conversion.
+- **copied splits**: whether a channel split (torch's chunk, a view) runs as a kernel of its own (a Split
+  that copies). Such a split is predicted as a `layout` kernel of its input: both read and write the tensor
+  once, and the profile has no split of its own.
 
 `network_kernels` walks a counted network (counting.py, in graph order) with the rules: a consumer whose
 producer (or the kernel its producer was fused into) fuses it and feeds nothing else runs inside that
@@ -45,10 +48,11 @@ class FusionRules:
     fused: frozenset = field(default_factory=frozenset)
     blocked: frozenset = field(default_factory=frozenset)
     direct_input: bool = True
+    copies_splits: bool = False
 
     def describe(self) -> str:
         pairs = ", ".join(f"{p}+{c}" for p, c in sorted(self.fused)) or "none"
-        out = f"{self.runner} fuses {pairs}"
+        out = f"{self.runner} fuses {pairs}" + ("; copies channel splits" if self.copies_splits else "")
         if self.blocked:
             out += f"; blocked layout for {', '.join(sorted(self.blocked))}"
         return out
@@ -93,7 +97,9 @@ def _pair_model(producer: str, consumer: str | None):
 
         def forward(self, x):
             y = self.producer(x)
-            if consumer == "add":
+            if consumer == "split":  # two halves, put back together
+                y = torch.cat(y.chunk(2, 1), 1)
+            elif consumer == "add":
                 y = y + self.other(x)
             elif consumer == "mul":
                 y = y * self.other(x)
@@ -155,7 +161,9 @@ def detect(runner_name: str, options: dict, threads: int = 1, ops_of=None) -> Fu
         direct = stem_layout < base_layout
     else:
         direct = True
-    return FusionRules(runner_name, frozenset(fused), frozenset(blocked), direct)
+    base, _ = split(_pair_model("conv_pointwise", None))
+    copies = split(_pair_model("conv_pointwise", "split"))[0] > base + 1  # the concat is one op of its own
+    return FusionRules(runner_name, frozenset(fused), frozenset(blocked), direct, copies)
 
 
 def network_kernels(counts, rules: FusionRules | None, kernel_of, layout_of) -> list:
@@ -193,6 +201,16 @@ def network_kernels(counts, rules: FusionRules | None, kernel_of, layout_of) -> 
 
     for lc in counts.layers:
         kernel = kernel_of(lc)
+        if kernel is None and rules is not None and rules.copies_splits and lc.layer_type == "split":
+            src = source.get(lc.inputs[0], lc.inputs[0])
+            if blocked.get(src, False) and rules.blocked:
+                convert(src, "reorder_output")  # the split itself runs in the plain layout
+            numel, b = tensor_bytes(src)
+            out.append(layout_of(f"split({lc.name})", numel, 2 * b))
+            host[lc.name] = lc.name
+            kind_of[lc.name] = "split"
+            blocked[lc.name] = False
+            continue
         if kernel is None:  # a view: the same memory, so the same layout
             src = source.get(lc.inputs[0], lc.inputs[0]) if lc.inputs else lc.name
             source[lc.name] = src

@@ -3,6 +3,7 @@ whose fusion and layout are known, a network's kernels under rules (what is fuse
 what they move), and a profiled one-op run split into the op, its conversions and the per-run overhead."""
 import pandas as pd
 import pytest
+import torch
 from torch import nn
 
 from benchsuite import latency_model as lm
@@ -53,7 +54,16 @@ def test_detection_reads_the_toy_runners_fusion_and_layout():
     assert ("conv_depthwise", "relu") not in rules.fused and ("conv_pointwise", "add") not in rules.fused
     assert {"avgpool_global", "shuffle", "mul_broadcast"}.isdisjoint(rules.blocked)
     assert {"add", "mul", "concat", "hswish", *dense, "conv_grouped"} <= rules.blocked
-    assert rules.direct_input
+    assert rules.direct_input and not rules.copies_splits  # the toy's chunk is a view, as in torch
+
+
+def test_detection_sees_a_runner_that_copies_its_splits():
+    def copying(model, example):
+        ops = _toy_ops(model, example)
+        counts = count_model(model, tuple(example.shape))
+        return ops + ["Split"] * sum(lc.layer_type == "split" for lc in counts.layers)
+
+    assert detect("onnxruntime", {}, ops_of=copying).copies_splits
 
 
 def test_detection_refuses_a_runner_that_cannot_show_its_graph():
@@ -96,6 +106,22 @@ def test_a_networks_kernels_under_rules_drop_what_is_fused_and_add_each_conversi
     # the same rules, no blocked layout: only fusion
     no_layout = network_kernels(counts, FusionRules("toy", fuse), lm.layer_kernel, lm.layout_kernel)
     assert [k.kind for k in no_layout] == ["conv_full", "conv_pointwise", "avgpool_global", "mul"]
+    # a split the runner copies is a layout-priced kernel of its input, run in the plain layout
+    class _Split(nn.Module):
+        in_channels = 16
+
+        def __init__(self):
+            super().__init__()
+            self.pw = nn.Conv2d(16, 16, 1, bias=False)
+
+        def forward(self, x):
+            a, b = self.pw(x).chunk(2, 1)
+            return torch.cat((b, a), 1)
+
+    split_counts = count_model(_Split(), (1, 16, 8, 8))
+    copies = FusionRules("toy", frozenset(), frozenset({"conv_pointwise"}), direct_input=False, copies_splits=True)
+    names = [k.name.split("(")[0] for k in network_kernels(split_counts, copies, lm.layer_kernel, lm.layout_kernel)]
+    assert names[:4] == ["reorder_input", "pw", "reorder_output", "split"]
     # a producer read twice is not fused into: the add's conv output feeds the pool and the gate
     reads_twice = FusionRules("toy", frozenset({("conv_pointwise", "avgpool_global")}))
     kinds = [k.kind for k in network_kernels(counts, reads_twice, lm.layer_kernel, lm.layout_kernel)]
@@ -123,8 +149,6 @@ def test_onnxruntime_shows_the_graph_it_runs_and_profiles_its_nodes():
     """The real runner: BatchNorm and ReLU folded into the conv it executes, and a node profile whose shares
     are fractions of a run (layout conversions apart where its CPU takes the blocked layout)."""
     pytest.importorskip("onnxruntime")
-    import torch
-
     from benchsuite.runners import get_runner, resolved_options
 
     runner = get_runner("onnxruntime")
