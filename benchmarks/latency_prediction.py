@@ -72,14 +72,15 @@ def main() -> int:
     faults = every[(every.metric == "page_faults_forward") & (every.status == "ok")].set_index("case_id").value
     df = every[(every.metric == "latency_forward") & (every.status == "ok") & (every.runner == a.runner)
                & (every.threads == 1)]
+    df = df[[get_model_entry(m).family != "calibration" for m in df.model]]  # the run's drift canary: no network
     rows = _rows(pred, df, faults, a.runner)
     env, penv = read_meta(measured).environment, read_meta(Path(a.profile)).environment
     print(f"profile run {Path(a.profile).name} ({pred.meta['n_kernels']} kernels, fit {fit_s:.1f} s), measured run "
           f"{measured.name}; CPU {env.get('cpu_model')} (profile: {penv.get('cpu_model')}); runner {a.runner}, "
           f"1 thread; {len(rows)} configurations")
     if pred.rules is not None:
-        print(f"fusion rules read from the runner's executed graphs: {pred.rules.describe()}; per-run overhead "
-              f"{1e6 * pred.run_overhead_s:.1f} us")
+        print(f"fusion rules read from the runner's executed graphs: {pred.rules.describe()}; executor overhead "
+              f"{1e6 * pred.run_overhead_s:.1f} us a run and {1e6 * pred.node_overhead_s:.1f} us a kernel")
     print("\nper kind, cross-validated on the profiled kernels: share within +-10%, 5th-95th percentile error")
     for kind, f in sorted(pred.fits.items()):
         print(f"  {kind:16s} n={f.n:4d}  within 10%: {f.within_10:6.1%}  [{f.low:+.1%}, {f.high:+.1%}]")
@@ -141,14 +142,20 @@ def _smaller_profiles(a, pred, df, faults) -> None:
     timed = prof[(prof.metric == "latency_forward") & (prof.status == "ok") & (prof.runner == a.runner)
                  & prof.model.str.startswith("kernel_")]
     ids = sorted(timed.case_id.unique())
-    print(f"\nsmaller profiles (draws of whole kernels of the {len(ids)} profiled, 3 seeds each; the time a profile "
-          "takes is about proportional to its kernels)")
+    op = timed["params.op"] if "params.op" in timed else [""] * len(timed)
+    strata: dict = {}
+    for case, model, o in zip(timed.case_id, timed.model, op):
+        strata.setdefault((model, str(o)), []).append(case)
+    print(f"\nsmaller profiles (draws of whole kernels of the {len(ids)} profiled, stratified by kernel model and "
+          "op, 3 seeds each; the time a profile takes is about proportional to its kernels)")
     print("| share of kernels | kernels | within 10% (each seed) | median abs error |")
     print("|---|---|---|---|")
     for f in [float(v) for v in a.fractions.split(",") if v]:
         within, med = [], []
         for seed in range(3):
-            keep = set(np.random.default_rng(seed).choice(ids, size=max(1, round(f * len(ids))), replace=False))
+            rng, keep = np.random.default_rng(seed), set()
+            for _, cases in strata.items():  # each kernel model and op drawn alike, at least 5 of it
+                keep |= set(rng.choice(cases, size=min(len(cases), max(5, round(f * len(cases)))), replace=False))
             try:
                 sub = lm.build(Path(a.profile), a.runner, 1, cases=keep, rules=pred.rules, save=False)
                 err = np.array([r["predicted"] / r["measured"] - 1 for r in _rows(sub, df, faults, a.runner)])

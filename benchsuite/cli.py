@@ -506,8 +506,8 @@ def cmd_profile(a) -> int:
         print(f"{runner}, {threads} thread(s): predictor {lm.predictor_path(run, runner, threads).name}; "
               f"cross-validated share of kernels within ±10% per kind: {kinds}")
         if pred.rules is not None:
-            print(f"  fusion rules read from its executed graphs: {pred.rules.describe()}; per-run overhead "
-                  f"{1e6 * pred.run_overhead_s:.1f} us")
+            print(f"  fusion rules read from its executed graphs: {pred.rules.describe()}; executor overhead "
+                  f"{1e6 * pred.run_overhead_s:.1f} us a run and {1e6 * pred.node_overhead_s:.1f} us a kernel")
     return EXIT_FAILURES if outcome.statuses.get("error") else EXIT_OK
 
 

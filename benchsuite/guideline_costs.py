@@ -9,7 +9,7 @@ is cut into parts, in this order, and the parts of every kernel are added up per
 - `g3_launches`: for every other kernel, the per-kernel floor, the time of the cheapest kernel the profile
   measured (what any kernel costs however little it does: dispatch, allocation, a pass over the cache).
   G3, "network fragmentation reduces the degree of parallelism", is paid per fragment: a network of many
-  small kernels pays this floor many times.
+  small kernels pays this floor many times; so does a node-profiled runner's executor overhead per kernel.
 - `flops_at_best`: each convolution's or linear layer's multiply-adds at the device's best kernel speed
   (the fastest multiply-adds per second of any profiled convolution or linear kernel): the time FLOPs
   would predict on this device at its best.
@@ -23,8 +23,8 @@ is cut into parts, in this order, and the parts of every kernel are added up per
   reasons the guidelines do not name: shape, cache, the library's choice of algorithm).
 - `data_movement`: pooling, concat, channel shuffle and a runner's layout conversions (onnxruntime's NCHWc
   reorders around the ops its blocked layout lacks) beyond their floor.
-- `run_overhead`: the runtime's cost per run beyond its kernels (a node-profiled runner's; 0 otherwise),
-  paid once per forward, whatever the network.
+- `run_overhead`: the runtime's cost per run beyond its kernels and its per-kernel overhead (a
+  node-profiled runner's; 0 otherwise), paid once per forward, whatever the network.
 
 The categories add up to the prediction exactly. Given the measured time, `unexplained` is the measured
 minus the predicted: what the kernel sum misses (kernels the counter does not see, Python overhead between
@@ -73,6 +73,7 @@ def explain(predictor, kernels, measured: float | None = None, prediction: dict 
     prediction = prediction or predictor.predict(kernels)
     out = dict.fromkeys(CATEGORIES, 0.0)
     out["run_overhead"] = prediction.get("run_overhead", 0.0)
+    out["g3_launches"] = prediction.get("node_overhead", 0.0)
     floor, best = predictor.floor_s, predictor.best_seconds_per_madd
     for k, row in zip(kernels, prediction["per_kernel"]):
         t = row["seconds"]

@@ -14,12 +14,13 @@ layout with conversions around the rest) has its fusion and layout rules detecte
 its kernels are the counted layers less the fused ones plus the layout conversions. A runner that can do
 neither (TVM and torch.compile fuse whole chains of their own choosing) is refused by name.
 
-A profiled kernel of such a runner runs as a one-op model whose run also holds the runtime's per-run
-overhead and, in onnxruntime, layout conversions at its input and output that a network mostly does not
-pay. The runner's node profiler (`kernel_share`, `layout_share` records) splits each profiled run: the
-op's share is the kernel's time, the conversions' share gives `layout` kernels (one per converted tensor,
-by its bytes), and what is left is the per-run overhead, paid once per network (its median over the
-profile).
+A profiled kernel of such a runner runs as a one-op model whose run also holds the runtime's overhead
+and, in onnxruntime, layout conversions at its input and output that a network mostly does not pay. The
+runner's node profiler (`kernel_node_time`, `layout_node_time`, `nodes_per_run` records) splits each
+profiled run: the op node's time is the kernel's, the conversions' time gives `layout` kernels (one per
+converted tensor, by its bytes), and what is left of the measured median is the executor's overhead,
+fitted over the profile as a cost per run plus a cost per node (non-negative least squares: one-op models
+run one node or three), paid once per network and once per kernel.
 
 Per kind of kernel the regression (KernelRegression, scikit-learn) is a non-negative linear cost (fixed,
 per multiply-add, per byte, per output element) corrected by a ridge quadratic in the logarithms of the
@@ -188,6 +189,7 @@ class Predictor:
     best_seconds_per_madd: float  # the fastest profiled convolution or linear kernel's seconds per multiply-add
     rules: object = None          # fusion_rules.FusionRules of a runner that fuses; None: every op a kernel
     run_overhead_s: float = 0.0   # the runtime's cost per run beyond its kernels (node-profiled runners)
+    node_overhead_s: float = 0.0  # and per kernel it runs
 
     def kernel_seconds(self, k: Kernel) -> float:
         """One kernel's predicted seconds by the fit of its kind."""
@@ -207,13 +209,14 @@ class Predictor:
             rows.append({"name": k.name, "kind": k.kind, "seconds": t, "low": t / (1 + fit.high),
                          "high": t / (1 + fit.low), "madds": k.madds, "mac_bytes": k.mac_bytes,
                          "roofline": self._roofline(k)})
-        run = self.run_overhead_s
+        run = self.run_overhead_s + self.node_overhead_s * len(kernels)
         total = sum(r["seconds"] for r in rows) + run
         madds = sum(k.madds for k in kernels)
         roof = None if self.peak_flops is None or self.bandwidth is None else sum(r["roofline"] for r in rows)
         return {"seconds": total, "low": sum(r["low"] for r in rows) + run,
                 "high": sum(r["high"] for r in rows) + run, "flops_only": self.seconds_per_madd * madds,
-                "roofline": roof, "per_kernel": rows, "by_kind": _by_kind(rows), "run_overhead": run}
+                "roofline": roof, "per_kernel": rows, "by_kind": _by_kind(rows), "run_overhead": self.run_overhead_s,
+                "node_overhead": self.node_overhead_s * len(kernels)}
 
     def _roofline(self, k: Kernel) -> float | None:
         if self.peak_flops is None or self.bandwidth is None:
@@ -228,25 +231,28 @@ def _by_kind(rows) -> dict[str, float]:
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
-def _shares(df) -> dict[str, tuple[float, float]]:
-    """case_id -> (kernel_share, layout_share) of the runner's node profile, for the cases that have one."""
+NODE_METRICS = ("kernel_node_time", "layout_node_time", "nodes_per_run")
+
+
+def _node_times(df) -> dict[str, tuple[float, float, float]]:
+    """case_id -> (op seconds, layout seconds, nodes per run) of the runner's node profile, where it has one."""
     got: dict[str, dict] = {}
-    for metric in ("kernel_share", "layout_share"):
+    for metric in NODE_METRICS:
         for _, r in df[(df.metric == metric) & (df.status == "ok")].iterrows():
             got.setdefault(r["case_id"], {})[metric] = float(r["value"])
-    return {c: (v["kernel_share"], v["layout_share"]) for c, v in got.items() if len(v) == 2}
+    return {c: tuple(v[m] for m in NODE_METRICS) for c, v in got.items() if len(v) == len(NODE_METRICS)}
 
 
 def kernel_table(df) -> list[tuple[Kernel, float]]:
     """(kernel, seconds) for every ok latency_forward record of a kernel model in `df`: its measured median,
-    or, where the runner profiled its nodes, the op's share of it plus `layout` kernels for the conversions
-    at its input and output (their share, split by the two tensors' bytes)."""
+    or, where the runner profiled its nodes, its op node's time plus `layout` kernels for the conversions
+    at its input and output (their time, split by the two tensors' bytes)."""
     from .counting import DTYPE_BYTES, count_registered
     from .models import get_model_entry
 
     rows = df[(df.metric == "latency_forward") & (df.status == "ok")]
     params = [c for c in df.columns if c.startswith("params.")]
-    shares = _shares(df)
+    nodes = _node_times(df)
     out = []
     for _, r in rows.iterrows():
         if get_model_entry(r["model"]).family != KERNEL_FAMILY:
@@ -256,11 +262,11 @@ def kernel_table(df) -> list[tuple[Kernel, float]]:
                                   r["dtype"], **knobs)
         (kernel,) = kernels_of(counts)  # a kernel model is one kernel
         t = float(r["value"])
-        if r["case_id"] not in shares:
+        if r["case_id"] not in nodes:
             out.append((kernel, t))
             continue
-        op, layout = shares[r["case_id"]]
-        out.append((kernel, t * op))
+        op, layout, _ = nodes[r["case_id"]]
+        out.append((kernel, op))
         layer = counts.layers[-1] if counts.layers else None
         ends = [_numel(layer.in_shapes[0]) if layer is not None and layer.in_shapes else 0, kernel.out_elements]
         nbytes = DTYPE_BYTES[r["dtype"]]
@@ -268,16 +274,26 @@ def kernel_table(df) -> list[tuple[Kernel, float]]:
             for end, numel in zip(("reorder_input", "reorder_output"), ends):
                 if numel:
                     out.append((layout_kernel(f"{end}({kernel.name})", numel, 2 * numel * nbytes),
-                                t * layout * numel / sum(ends)))
+                                layout * numel / sum(ends)))
     return out
 
 
-def run_overhead(df) -> float:
-    """The median over node-profiled kernel records of the run time left beyond the nodes (0 without)."""
-    shares = _shares(df)
-    rows = df[(df.metric == "latency_forward") & (df.status == "ok") & df.case_id.isin(list(shares))]
-    left = [float(r["value"]) * max(0.0, 1 - sum(shares[r["case_id"]])) for _, r in rows.iterrows()]
-    return float(np.median(left)) if left else 0.0
+def executor_overhead(df) -> tuple[float, float]:
+    """(seconds per run, seconds per node) of the executor beyond its nodes: the measured median less the
+    profiled nodes' time, over the node-profiled kernel records, fitted non-negative on the nodes per run
+    ((0, 0) without a node profile)."""
+    from sklearn.linear_model import LinearRegression
+
+    nodes = _node_times(df)
+    rows = df[(df.metric == "latency_forward") & (df.status == "ok") & df.case_id.isin(list(nodes))]
+    if len(rows) < 2:
+        return 0.0, 0.0
+    left = np.array([float(r["value"]) - sum(nodes[r["case_id"]][:2]) for _, r in rows.iterrows()])
+    count = np.array([[nodes[c][2]] for c in rows.case_id])
+    if len(np.unique(count)) < 2:
+        return max(0.0, float(np.median(left))), 0.0
+    fit = LinearRegression(positive=True).fit(count, left)
+    return max(0.0, float(fit.intercept_)), float(fit.coef_[0])
 
 
 def _missing(v) -> bool:
@@ -291,7 +307,7 @@ def _plain(v):
 
 
 def fit(table: list[tuple[Kernel, float]], meta: dict, peak_flops: float | None = None,
-        bandwidth: float | None = None, min_kernels: int = 5, rules=None, run_overhead_s: float = 0.0) -> Predictor:
+        bandwidth: float | None = None, min_kernels: int = 5, rules=None, overhead=(0.0, 0.0)) -> Predictor:
     """Fit one regression per kernel kind with at least `min_kernels` profiled kernels."""
     from sklearn.model_selection import KFold, cross_val_predict
 
@@ -319,7 +335,7 @@ def fit(table: list[tuple[Kernel, float]], meta: dict, peak_flops: float | None 
         raise BenchsuiteError("no profiled convolution or linear layer: the FLOPs-only baseline has nothing to fit")
     return Predictor(meta, fits, float(np.median(per)), peak_flops, bandwidth,
                      floor_s=float(min(t for _, t in table)), best_seconds_per_madd=float(min(per)), rules=rules,
-                     run_overhead_s=run_overhead_s)
+                     run_overhead_s=overhead[0], node_overhead_s=overhead[1])
 
 
 # ---------------------------------------------------------------- files
@@ -355,7 +371,7 @@ def build(run_dir: Path, runner: str, threads: int = 1, dtype: str = "float32", 
     if df.empty:
         raise BenchsuiteError(f"{run_dir}: no records for runner {runner}, {threads} thread(s), {dtype}")
     if cases is not None:
-        df = df[~df.metric.isin(("latency_forward", "kernel_share", "layout_share")) | df.case_id.isin(cases)]
+        df = df[~df.metric.isin(("latency_forward", *NODE_METRICS)) | df.case_id.isin(cases)]
     table = kernel_table(df)
     rules = rules if rules is not None else _rules(run, runner, df, threads)
     ceil = df[(df.metric == "ceiling_flops") & (df.status == "ok")]
@@ -367,7 +383,7 @@ def build(run_dir: Path, runner: str, threads: int = 1, dtype: str = "float32", 
             "libraries": env.get("libraries", {}),
             "fusion_rules": None if rules is None else rules.describe()}
     pred = fit(table, meta, float(ceil.value.max()) if len(ceil) else None,
-               float(bw.value.max()) if len(bw) else None, rules=rules, run_overhead_s=run_overhead(df))
+               float(bw.value.max()) if len(bw) else None, rules=rules, overhead=executor_overhead(df))
     if save:
         joblib.dump(pred, predictor_path(run_dir, runner, threads))
     return pred

@@ -128,21 +128,29 @@ def test_a_networks_kernels_under_rules_drop_what_is_fused_and_add_each_conversi
     assert "avgpool_global" in kinds
 
 
-def test_a_node_profiled_kernel_is_its_ops_share_plus_two_conversions_and_the_rest_is_per_run():
+def test_a_node_profiled_kernel_is_its_op_node_plus_two_conversions_and_the_rest_is_executor_overhead():
     rec = {"model": "kernel_conv", "params.cin": 32, "params.cout": 64, "params.k": 1, "params.stride": 1,
-           "params.groups": 1, "height": 28, "width": 28, "batch_size": 1, "dtype": "float32", "status": "ok",
-           "case_id": "c1"}
-    df = pd.DataFrame([{**rec, "metric": "latency_forward", "value": 1e-3},
-                       {**rec, "metric": "kernel_share", "value": 0.6},
-                       {**rec, "metric": "layout_share", "value": 0.3},
-                       {**rec, "case_id": "c2", "metric": "latency_forward", "value": 2e-3}])
+           "params.groups": 1, "height": 28, "width": 28, "batch_size": 1, "dtype": "float32", "status": "ok"}
+    rows = []
+    # four one-op models: an op node, conversions around it where there are three nodes; the measured median
+    # is the nodes plus 10 us a run and 4 us a node. c5 has no node profile: its median is the kernel's
+    for case, (op, layout, nodes) in {"c1": (6e-4, 3e-4, 3), "c2": (5e-4, 2e-4, 3), "c3": (2e-4, 0, 1),
+                                      "c4": (1e-4, 0, 1)}.items():
+        rows += [{**rec, "case_id": case, "metric": "latency_forward", "value": op + layout + 10e-6 + 4e-6 * nodes},
+                 {**rec, "case_id": case, "metric": "kernel_node_time", "value": op},
+                 {**rec, "case_id": case, "metric": "layout_node_time", "value": layout},
+                 {**rec, "case_id": case, "metric": "nodes_per_run", "value": nodes}]
+    rows.append({**rec, "case_id": "c5", "metric": "latency_forward", "value": 2e-3})
+    df = pd.DataFrame(rows)
     table = lm.kernel_table(df)
-    (op, a), (ri, b), (ro, c), (plain, d) = table
-    assert op.kind == "conv_pointwise" and a == pytest.approx(0.6e-3) and plain.kind == op.kind and d == 2e-3
-    assert (ri.kind, ro.kind) == ("layout", "layout") and b + c == pytest.approx(0.3e-3)
+    (op, a), (ri, b), (ro, c) = table[:3]
+    assert op.kind == "conv_pointwise" and a == pytest.approx(6e-4) and table[-1][1] == 2e-3
+    assert (ri.kind, ro.kind) == ("layout", "layout") and b + c == pytest.approx(3e-4)
     assert b / c == pytest.approx(32 / 64)  # split by the tensors' sizes: 32 channels in, 64 out
     assert ri.mac_bytes == 2 * 32 * 28 * 28 * 4
-    assert lm.run_overhead(df) == pytest.approx(0.1e-3)  # c2 has no node profile: not in the median
+    assert len(table) == 3 + 3 + 1 + 1 + 1  # c3, c4: no conversions; c5: its median
+    per_run, per_node = lm.executor_overhead(df)
+    assert per_run == pytest.approx(10e-6, abs=1e-9) and per_node == pytest.approx(4e-6, abs=1e-9)
 
 
 def test_onnxruntime_shows_the_graph_it_runs_and_profiles_its_nodes():
@@ -159,8 +167,9 @@ def test_onnxruntime_shows_the_graph_it_runs_and_profiles_its_nodes():
     assert len(ops) == 1 and "Conv" in ops[0]
     shares = runner._node_shares(runner_bytes(model, x), options, 1, ["CPUExecutionProvider"], "input", x.numpy())
     got = {r["metric"]: r["value"] for r in shares}
-    assert set(got) == {"kernel_share", "layout_share"} and 0 < got["kernel_share"] <= 1
-    assert 0 <= got["layout_share"] and got["kernel_share"] + got["layout_share"] <= 1
+    assert set(got) == {"kernel_node_time", "layout_node_time", "nodes_per_run"}
+    assert 0 < got["kernel_node_time"] < 0.1 and 0 <= got["layout_node_time"] < 0.1
+    assert got["nodes_per_run"] in (1, 3)  # the conv alone, or with a reorder before and after
 
 
 def runner_bytes(model, x):
