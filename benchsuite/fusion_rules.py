@@ -166,10 +166,11 @@ def detect(runner_name: str, options: dict, threads: int = 1, ops_of=None) -> Fu
     return FusionRules(runner_name, frozenset(fused), frozenset(blocked), direct, copies)
 
 
-def network_kernels(counts, rules: FusionRules | None, kernel_of, layout_of) -> list:
-    """The kernels a runner with `rules` runs for counted network `counts`: `kernel_of(layer)` gives the
-    kernel of a counted layer (None for a view), `layout_of(name, elements, bytes moved)` a conversion's;
-    fused consumers are dropped, layout conversions added."""
+def network_kernels(counts, rules: FusionRules | None, kernel_of, layout_of) -> tuple[list, list]:
+    """The kernels a runner with `rules` runs for counted network `counts`, and the chains fused into them:
+    `kernel_of(layer)` gives the kernel of a counted layer (None for a view), `layout_of(name, elements,
+    bytes moved)` a conversion's; fused consumers are dropped from the kernels and listed, in order, per
+    kernel they run in: [(that kernel, [consumer kinds])]."""
     from .counting import DTYPE_BYTES
 
     layers = {lc.name: lc for lc in counts.layers}
@@ -184,6 +185,8 @@ def network_kernels(counts, rules: FusionRules | None, kernel_of, layout_of) -> 
     kind_of: dict[str, str] = {}
     nbytes = DTYPE_BYTES[counts.dtype]
     out = []
+    chains: dict[str, list[str]] = {}
+    made: dict[str, object] = {}
 
     def tensor_bytes(name: str) -> tuple[int, int]:
         lc = layers.get(name)
@@ -230,6 +233,7 @@ def network_kernels(counts, rules: FusionRules | None, kernel_of, layout_of) -> 
                     break
             if fused_into is not None:
                 host[lc.name] = fused_into
+                chains.setdefault(fused_into, []).append(kind)
                 blocked[lc.name] = blocked.get(fused_into, False)
                 continue
             if rules.blocked:
@@ -245,10 +249,11 @@ def network_kernels(counts, rules: FusionRules | None, kernel_of, layout_of) -> 
                         convert(n, "reorder_output")
                 blocked[lc.name] = want
         host[lc.name] = lc.name
+        made[lc.name] = kernel
         out.append(kernel)
     if rules is not None and counts.layers and blocked.get(counts.layers[-1].name, False):
         convert(counts.layers[-1].name, "reorder_output")
-    return out
+    return out, [(made[h], chain) for h, chain in chains.items()]
 
 
 def _numel(shape) -> int:

@@ -4,8 +4,8 @@ The prediction of latency_model.py is a sum over the kernels the runner runs. Ea
 is cut into parts, in this order, and the parts of every kernel are added up per category:
 
 - `g4_elementwise`: the whole time of an element-wise kernel (the activations, add, multiply, BatchNorm,
-  which runs as a per-channel scale and shift in an unfused runner): G4, "element-wise operations are
-  non-negligible".
+  which runs as a per-channel scale and shift in an unfused runner), and what the element-wise ops a
+  fusing runner runs inside a convolution add to it: G4, "element-wise operations are non-negligible".
 - `g3_launches`: for every other kernel, the per-kernel floor, the time of the cheapest kernel the profile
   measured (what any kernel costs however little it does: dispatch, allocation, a pass over the cache).
   G3, "network fragmentation reduces the degree of parallelism", is paid per fragment: a network of many
@@ -53,7 +53,7 @@ ELEMENTWISE_KINDS = ("relu", "relu6", "hswish", "hsigmoid", "swish", "sigmoid", 
 
 
 def _is_elementwise(kind: str) -> bool:
-    return kind in ELEMENTWISE_KINDS or kind.startswith(("activation ", "elementwise "))
+    return kind in ELEMENTWISE_KINDS or kind.startswith(("activation ", "elementwise ", "fused "))
 
 
 def equal_width(k):

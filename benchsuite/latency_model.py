@@ -20,7 +20,11 @@ runner's node profiler (`kernel_node_time`, `layout_node_time`, `nodes_per_run` 
 profiled run: the op node's time is the kernel's, the conversions' time gives `layout` kernels (one per
 converted tensor, by its bytes), and what is left of the measured median is the executor's overhead,
 fitted over the profile as a cost per run plus a cost per node (non-negative least squares: one-op models
-run one node or three), paid once per network and once per kernel.
+run one node or three), paid once per network and once per kernel. Ops fused into a convolution are not
+free (a depthwise conv with BatchNorm and ReLU6 fused runs ~1.7x the conv alone here): the profile times
+chains (a convolution `then` BatchNorm, an activation, a residual add) beside the same convolution alone,
+and a fused chain costs its median extra node time per output element (`fused <chain>` kernels; a chain
+never profiled costs the sum of its profiled single ops, and one with an op never profiled is refused).
 
 Per kind of kernel the regression (KernelRegression, scikit-learn) is a non-negative linear cost (fixed,
 per multiply-add, per byte, per output element) corrected by a ridge quadratic in the logarithms of the
@@ -42,15 +46,16 @@ scikit-learn version, or by another format version, is refused with what differs
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .errors import BenchsuiteError
 
-FORMAT = 3  # 2: the per-kernel floor and the best kernel speed; 3: fusion rules and the per-run overhead
+FORMAT = 4  # 2: the floor and the best kernel speed; 3: fusion rules, executor overhead; 4: fused chains' cost
 KERNEL_FAMILY = "kernel"
+FUSED = "fused "  # the kind of a chain of ops fused into the kernel before them: "fused batchnorm+relu6"
 ACTIVATION_KIND = {"ReLU": "relu", "relu": "relu", "relu_": "relu", "ReLU6": "relu6", "relu6": "relu6",
                    "Hardswish": "hswish", "hardswish": "hswish", "Hardsigmoid": "hsigmoid",
                    "hardsigmoid": "hsigmoid", "SiLU": "swish", "silu": "swish", "Sigmoid": "sigmoid",
@@ -154,7 +159,9 @@ def kernels_of(counts, runner: str | None = None, rules=None) -> list[Kernel]:
                                   "a predictor keeps (benchsuite profile, then predict from that run)")
     if rules is None:
         return [k for k in map(layer_kernel, counts.layers) if k is not None]
-    return network_kernels(counts, rules, layer_kernel, layout_kernel)
+    kernels, chains = network_kernels(counts, rules, layer_kernel, layout_kernel)
+    return kernels + [Kernel(f"fused({host.name})", FUSED + "+".join(chain), 0, 0, host.out_elements)
+                      for host, chain in chains]
 
 
 def model_kernels(model: str, resolution=None, batch_size: int = 1, dtype: str = "float32",
@@ -190,24 +197,37 @@ class Predictor:
     rules: object = None          # fusion_rules.FusionRules of a runner that fuses; None: every op a kernel
     run_overhead_s: float = 0.0   # the runtime's cost per run beyond its kernels (node-profiled runners)
     node_overhead_s: float = 0.0  # and per kernel it runs
+    fused_cost: dict = field(default_factory=dict)  # fused chain ("batchnorm+relu6") -> seconds per output element
+
+    def _fused_seconds(self, k: Kernel) -> float | None:
+        chain = k.kind[len(FUSED):]
+        if chain in self.fused_cost:
+            return self.fused_cost[chain] * k.out_elements
+        ops = chain.split("+")
+        if all(op in self.fused_cost for op in ops):
+            return sum(self.fused_cost[op] for op in ops) * k.out_elements
+        return None
 
     def kernel_seconds(self, k: Kernel) -> float:
-        """One kernel's predicted seconds by the fit of its kind."""
+        """One kernel's predicted seconds by the fit of its kind (a fused chain: by its cost per element)."""
+        if k.kind.startswith(FUSED):
+            return self._fused_seconds(k)
         return float(np.exp(self.fits[k.kind].model.predict(np.array([k.features()]))[0]))
 
     def predict(self, kernels: list[Kernel]) -> dict:
         """The prediction for a network made of `kernels`: total, interval, the two baselines, per kernel."""
-        missing = sorted({k.kind for k in kernels} - set(self.fits))
+        missing = sorted({k.kind for k in kernels if not k.kind.startswith(FUSED)} - set(self.fits))
+        missing += sorted({k.kind for k in kernels if k.kind.startswith(FUSED) and self._fused_seconds(k) is None})
         if missing:
             raise BenchsuiteError(f"no profiled kernel of kind {', '.join(repr(m) for m in missing)} in the run "
                                   f"this predictor was fitted on (profiled: {', '.join(sorted(self.fits))}); "
                                   "add it to the kernels workload and profile again")
         rows = []
         for k in kernels:
-            fit = self.fits[k.kind]
             t = self.kernel_seconds(k)
-            rows.append({"name": k.name, "kind": k.kind, "seconds": t, "low": t / (1 + fit.high),
-                         "high": t / (1 + fit.low), "madds": k.madds, "mac_bytes": k.mac_bytes,
+            fit = self.fits.get(k.kind)  # a fused chain's cost is a median: no interval of its own
+            rows.append({"name": k.name, "kind": k.kind, "seconds": t, "low": t / (1 + fit.high) if fit else t,
+                         "high": t / (1 + fit.low) if fit else t, "madds": k.madds, "mac_bytes": k.mac_bytes,
                          "roofline": self._roofline(k)})
         run = self.run_overhead_s + self.node_overhead_s * len(kernels)
         total = sum(r["seconds"] for r in rows) + run
@@ -260,7 +280,10 @@ def kernel_table(df) -> list[tuple[Kernel, float]]:
         knobs = {c[len("params."):]: _plain(r[c]) for c in params if not _missing(r[c])}
         counts = count_registered(r["model"], f"{int(r['height'])}x{int(r['width'])}", int(r["batch_size"]),
                                   r["dtype"], **knobs)
-        (kernel,) = kernels_of(counts)  # a kernel model is one kernel
+        found = kernels_of(counts)
+        if len(found) != 1:  # a fused chain: fused_chain_costs reads it
+            continue
+        (kernel,) = found
         t = float(r["value"])
         if r["case_id"] not in nodes:
             out.append((kernel, t))
@@ -276,6 +299,28 @@ def kernel_table(df) -> list[tuple[Kernel, float]]:
                     out.append((layout_kernel(f"{end}({kernel.name})", numel, 2 * numel * nbytes),
                                 layout * numel / sum(ends)))
     return out
+
+
+def fused_chain_costs(df) -> dict[str, float]:
+    """Fused chain -> seconds per output element: over the node-profiled chain records (kernel_conv with
+    `then`), the median of the chain's op node time less the same convolution's alone, per output element,
+    at least 0 (a runner without a node profile has none: it does not fuse)."""
+    nodes = _node_times(df)
+    rows = df[(df.metric == "latency_forward") & (df.status == "ok") & (df.model == "kernel_conv")
+              & df.case_id.isin(list(nodes))]
+    if "params.then" not in rows:
+        return {}
+    shape = [c for c in rows.columns if c.startswith("params.") and c != "params.then"] + ["height", "width"]
+    key = lambda r: tuple(None if _missing(r[c]) else _plain(r[c]) for c in shape)  # noqa: E731
+    alone = {key(r): nodes[r["case_id"]][0] for _, r in rows.iterrows() if _missing(r["params.then"])}
+    extra: dict[str, list[float]] = {}
+    for _, r in rows.iterrows():
+        if _missing(r["params.then"]) or key(r) not in alone:
+            continue
+        out = int(r["params.cout"]) * int(r["height"]) * int(r["width"]) // int(
+            1 if _missing(r.get("params.stride")) else r["params.stride"]) ** 2
+        extra.setdefault(r["params.then"], []).append((nodes[r["case_id"]][0] - alone[key(r)]) / out)
+    return {chain: max(0.0, float(np.median(v))) for chain, v in extra.items()}
 
 
 def executor_overhead(df) -> tuple[float, float]:
@@ -307,7 +352,8 @@ def _plain(v):
 
 
 def fit(table: list[tuple[Kernel, float]], meta: dict, peak_flops: float | None = None,
-        bandwidth: float | None = None, min_kernels: int = 5, rules=None, overhead=(0.0, 0.0)) -> Predictor:
+        bandwidth: float | None = None, min_kernels: int = 5, rules=None, overhead=(0.0, 0.0),
+        fused_cost: dict | None = None) -> Predictor:
     """Fit one regression per kernel kind with at least `min_kernels` profiled kernels."""
     from sklearn.model_selection import KFold, cross_val_predict
 
@@ -335,7 +381,7 @@ def fit(table: list[tuple[Kernel, float]], meta: dict, peak_flops: float | None 
         raise BenchsuiteError("no profiled convolution or linear layer: the FLOPs-only baseline has nothing to fit")
     return Predictor(meta, fits, float(np.median(per)), peak_flops, bandwidth,
                      floor_s=float(min(t for _, t in table)), best_seconds_per_madd=float(min(per)), rules=rules,
-                     run_overhead_s=overhead[0], node_overhead_s=overhead[1])
+                     run_overhead_s=overhead[0], node_overhead_s=overhead[1], fused_cost=fused_cost or {})
 
 
 # ---------------------------------------------------------------- files
@@ -383,7 +429,8 @@ def build(run_dir: Path, runner: str, threads: int = 1, dtype: str = "float32", 
             "libraries": env.get("libraries", {}),
             "fusion_rules": None if rules is None else rules.describe()}
     pred = fit(table, meta, float(ceil.value.max()) if len(ceil) else None,
-               float(bw.value.max()) if len(bw) else None, rules=rules, overhead=executor_overhead(df))
+               float(bw.value.max()) if len(bw) else None, rules=rules, overhead=executor_overhead(df),
+               fused_cost=fused_chain_costs(df) if rules is not None else {})
     if save:
         joblib.dump(pred, predictor_path(run_dir, runner, threads))
     return pred

@@ -95,7 +95,7 @@ def test_a_networks_kernels_under_rules_drop_what_is_fused_and_add_each_conversi
                                        "avgpool_global", "mul"]
     fuse = frozenset({("conv_full", "batchnorm"), ("conv_full", "relu"), ("conv_pointwise", "add")})
     rules = FusionRules("toy", fuse, frozenset({"conv_full", "conv_pointwise", "add", "mul"}), direct_input=False)
-    kernels = network_kernels(counts, rules, lm.layer_kernel, lm.layout_kernel)
+    kernels, chains = network_kernels(counts, rules, lm.layer_kernel, lm.layout_kernel)
     names = [(k.kind, k.name) for k in kernels]
     # the input is converted once (the conv and the residual add both read it), the sum leaves the blocked
     # layout once for the pool (the gate's multiply reads it too, blocked), the gate is the pool's plain
@@ -103,8 +103,13 @@ def test_a_networks_kernels_under_rules_drop_what_is_fused_and_add_each_conversi
     assert [k for k, _ in names] == ["layout", "conv_full", "conv_pointwise", "layout", "avgpool_global", "mul"]
     reorder = kernels[0]
     assert reorder.mac_bytes == 2 * 16 * 8 * 8 * 4 and reorder.out_elements == 16 * 8 * 8 and reorder.madds == 0
+    assert [(host.kind, chain) for host, chain in chains] == [("conv_full", ["batchnorm", "relu"]),
+                                                              ("conv_pointwise", ["add"])]
+    # the predictor's kernels: those, and a `fused` kernel per chain, priced per element of its host's output
+    assert [k.kind for k in lm.kernels_of(counts, "onnxruntime", rules)][-2:] == ["fused batchnorm+relu",
+                                                                                  "fused add"]
     # the same rules, no blocked layout: only fusion
-    no_layout = network_kernels(counts, FusionRules("toy", fuse), lm.layer_kernel, lm.layout_kernel)
+    no_layout, _ = network_kernels(counts, FusionRules("toy", fuse), lm.layer_kernel, lm.layout_kernel)
     assert [k.kind for k in no_layout] == ["conv_full", "conv_pointwise", "avgpool_global", "mul"]
     # a split the runner copies is a layout-priced kernel of its input, run in the plain layout
     class _Split(nn.Module):
@@ -120,11 +125,12 @@ def test_a_networks_kernels_under_rules_drop_what_is_fused_and_add_each_conversi
 
     split_counts = count_model(_Split(), (1, 16, 8, 8))
     copies = FusionRules("toy", frozenset(), frozenset({"conv_pointwise"}), direct_input=False, copies_splits=True)
-    names = [k.name.split("(")[0] for k in network_kernels(split_counts, copies, lm.layer_kernel, lm.layout_kernel)]
+    names = [k.name.split("(")[0] for k in network_kernels(split_counts, copies, lm.layer_kernel,
+                                                           lm.layout_kernel)[0]]
     assert names[:4] == ["reorder_input", "pw", "reorder_output", "split"]
     # a producer read twice is not fused into: the add's conv output feeds the pool and the gate
     reads_twice = FusionRules("toy", frozenset({("conv_pointwise", "avgpool_global")}))
-    kinds = [k.kind for k in network_kernels(counts, reads_twice, lm.layer_kernel, lm.layout_kernel)]
+    kinds = [k.kind for k in network_kernels(counts, reads_twice, lm.layer_kernel, lm.layout_kernel)[0]]
     assert "avgpool_global" in kinds
 
 
@@ -176,3 +182,35 @@ def runner_bytes(model, x):
     from benchsuite.runners.onnxruntime import export_onnx
 
     return export_onnx(model, x, "dynamo")
+
+
+def test_a_fused_chain_costs_its_extra_node_time_per_element_and_an_unprofiled_one_is_named():
+    """Chains timed beside their conv alone: the median extra per output element, at least 0; a chain never
+    profiled costs the sum of its single ops, and one with an op never profiled is refused by name."""
+    base = {"model": "kernel_conv", "params.cin": 64, "params.cout": 64, "params.k": 1, "params.stride": 1,
+            "params.groups": 1, "batch_size": 1, "dtype": "float32", "status": "ok"}
+    rows = []
+
+    def case(cid, h, then, op):
+        rec = {**base, "case_id": cid, "height": h, "width": h, "params.then": then}
+        rows.extend([{**rec, "metric": "latency_forward", "value": op + 1e-5},
+                     {**rec, "metric": "kernel_node_time", "value": op},
+                     {**rec, "metric": "layout_node_time", "value": 0.0},
+                     {**rec, "metric": "nodes_per_run", "value": 1}])
+
+    for h in (8, 16, 32):  # 1 ns a conv output element for batchnorm+relu6, 0.2 ns for relu; BN folds free
+        n = 64 * h * h
+        case(f"a{h}", h, None, 1e-4 * h)
+        case(f"b{h}", h, "batchnorm+relu6", 1e-4 * h + 1e-9 * n)
+        case(f"c{h}", h, "relu", 1e-4 * h + 0.2e-9 * n)
+        case(f"d{h}", h, "batchnorm", 1e-4 * h - 1e-7)  # noise below the conv alone: 0, not negative
+    costs = lm.fused_chain_costs(pd.DataFrame(rows))
+    assert costs["batchnorm+relu6"] == pytest.approx(1e-9) and costs["relu"] == pytest.approx(0.2e-9)
+    assert costs["batchnorm"] == 0.0
+    pred = lm.Predictor({}, {}, 1e-9, None, None, floor_s=1e-6, best_seconds_per_madd=1e-10, fused_cost=costs)
+    k = lm.Kernel("fused(x)", "fused batchnorm+relu", 0, 0, 1000)
+    assert pred.kernel_seconds(k) == pytest.approx(0.2e-9 * 1000)  # never profiled: batchnorm + relu
+    from benchsuite.errors import BenchsuiteError
+
+    with pytest.raises(BenchsuiteError, match="'fused batchnorm\\+hswish'"):
+        pred.predict([lm.Kernel("fused(y)", "fused batchnorm+hswish", 0, 0, 1000)])

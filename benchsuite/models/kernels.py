@@ -6,6 +6,11 @@ fully connected layer, an element-wise op (BatchNorm, the activations, add, mult
 data movers (concat, channel shuffle). The shapes come from the workload's generic grid, not from the
 zoo's networks, so that a network's prediction is not fitted to that network's own layers.
 
+A convolution may carry a chain of the ops a fusing runner runs inside it (`then`, e.g. "batchnorm+relu6":
+BatchNorm, activations, and `add`, a residual of its own input): timed beside the same convolution alone,
+the difference is what the fused ops cost (latency_model.py), where a runner that runs every op as its own
+kernel just runs them one after the other.
+
 `add`, `mul` and `concat` take the input twice (x + x, cat(x, x)): a network's two operands are
 different tensors of the same shape, which moves the same bytes once the first read has missed the cache.
 """
@@ -52,13 +57,41 @@ class _Concat(nn.Module):
         return torch.cat((x, x), dim=1)
 
 
+FUSABLE = (*ELEMENTWISE, "add")
+
+
+class _Chain(nn.Module):
+    """A convolution, then the ops of `then` in order (add: plus the convolution's own input)."""
+
+    def __init__(self, conv, then: list[str], in_channels: int):
+        super().__init__()
+        self.conv, self.then, self.in_channels = conv, then, in_channels
+        self.ops = nn.ModuleList(nn.Identity() if t == "add" else ELEMENTWISE[t](conv.out_channels).eval()
+                                 for t in then)
+
+    def forward(self, x):
+        y = self.conv(x)
+        for t, op in zip(self.then, self.ops):
+            y = y + x if t == "add" else op(y)
+        return y
+
+
 @register_model(family="kernel", default_resolution=56)
-def kernel_conv(*, cin: int = 64, cout: int = 64, k: int = 1, stride: int = 1, groups: int = 1):
-    """One k x k convolution cin -> cout (padding k // 2, no bias): depthwise where groups = cin = cout."""
+def kernel_conv(*, cin: int = 64, cout: int = 64, k: int = 1, stride: int = 1, groups: int = 1, then: str = ""):
+    """One k x k convolution cin -> cout (padding k // 2, no bias): depthwise where groups = cin = cout;
+    `then`: the ops after it, joined by "+" (batchnorm, the activations, add: its own input added back)."""
     if cin % groups or cout % groups or k % 2 == 0 or stride > 2:
         raise ValueError(f"need groups dividing cin and cout, an odd k and stride 1 or 2; got cin={cin}, "
                          f"cout={cout}, groups={groups}, k={k}, stride={stride}")
-    return _One(nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2, groups=groups, bias=False), cin)
+    chain = [t for t in str(then).split("+") if t]
+    bad = [t for t in chain if t not in FUSABLE]
+    if bad:
+        raise ValueError(f"then: {', '.join(map(repr, bad))} is not an op a convolution is followed by here "
+                         f"(valid, joined by '+': {', '.join(FUSABLE)})")
+    if "add" in chain and (cin != cout or stride != 1):
+        raise ValueError("then: add puts the convolution's input back, so it needs cin = cout and stride 1")
+    conv = nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2, groups=groups, bias=False)
+    return _Chain(conv, chain, cin) if chain else _One(conv, cin)
 
 
 @register_model(family="kernel", default_resolution=1)
