@@ -55,7 +55,7 @@ from .errors import BenchsuiteError
 
 FORMAT = 4  # 2: the floor and the best kernel speed; 3: fusion rules, executor overhead; 4: fused chains' cost
 KERNEL_FAMILY = "kernel"
-FUSED = "fused "  # the kind of a chain of ops fused into the kernel before them: "fused batchnorm+relu6"
+FUSED = "fused "  # the kind of ops fused into a kernel: "fused conv_depthwise:batchnorm+relu6"
 ACTIVATION_KIND = {"ReLU": "relu", "relu": "relu", "relu_": "relu", "ReLU6": "relu6", "relu6": "relu6",
                    "Hardswish": "hswish", "hardswish": "hswish", "Hardsigmoid": "hsigmoid",
                    "hardsigmoid": "hsigmoid", "SiLU": "swish", "silu": "swish", "Sigmoid": "sigmoid",
@@ -160,8 +160,8 @@ def kernels_of(counts, runner: str | None = None, rules=None) -> list[Kernel]:
     if rules is None:
         return [k for k in map(layer_kernel, counts.layers) if k is not None]
     kernels, chains = network_kernels(counts, rules, layer_kernel, layout_kernel)
-    return kernels + [Kernel(f"fused({host.name})", FUSED + "+".join(chain), 0, 0, host.out_elements)
-                      for host, chain in chains]
+    return kernels + [Kernel(f"fused({host.name})", f"{FUSED}{host.kind}:{'+'.join(chain)}", 0, 0,
+                             host.out_elements) for host, chain in chains]
 
 
 def model_kernels(model: str, resolution=None, batch_size: int = 1, dtype: str = "float32",
@@ -200,13 +200,17 @@ class Predictor:
     fused_cost: dict = field(default_factory=dict)  # fused chain ("batchnorm+relu6") -> seconds per output element
 
     def _fused_seconds(self, k: Kernel) -> float | None:
-        chain = k.kind[len(FUSED):]
-        if chain in self.fused_cost:
-            return self.fused_cost[chain] * k.out_elements
-        ops = chain.split("+")
-        if all(op in self.fused_cost for op in ops):
-            return sum(self.fused_cost[op] for op in ops) * k.out_elements
-        return None
+        """Its host's kind's cost for the chain, else the chain's over every conv kind, else the sum of
+        its single ops' (each the same way); None when an op was never profiled."""
+        host, chain = k.kind[len(FUSED):].split(":")
+
+        def cost(c: str) -> float | None:
+            return self.fused_cost.get(f"{host}:{c}", self.fused_cost.get(c))
+
+        if cost(chain) is not None:
+            return cost(chain) * k.out_elements
+        ops = [cost(op) for op in chain.split("+")]
+        return None if None in ops else sum(ops) * k.out_elements
 
     def kernel_seconds(self, k: Kernel) -> float:
         """One kernel's predicted seconds by the fit of its kind (a fused chain: by its cost per element)."""
@@ -302,9 +306,13 @@ def kernel_table(df) -> list[tuple[Kernel, float]]:
 
 
 def fused_chain_costs(df) -> dict[str, float]:
-    """Fused chain -> seconds per output element: over the node-profiled chain records (kernel_conv with
-    `then`), the median of the chain's op node time less the same convolution's alone, per output element,
-    at least 0 (a runner without a node profile has none: it does not fuse)."""
+    """Fused chain -> seconds per output element, per conv kind ("conv_depthwise:batchnorm+relu6") and over
+    all ("batchnorm+relu6"): over the node-profiled chain records (kernel_conv with `then`), the median of
+    the chain's op node time less the same convolution's alone, per output element, at least 0 (a runner
+    without a node profile has none: it does not fuse). A depthwise conv's fused ops cost it more than a
+    pointwise one's, whose output tile takes them almost free."""
+    from .counting import count_registered
+
     nodes = _node_times(df)
     rows = df[(df.metric == "latency_forward") & (df.status == "ok") & (df.model == "kernel_conv")
               & df.case_id.isin(list(nodes))]
@@ -317,9 +325,12 @@ def fused_chain_costs(df) -> dict[str, float]:
     for _, r in rows.iterrows():
         if _missing(r["params.then"]) or key(r) not in alone:
             continue
-        out = int(r["params.cout"]) * int(r["height"]) * int(r["width"]) // int(
-            1 if _missing(r.get("params.stride")) else r["params.stride"]) ** 2
-        extra.setdefault(r["params.then"], []).append((nodes[r["case_id"]][0] - alone[key(r)]) / out)
+        knobs = {c[len("params."):]: _plain(r[c]) for c in shape if c.startswith("params.") and not _missing(r[c])}
+        conv = kernels_of(count_registered("kernel_conv", f"{int(r['height'])}x{int(r['width'])}", 1, r["dtype"],
+                                           **knobs))[0]
+        per = (nodes[r["case_id"]][0] - alone[key(r)]) / conv.out_elements
+        for name in (r["params.then"], f"{conv.kind}:{r['params.then']}"):
+            extra.setdefault(name, []).append(per)
     return {chain: max(0.0, float(np.median(v))) for chain, v in extra.items()}
 
 

@@ -106,8 +106,8 @@ def test_a_networks_kernels_under_rules_drop_what_is_fused_and_add_each_conversi
     assert [(host.kind, chain) for host, chain in chains] == [("conv_full", ["batchnorm", "relu"]),
                                                               ("conv_pointwise", ["add"])]
     # the predictor's kernels: those, and a `fused` kernel per chain, priced per element of its host's output
-    assert [k.kind for k in lm.kernels_of(counts, "onnxruntime", rules)][-2:] == ["fused batchnorm+relu",
-                                                                                  "fused add"]
+    assert [k.kind for k in lm.kernels_of(counts, "onnxruntime", rules)][-2:] == [
+        "fused conv_full:batchnorm+relu", "fused conv_pointwise:add"]
     # the same rules, no blocked layout: only fusion
     no_layout, _ = network_kernels(counts, FusionRules("toy", fuse), lm.layer_kernel, lm.layout_kernel)
     assert [k.kind for k in no_layout] == ["conv_full", "conv_pointwise", "avgpool_global", "mul"]
@@ -205,12 +205,15 @@ def test_a_fused_chain_costs_its_extra_node_time_per_element_and_an_unprofiled_o
         case(f"c{h}", h, "relu", 1e-4 * h + 0.2e-9 * n)
         case(f"d{h}", h, "batchnorm", 1e-4 * h - 1e-7)  # noise below the conv alone: 0, not negative
     costs = lm.fused_chain_costs(pd.DataFrame(rows))
-    assert costs["batchnorm+relu6"] == pytest.approx(1e-9) and costs["relu"] == pytest.approx(0.2e-9)
-    assert costs["batchnorm"] == 0.0
+    assert costs["conv_pointwise:batchnorm+relu6"] == pytest.approx(1e-9) == costs["batchnorm+relu6"]
+    assert costs["relu"] == pytest.approx(0.2e-9) and costs["batchnorm"] == 0.0
+    costs["conv_depthwise:relu"] = 0.5e-9  # a depthwise conv's own cost for a chain comes first
     pred = lm.Predictor({}, {}, 1e-9, None, None, floor_s=1e-6, best_seconds_per_madd=1e-10, fused_cost=costs)
-    k = lm.Kernel("fused(x)", "fused batchnorm+relu", 0, 0, 1000)
+    k = lm.Kernel("fused(x)", "fused conv_full:batchnorm+relu", 0, 0, 1000)
     assert pred.kernel_seconds(k) == pytest.approx(0.2e-9 * 1000)  # never profiled: batchnorm + relu
+    k = lm.Kernel("fused(x)", "fused conv_depthwise:batchnorm+relu", 0, 0, 1000)
+    assert pred.kernel_seconds(k) == pytest.approx(0.5e-9 * 1000)
     from benchsuite.errors import BenchsuiteError
 
-    with pytest.raises(BenchsuiteError, match="'fused batchnorm\\+hswish'"):
-        pred.predict([lm.Kernel("fused(y)", "fused batchnorm+hswish", 0, 0, 1000)])
+    with pytest.raises(BenchsuiteError, match="'fused conv_full:batchnorm\\+hswish'"):
+        pred.predict([lm.Kernel("fused(y)", "fused conv_full:batchnorm+hswish", 0, 0, 1000)])
