@@ -19,8 +19,8 @@ and, in onnxruntime, layout conversions at its input and output that a network m
 runner's node profiler (`kernel_node_time`, `layout_node_time`, `nodes_per_run` records) splits each
 profiled run: the op node's time is the kernel's, the conversions' time gives `layout` kernels (one per
 converted tensor, by its bytes), and what is left of the measured median is the executor's overhead,
-fitted over the profile as a cost per run plus a cost per node (non-negative least squares: one-op models
-run one node or three), paid once per network and once per kernel. Ops fused into a convolution are not
+fitted over the profile as a cost per run plus a cost per node (a median regression: one-op models run
+one to five nodes), paid once per network and once per kernel. Ops fused into a convolution are not
 free (a depthwise conv with BatchNorm and ReLU6 fused runs ~1.7x the conv alone here): the profile times
 chains (a convolution `then` BatchNorm, an activation, a residual add) beside the same convolution alone,
 and a fused chain costs its median extra node time per output element (`fused <chain>` kernels; a chain
@@ -318,17 +318,21 @@ def fused_chain_costs(df) -> dict[str, float]:
               & df.case_id.isin(list(nodes))]
     if "params.then" not in rows:
         return {}
-    shape = [c for c in rows.columns if c.startswith("params.") and c != "params.then"] + ["height", "width"]
-    key = lambda r: tuple(None if _missing(r[c]) else _plain(r[c]) for c in shape)  # noqa: E731
-    alone = {key(r): nodes[r["case_id"]][0] for _, r in rows.iterrows() if _missing(r["params.then"])}
+    params = [c for c in rows.columns if c.startswith("params.") and c != "params.then"]
+
+    def conv_of(r) -> Kernel:  # the convolution as counted: knobs left out take their defaults
+        knobs = {c[len("params."):]: _plain(r[c]) for c in params if not _missing(r[c])}
+        return kernels_of(count_registered("kernel_conv", f"{int(r['height'])}x{int(r['width'])}", 1, r["dtype"],
+                                           **knobs))[0]
+
+    convs = {r["case_id"]: conv_of(r) for _, r in rows.iterrows()}
+    alone = {convs[r["case_id"]]: nodes[r["case_id"]][0] for _, r in rows.iterrows() if _missing(r["params.then"])}
     extra: dict[str, list[float]] = {}
     for _, r in rows.iterrows():
-        if _missing(r["params.then"]) or key(r) not in alone:
+        conv = convs[r["case_id"]]
+        if _missing(r["params.then"]) or conv not in alone:
             continue
-        knobs = {c[len("params."):]: _plain(r[c]) for c in shape if c.startswith("params.") and not _missing(r[c])}
-        conv = kernels_of(count_registered("kernel_conv", f"{int(r['height'])}x{int(r['width'])}", 1, r["dtype"],
-                                           **knobs))[0]
-        per = (nodes[r["case_id"]][0] - alone[key(r)]) / conv.out_elements
+        per = (nodes[r["case_id"]][0] - alone[conv]) / conv.out_elements
         for name in (r["params.then"], f"{conv.kind}:{r['params.then']}"):
             extra.setdefault(name, []).append(per)
     return {chain: max(0.0, float(np.median(v))) for chain, v in extra.items()}
@@ -336,9 +340,12 @@ def fused_chain_costs(df) -> dict[str, float]:
 
 def executor_overhead(df) -> tuple[float, float]:
     """(seconds per run, seconds per node) of the executor beyond its nodes: the measured median less the
-    profiled nodes' time, over the node-profiled kernel records, fitted non-negative on the nodes per run
-    ((0, 0) without a node profile)."""
-    from sklearn.linear_model import LinearRegression
+    profiled nodes' time, over the node-profiled kernel records, a median regression on the nodes per run,
+    each part at least 0 ((0, 0) without a node profile). A median, not least squares: the gap is the
+    difference of two sessions' times and its tail is long; least squares on one profile here said 4.0 us a
+    node, on the next 0.6 us a node and 7.4 us a run, where the medians said 3.0-3.4 us a run and nothing a
+    node in both."""
+    from sklearn.linear_model import QuantileRegressor
 
     nodes = _node_times(df)
     rows = df[(df.metric == "latency_forward") & (df.status == "ok") & df.case_id.isin(list(nodes))]
@@ -348,8 +355,8 @@ def executor_overhead(df) -> tuple[float, float]:
     count = np.array([[nodes[c][2]] for c in rows.case_id])
     if len(np.unique(count)) < 2:
         return max(0.0, float(np.median(left))), 0.0
-    fit = LinearRegression(positive=True).fit(count, left)
-    return max(0.0, float(fit.intercept_)), float(fit.coef_[0])
+    fit = QuantileRegressor(quantile=0.5, alpha=0.0, solver="highs").fit(count, left)
+    return max(0.0, float(fit.intercept_)), max(0.0, float(fit.coef_[0]))
 
 
 def _missing(v) -> bool:
