@@ -36,7 +36,6 @@ BINARY = ("add", "mul")
 LAYOUT_KINDS = ("relu", "relu6", "hswish", "hsigmoid", "sigmoid", "swish", "batchnorm", "add", "mul", "concat",
                 "shuffle", "avgpool_global", "maxpool", "avgpool", "mul_broadcast")
 CHANNELS = 32  # the test models' width: a multiple of every blocked layout's block (8, 16)
-LAYOUT = "layout"
 
 
 @dataclass(frozen=True)
