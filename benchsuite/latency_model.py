@@ -307,22 +307,22 @@ def kernel_table(df) -> list[tuple[Kernel, float]]:
 
 def fused_chain_costs(df) -> dict[str, float]:
     """Fused chain -> seconds per output element, per conv kind ("conv_depthwise:batchnorm+relu6") and over
-    all ("batchnorm+relu6"): over the node-profiled chain records (kernel_conv with `then`), the median of
+    all ("batchnorm+relu6"): over the node-profiled chain records (a kernel model's `then`), the median of
     the chain's op node time less the same convolution's alone, per output element, at least 0 (a runner
     without a node profile has none: it does not fuse). A depthwise conv's fused ops cost it more than a
     pointwise one's, whose output tile takes them almost free."""
     from .counting import count_registered
 
     nodes = _node_times(df)
-    rows = df[(df.metric == "latency_forward") & (df.status == "ok") & (df.model == "kernel_conv")
-              & df.case_id.isin(list(nodes))]
+    rows = df[(df.metric == "latency_forward") & (df.status == "ok") & df.case_id.isin(list(nodes))]
     if "params.then" not in rows:
         return {}
+    rows = rows[rows.model.isin(set(rows.model[rows["params.then"].notna()]))]  # the models that take chains
     params = [c for c in rows.columns if c.startswith("params.") and c != "params.then"]
 
     def conv_of(r) -> Kernel:  # the convolution as counted: knobs left out take their defaults
         knobs = {c[len("params."):]: _plain(r[c]) for c in params if not _missing(r[c])}
-        return kernels_of(count_registered("kernel_conv", f"{int(r['height'])}x{int(r['width'])}", 1, r["dtype"],
+        return kernels_of(count_registered(r["model"], f"{int(r['height'])}x{int(r['width'])}", 1, r["dtype"],
                                            **knobs))[0]
 
     convs = {r["case_id"]: conv_of(r) for _, r in rows.iterrows()}
