@@ -169,7 +169,9 @@ def test_a_metric_whose_verdicts_are_decided_is_not_timed_again(tmp_path, fake_d
     by_metric = {}
     for r in run["latency"]:
         by_metric.setdefault(r["metric"], set()).add(r["processes"])
-    assert by_metric == {"latency_forward": {2}, "latency_backward": {group["processes"]}}
+    # a noisy backward row may still be decided before the last process (its own verdict, by chance of the
+    # jitter: seen once in CI with 2 of them at 2 processes); the undecided ones are timed to the end
+    assert by_metric["latency_forward"] == {2} and max(by_metric["latency_backward"]) == group["processes"]
     assert not any("failed" in r["message"] for r in run["latency"])
     forward = [v for v in run["verdicts"] if v["scope"]["metric"] == "latency_forward"]
     assert forward and forward[0]["verdict"] != "inconclusive"
