@@ -171,8 +171,8 @@ def test_onnxruntime_shows_the_graph_it_runs_and_profiles_its_nodes():
     x = torch.randn(1, 16, 8, 8)
     ops = [o for o in runner.executed_ops(model, x, options, 1) if o not in runner.layout_ops]
     assert len(ops) == 1 and "Conv" in ops[0]
-    shares = runner._node_shares(runner_bytes(model, x), options, 1, ["CPUExecutionProvider"], "input", x.numpy())
-    got = {r["metric"]: r["value"] for r in shares}
+    times = runner._node_times(runner_bytes(model, x), options, 1, ["CPUExecutionProvider"], "input", x.numpy())
+    got = {r["metric"]: r["value"] for r in times}
     assert set(got) == {"kernel_node_time", "layout_node_time", "nodes_per_run"}
     assert 0 < got["kernel_node_time"] < 0.1 and 0 <= got["layout_node_time"] < 0.1
     assert got["nodes_per_run"] in (1, 3)  # the conv alone, or with a reorder before and after

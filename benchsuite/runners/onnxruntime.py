@@ -134,14 +134,14 @@ class OnnxRuntimeRunner(Runner):
         config = {"exporter": options["exporter"], "graph_optimization_level": options["graph_optimization_level"],
                   "provider": providers[0], "onnxruntime": ort.__version__, **quant_config}
         if options["node_profile"]:
-            one_shot += self._node_shares(onnx_bytes, options, case.threads, providers, in_name, x)
+            one_shot += self._node_times(onnx_bytes, options, case.threads, providers, in_name, x)
         return Prepared(
             timed={"latency_forward": Timed(run=run)}, output=output, config=config,
             unsupported=INFERENCE_ONLY,
             one_shot=one_shot + [{"metric": "session_time", "value": session_time,
                                   "message": "InferenceSession creation (graph optimisation included)"}])
 
-    def _node_shares(self, onnx_bytes, options, threads, providers, in_name, x) -> list[dict]:
+    def _node_times(self, onnx_bytes, options, threads, providers, in_name, x) -> list[dict]:
         """The nodes' times in a run, from a second session under onnxruntime's profiler: its node durations,
         not its wall time, which the profiler's own work inflates (by ~15% on a one-op model here)."""
         import json
