@@ -81,6 +81,10 @@ def _parser() -> argparse.ArgumentParser:
                         "steps (16, 32, 64, ... trials each) until it runs out")
     t.add_argument("--runner-option", action="append", default=[], metavar="RUNNER.KEY=VALUE",
                    help="override a runner option of the device profile, e.g. RUNNER.database_dir=DIR")
+    t.add_argument("--plan", action="store_true",
+                   help="tune nothing: per workload its kernels (distinct, and shared with the workloads before "
+                        "it), what the database holds, and the time to the trials per kernel (or what --budget "
+                        "reaches) at the rate this target's tuning log measured")
 
     ls = sub.add_parser("list", help="list devices, workloads, models or runners")
     ls.add_argument("what", choices=["devices", "workloads", "models", "runners"])
@@ -439,13 +443,15 @@ def cmd_tune(a) -> int:
 
     try:
         outcome = tune_workload(device, workloads, quick=a.quick, filter_glob=a.filter,
-                                trials_per_task=a.trials_per_task, budget_s=a.budget, say=say)
+                                trials_per_task=a.trials_per_task, budget_s=a.budget, say=say, plan_only=a.plan)
     except KeyboardInterrupt:
         print("benchsuite: tuning interrupted; the trials finished so far are kept, and the same command "
               "resumes from them", file=sys.stderr)
         return EXIT_INTERRUPTED
     for tuned in outcome:
         print(tuned.summary)
+        if a.plan:
+            continue
         why = "; the time budget ran out (the same command resumes)" if tuned.stopped_by_budget else ""
         print(f"tuned {tuned.trials_given} trials in {tuned.seconds:.0f} s{why}")
     return EXIT_OK

@@ -115,3 +115,58 @@ def test_the_shared_cost_model_is_kept_beside_the_database_and_a_broken_one_repl
     (tmp_path / COST_MODEL_FILE).write_bytes(b"not a tar file")
     assert _shared_cost_model(tmp_path, 1).data_size == 0
     assert "not loaded" in (tmp_path / "metaschedule.log").read_text()
+
+
+def test_the_tuning_rate_counts_tuning_time_only(tmp_path):
+    """Seconds per trial: each round's time since the line before it, over the trials it added; a call's
+    start line begins a span (the time before it is not tuning), and so does a long gap in older logs."""
+    from benchsuite.runners.tvm.tuning import CALL_GAP_S
+
+    a, b = _tasks(1, 1)
+    log = _log(tmp_path, [
+        {"event": "call", "budget": 32, "tasks": 2, "time": 1000.0},
+        {"event": "round", "task": a.key, "trials": 16, "best_s": 1e-3, "time": 1040.0},  # set-up counts: 40 s
+        {"event": "round", "task": a.key, "trials": 32, "best_s": 1e-3, "time": 1060.0},  # 20 s
+        {"event": "finished", "task": a.key, "budget": 32, "time": 1061.0},
+        {"event": "round", "task": b.key, "trials": 32, "best_s": 2e-3, "time": 1101.0},  # 40 s for 32
+        {"event": "call", "budget": 64, "tasks": 1, "time": 5000.0},  # an hour later: not counted
+        {"event": "round", "task": a.key, "trials": 64, "best_s": 1e-3, "time": 5032.0},  # 32 s for 32
+        {"event": "round", "task": b.key, "trials": 48, "best_s": 2e-3, "time": 5032.0 + CALL_GAP_S + 1},
+    ])
+    assert log.seconds_per_trial()[0] == pytest.approx(((40 + 20) + 40 + 32) / (32 + 32 + 32))
+    assert log.seconds_per_trial()[1] == 96  # the round after the gap is left out
+    assert _log(tmp_path, [{"event": "call", "budget": 16, "tasks": 1, "time": 1.0}]).seconds_per_trial() is None
+
+
+def test_what_a_budget_reaches_at_a_measured_rate():
+    from benchsuite.runners.tvm.tune_step import budget_reach
+
+    def left_at(k):  # ten kernels, none tuned
+        return 10 * k
+
+    # 1 s a trial: 16 per kernel cost 160 s, 32 cost 320 s, 64 cost 640 s
+    assert budget_reach(left_at, 1.0, 600) == 32 and budget_reach(left_at, 1.0, 640) == 64
+    assert budget_reach(left_at, 1.0, 100) == 0
+    assert budget_reach(lambda k: max(0, 10 * (k - 64)), 1.0, 640) == 128  # tuned to 64 already
+
+
+def test_the_plan_counts_each_kernel_once_and_names_what_is_shared(tmp_path):
+    """Two workloads sharing a kernel: the plan says so, counts it once and times what is left at the
+    log's rate; without a rate it says that no tuning was timed yet."""
+    from benchsuite.runners.tvm.tune_step import TargetTasks, plan
+
+    a, b, c = _tasks(1, 1, 1)
+    t = TargetTasks({}, None, tmp_path, 1, tasks={x.key: x for x in (a, b, c)},
+                    cases={"one": [a, b], "two": [b], "three": [b, c]},
+                    workloads={"w1": ["one", "two"], "w2": ["three"]})
+    text = plan([t], 64, None)
+    assert "no tuning logged" in text and "192 trials" in text
+    rows = {line.split()[0]: line.split()[1:] for line in text.splitlines()[2:4]}
+    assert rows == {"w1": ["2", "3", "2", "0"], "w2": ["1", "2", "2", "1"]}  # cases, kernels, distinct, shared
+    assert "together: 3 distinct kernels (4 workload by workload)" in text
+    _log(tmp_path, [{"event": "call", "budget": 16, "tasks": 1, "time": 0.0},
+                    {"event": "round", "task": a.key, "trials": 16, "best_s": 1e-3, "time": 32.0},
+                    {"event": "finished", "task": a.key, "budget": 16, "time": 32.0}])
+    text = plan([t], 64, 10 * 60)  # 2 s a trial: 176 trials left to 64 -> ~6 min; 10 min reach 64
+    assert "176 trials, estimated 6 min" in text and "30 trials/min" in text
+    assert "10 min budget reaches ~64 trials per kernel" in text and "0 never tuned" not in text

@@ -19,9 +19,10 @@ from .reach import check_device
 
 def tune_workload(device: DeviceSpec, workloads: list[WorkloadSpec], *, quick: bool = False,
                   filter_glob: str | None = None, trials_per_task: int | None = None, budget_s: float | None = None,
-                  say: Callable[[str], None] = print) -> list[Tuned]:
+                  say: Callable[[str], None] = print, plan_only: bool = False) -> list[Tuned]:
     """Tune the cases of the workloads (one or several, their kernels deduplicated across all of them by the
-    runner) for every runner of the device that tunes; one Tuned per runner."""
+    runner) for every runner of the device that tunes; one Tuned per runner. `plan_only`: tune nothing, each
+    Tuned's summary says what tuning would take."""
     tuners = tuning_runners(device.runners)
     if not tuners:
         names = ", ".join(r.name for r in tuning_runners(runner_names())) or "none installed"
@@ -46,5 +47,5 @@ def tune_workload(device: DeviceSpec, workloads: list[WorkloadSpec], *, quick: b
                     + (f" with filter '{filter_glob}'" if filter_glob else "") + " expands to nothing")
             cases += found
         out.append(runner.tune(cases, device, options, build=build_case, trials_per_task=trials_per_task,
-                               budget_s=budget_s, say=say))
+                               budget_s=budget_s, say=say, plan_only=plan_only))
     return out

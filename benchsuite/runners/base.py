@@ -112,8 +112,9 @@ class Runner:
         (fusion_rules.py reads fusion and layout from them); None when the runner cannot show its graph."""
         return None
 
-    # a tuning step (`benchsuite tune`): tune(cases, device, options, *, build, trials_per_task, budget_s, say)
-    # -> Tuned, where build(case) -> (model, example input) builds a case as a run does
+    # a tuning step (`benchsuite tune`): tune(cases, device, options, *, build, trials_per_task, budget_s, say,
+    # plan_only) -> Tuned, where build(case) -> (model, example input) builds a case as a run does; with
+    # plan_only it tunes nothing and its summary says what tuning would take (`tune --plan`)
     tune = None
 
 

@@ -29,6 +29,7 @@ class TargetTasks:
     threads: int
     tasks: dict = field(default_factory=dict)           # key -> Task
     cases: dict = field(default_factory=dict)           # case label -> [Task] with the case's own weights
+    workloads: dict = field(default_factory=dict)       # workload name -> [case label], in the order given
 
 
 def collect(runner, cases, device, options, build, say: Callable[[str], None]) -> list[TargetTasks]:
@@ -63,6 +64,7 @@ def collect(runner, cases, device, options, build, say: Callable[[str], None]) -
         mod = tt.lowered(tt.relax_module(model, x)[0], target, options["cpu_weight_prepack"])
         tasks = tt.tasks_of(mod, target)
         entry.cases[case.label] = tasks
+        entry.workloads.setdefault(case.workload, []).append(case.label)
         for t in tasks:
             entry.tasks.setdefault(t.key, t)
     return list(targets.values())
@@ -101,13 +103,16 @@ class StepProgress:
 
 
 def tune(runner, cases, device, options, *, build, trials_per_task: int | None = None, budget_s: float | None = None,
-         say: Callable[[str], None] = print) -> Tuned:
+         say: Callable[[str], None] = print, plan_only: bool = False) -> Tuned:
     """Tune the kernels of `cases` (TVM cases of one device, options resolved) to the trial count, or
     breadth-first within the time budget; returns what was done, with the summary to print. `runner`: the
-    TVM runner (its target and where candidates are measured)."""
+    TVM runner (its target and where candidates are measured). `plan_only`: tune nothing; the summary is
+    the plan (see `plan`)."""
     from . import tuning as tt
 
     targets = collect(runner, cases, device, options, build, say)
+    if plan_only:
+        return Tuned(0, 0.0, False, plan(targets, trials_per_task or int(options["trials"]), budget_s))
     if trials_per_task is None and budget_s is None:
         trials_per_task = int(options["trials"])
     measure_on, export = runner.candidates(options, device)
@@ -139,6 +144,62 @@ def tune(runner, cases, device, options, *, build, trials_per_task: int | None =
         if stopped:
             break
     return Tuned(given_total, time.monotonic() - start, stopped, summary(targets))
+
+
+def budget_reach(left_at: Callable[[int], int], seconds_per_trial: float, budget_s: float) -> int:
+    """The trials per task a time budget's doubling steps reach at a tuning rate: the largest step whose
+    trials still left (`left_at(k)`: trials all tasks lack to reach k each) fit the budget; 0 for none."""
+    reached = 0
+    for k in steps(None, budget_s):
+        if left_at(k) * seconds_per_trial > budget_s:
+            break
+        reached = k
+    return reached
+
+
+def plan(targets: list[TargetTasks], trials_per_task: int, budget_s: float | None) -> str:
+    """What tuning these cases would take, tuning nothing: per workload its kernels case by case and
+    distinct (those an earlier workload of the call shares are tuned once), what the database holds, and
+    the time to `trials_per_task` per task (and what a budget reaches) at the rate this target's own
+    tuning log measured; an estimate (kernels differ in cost per trial), said so."""
+    from . import tuning as tt
+
+    lines = []
+    for t in targets:
+        log = tt.TuningLog(t.folder)
+        lines += [f"target {t.folder.name} (database {t.folder})",
+                  f"  {'workload':26s} {'cases':>5s} {'kernels':>8s} {'distinct':>8s} {'shared':>7s}"]
+        before: set[str] = set()
+        for workload, labels in t.workloads.items():
+            mine = [task for label in labels for task in t.cases[label]]
+            keys = {task.key for task in mine}
+            lines.append(f"  {workload:26s} {len(labels):5d} {len(mine):8d} {len(keys):8d} {len(keys & before):7d}")
+            before |= keys
+        per_workload = sum(len({task.key for label in labels for task in t.cases[label]})
+                           for labels in t.workloads.values())
+        lines.append(f"  together: {len(t.tasks)} distinct kernels ({per_workload} workload by workload)")
+        done = sorted(log.done_to(k) for k in t.tasks)
+        lines.append(f"  in the database: {sum(d >= trials_per_task for d in done)} of {len(done)} kernels at "
+                     f">= {trials_per_task} trials, {sum(d == 0 for d in done)} never tuned")
+
+        def left_at(k: int) -> int:
+            return sum(max(0, k - log.done_to(key)) for key in t.tasks)
+
+        rate = log.seconds_per_trial()
+        if rate is None:
+            lines.append(f"  to {trials_per_task} trials per kernel: {left_at(trials_per_task)} trials; no tuning "
+                         "logged for this target yet to time them (a short tune, e.g. --budget 5m, measures it)")
+            continue
+        spt, basis = rate
+        lines.append(f"  to {trials_per_task} trials per kernel: {left_at(trials_per_task)} trials, estimated "
+                     f"{left_at(trials_per_task) * spt / 60:.0f} min at this target's measured "
+                     f"{60 / spt:.0f} trials/min (its tuning log, {basis} trials; kernels differ in cost per trial)")
+        if budget_s is not None:
+            k = budget_reach(left_at, spt, budget_s)
+            lines.append(f"  a {budget_s / 60:.0f} min budget reaches ~{k} trials per kernel" if k else
+                         f"  a {budget_s / 60:.0f} min budget does not finish the first step ({FIRST_STEP} "
+                         "trials per kernel) at that rate")
+    return "\n".join(lines)
 
 
 def summary(targets: list[TargetTasks]) -> str:

@@ -35,6 +35,9 @@ BUILD_TIMEOUT_S = 600.0
 # MetaSchedule schedules a convolution in rounds of candidates; a round below 16 gives its cost model
 # too little to learn from, above 32 spends a small budget in one blind step.
 MAX_ROUND = 32
+# two lines of a tuning log further apart than this belong to different calls (logs written before a call
+# logged its start): the time between them is not tuning
+CALL_GAP_S = 900.0
 
 
 def target_name(target_dict: dict) -> str:
@@ -137,16 +140,22 @@ class TuningLog:
         self.rounds: dict[str, list[tuple[int, float | None]]] = {}
         self.finished: dict[str, int] = {}
         self.settings: dict[str, list[dict]] = {}  # per task, the search settings of each tuning call
+        self.timeline: list[dict] = []  # every line with its time, in order (the tuning rate)
         if self.path.exists():
             for line in self.path.read_text().splitlines():
                 try:
                     e = json.loads(line)
                 except ValueError:
                     continue  # a line cut short by a kill: the rounds before it still count
-                if e.get("event") == "round":
-                    self.rounds.setdefault(e["task"], []).append((int(e["trials"]), e["best_s"]))
-                elif e.get("event") == "finished":
-                    self._finish(e)
+                self._add(e)
+
+    def _add(self, e: dict) -> None:
+        if e.get("event") == "round":
+            self.rounds.setdefault(e["task"], []).append((int(e["trials"]), e["best_s"]))
+        elif e.get("event") == "finished":
+            self._finish(e)
+        if isinstance(e.get("time"), (int, float)):
+            self.timeline.append(e)
 
     def _finish(self, e: dict) -> None:
         self.finished[e["task"]] = max(self.finished.get(e["task"], 0), int(e["budget"]))
@@ -156,10 +165,22 @@ class TuningLog:
     def append(self, **entry) -> None:
         with self.path.open("a") as f:
             f.write(json.dumps(entry) + "\n")
-        if entry["event"] == "round":
-            self.rounds.setdefault(entry["task"], []).append((entry["trials"], entry["best_s"]))
-        else:
-            self._finish(entry)
+        self._add(entry)
+
+    def seconds_per_trial(self) -> tuple[float, int] | None:
+        """(wall seconds per trial, trials it rests on) of the tuning this log records: the time from each
+        line to the next round, over the trials that round added. A tuning call's start line begins a span
+        (its set-up counts, the time before it does not); in logs without start lines a gap over CALL_GAP_S
+        does. None before any trial."""
+        spent, trials, seen, last = 0.0, 0, {}, None
+        for e in self.timeline:
+            if e.get("event") == "round":
+                new = int(e["trials"]) - seen.get(e["task"], 0)
+                seen[e["task"]] = int(e["trials"])
+                if last is not None and new > 0 and 0 <= e["time"] - last <= CALL_GAP_S:
+                    spent, trials = spent + e["time"] - last, trials + new
+            last = e["time"]
+        return (spent / trials, trials) if trials else None
 
     def trials(self, key: str) -> int:
         return max((t for t, _ in self.rounds.get(key, [])), default=0)
@@ -273,6 +294,7 @@ def tune(tasks: list[Task], target, folder: Path, trials_per_task: int, *, threa
     need = remaining(tasks, log, trials_per_task)
     if not need:
         return {}
+    log.append(event="call", budget=trials_per_task, tasks=len(need), time=time.time())
     os.environ["TVM_NUM_THREADS"] = str(threads)  # the runner's measuring processes inherit it
     builder = ms.builder.LocalBuilder(f_build=build_candidate, timeout_sec=BUILD_TIMEOUT_S,
                                       max_workers=settings.builder_workers,
