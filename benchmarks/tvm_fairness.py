@@ -32,7 +32,8 @@ def main(argv) -> int:
         key = (r.model, label(r), r.threads)
         o = ort.get(key)
         ratio = r.value / o if o else float("nan")
-        ratios.append(ratio)
+        if r.get("tags.calibration") != "ceiling":  # the device ceiling is no case of the workload
+            ratios.append(ratio)
         curve = conv.get(r.case_id, [])
         pts = " ".join(f"{n}:{s * 1e3:.2f}" for n, s in curve)
         state = f"{r['config.tuning']} {int(r['config.trials_per_task'])}/task"
@@ -41,7 +42,8 @@ def main(argv) -> int:
     if ratios:
         import numpy as np
 
-        print(f"geometric mean tvm/ort: {float(np.exp(np.mean(np.log(ratios)))):.2f} over {len(ratios)} cases")
+        print(f"geometric mean tvm/ort: {float(np.exp(np.mean(np.log(ratios)))):.2f}, max {max(ratios):.2f}, over "
+              f"{len(ratios)} cases of the workload (the device ceiling left out)")
     return 0
 
 

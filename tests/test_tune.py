@@ -38,7 +38,8 @@ def test_tune_refuses_a_bad_budget(budget, capsys):
 
 def test_tune_takes_several_workloads_in_one_call(fake_device, small_workload, monkeypatch, capsys):
     """--workload repeated: the runner's tuning step receives every workload's cases in one call (so a kernel
-    two workloads share is tuned once); a workload that expands to nothing is named."""
+    two workloads share is tuned once), with the device ceiling a run of each times through the runner; a
+    workload that expands to nothing is named."""
     from benchsuite.runners import Tuned
     from benchsuite.runners.tvm.runner import TVMRunner
 
@@ -48,7 +49,9 @@ def test_tune_takes_several_workloads_in_one_call(fake_device, small_workload, m
     one, two = small_workload(TWO_ROWS, "tinyg1"), small_workload()
     assert main(["tune", "--device", str(dev), "--workload", str(one), "--workload", str(two)]) == 0
     (cases,) = seen
-    assert sorted({c.workload for c in cases}) == ["smallg1", "tinyg1"] and len(cases) == 2 + 3
+    assert sorted({c.workload for c in cases}) == ["smallg1", "tinyg1"] and len(cases) == 2 + 3 + 2
+    # the GEMM ceiling a run times through the runner is tuned with them (one per workload, as a run has it)
+    assert sorted(c.workload for c in cases if dict(c.tags).get("calibration") == "ceiling") == ["smallg1", "tinyg1"]
     assert main(["tune", "--device", str(dev), "--workload", str(one), "--workload", str(two),
                  "--filter", "*c1=4,*"]) == 2
     assert "workload 'tinyg1'" in capsys.readouterr().err

@@ -1,14 +1,16 @@
 """`benchsuite tune`: a runner's tuning step (TVM's MetaSchedule today) before the runs that use it.
 
 The cases of one or several workloads, for each runner of the device that has a tuning step
-(`Runner.tune`), are expanded as a run expands them and handed to that runner, which tunes them into its
-own database (a kernel the workloads share, once). Tune alone: candidates measured while other work loads
+(`Runner.tune`), are expanded as a run expands them, with the device ceiling's GEMM a run times through the
+runner beside them (untuned, TVM's took 4 s a call and most of a G2 run), and handed to that runner, which
+tunes them into its own database (a kernel the workloads share, once). Tune alone: candidates measured while other work loads
 the machine pick schedules by noise.
 """
 from __future__ import annotations
 
 from typing import Callable
 
+from ..device.ceilings import gemm_cases
 from ..device.preparation import build_case
 from ..errors import BenchsuiteError
 from ..runners import Tuned, resolved_options, runner_names, tuning_runners
@@ -46,6 +48,8 @@ def tune_workload(device: DeviceSpec, workloads: list[WorkloadSpec], *, quick: b
                     f"no {runner.name} cases: workload '{workload.name}' on device '{device.name}'"
                     + (f" with filter '{filter_glob}'" if filter_glob else "") + " expands to nothing")
             cases += found
+        if runner.measures_hardware:  # a run times the device's GEMM ceiling through the runner too
+            cases += gemm_cases(cases)
         out.append(runner.tune(cases, device, options, build=build_case, trials_per_task=trials_per_task,
                                budget_s=budget_s, say=say, plan_only=plan_only))
     return out
