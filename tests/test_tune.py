@@ -133,3 +133,28 @@ def test_a_database_of_another_target_is_refused_by_name(tmp_path):
     (folder / "target.json").write_text(json.dumps(theirs))  # a folder renamed or copied by hand
     with pytest.raises(BenchsuiteError, match="another CPU or thread count"):
         target_folder(tmp_path, ours)
+
+
+def test_plan_asks_the_tuning_step_to_plan_and_a_step_that_cannot_is_refused(fake_device, small_workload,
+                                                                              monkeypatch, capsys):
+    from benchsuite.runners import Tuned
+    from benchsuite.runners.tvm.runner import TVMRunner
+
+    asked = []
+
+    def planning(self, cases, device, options, *, build, trials_per_task, budget_s, say, plan_only=False):
+        asked.append(plan_only)
+        return Tuned(0, 0.0, False, "THE PLAN")
+
+    monkeypatch.setattr(TVMRunner, "tune", planning)
+    dev = fake_device(runners='["tvm"]')
+    assert main(["tune", "--device", str(dev), "--workload", str(small_workload()), "--plan"]) == 0
+    out = capsys.readouterr().out
+    assert asked == [True] and "THE PLAN" in out and "tuned 0 trials" not in out
+
+    def older(self, cases, device, options, *, build, trials_per_task, budget_s, say):  # a plugin without plans
+        return Tuned(0, 0.0, False, "")
+
+    monkeypatch.setattr(TVMRunner, "tune", older)
+    assert main(["tune", "--device", str(dev), "--workload", str(small_workload()), "--plan"]) == 2
+    assert "cannot plan" in capsys.readouterr().err

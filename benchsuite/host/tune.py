@@ -3,11 +3,12 @@
 The cases of one or several workloads, for each runner of the device that has a tuning step
 (`Runner.tune`), are expanded as a run expands them, with the device ceiling's GEMM a run times through the
 runner beside them (untuned, TVM's took 4 s a call and most of a G2 run), and handed to that runner, which
-tunes them into its own database (a kernel the workloads share, once). Tune alone: candidates measured while other work loads
-the machine pick schedules by noise.
+tunes them into its own database (a kernel the workloads share, once). Tune alone: candidates measured
+while other work loads the machine pick schedules by noise.
 """
 from __future__ import annotations
 
+import inspect
 from typing import Callable
 
 from ..device.ceilings import gemm_cases
@@ -50,6 +51,10 @@ def tune_workload(device: DeviceSpec, workloads: list[WorkloadSpec], *, quick: b
             cases += found
         if runner.measures_hardware:  # a run times the device's GEMM ceiling through the runner too
             cases += gemm_cases(cases)
+        takes = inspect.signature(runner.tune).parameters
+        if plan_only and "plan_only" not in takes and all(p.kind is not p.VAR_KEYWORD for p in takes.values()):
+            raise BenchsuiteError(f"runner {runner.name}'s tuning step cannot plan (its tune() takes no plan_only); "
+                                  "leave out --plan to tune")
         out.append(runner.tune(cases, device, options, build=build_case, trials_per_task=trials_per_task,
-                               budget_s=budget_s, say=say, plan_only=plan_only))
+                               budget_s=budget_s, say=say, **({"plan_only": True} if plan_only else {})))
     return out

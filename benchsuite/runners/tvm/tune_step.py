@@ -158,7 +158,7 @@ def budget_reach(left_at: Callable[[int], int], seconds_per_trial: float, budget
 
 
 def plan(targets: list[TargetTasks], trials_per_task: int, budget_s: float | None) -> str:
-    """What tuning these cases would take, tuning nothing: per workload its kernels case by case and
+    """What tuning these cases would take, tuning nothing: per workload its kernels counted case by case and
     distinct (those an earlier workload of the call shares are tuned once), what the database holds, and
     the time to `trials_per_task` per task (and what a budget reaches) at the rate this target's own
     tuning log measured; an estimate (kernels differ in cost per trial), said so."""
@@ -168,7 +168,7 @@ def plan(targets: list[TargetTasks], trials_per_task: int, budget_s: float | Non
     for t in targets:
         log = tt.TuningLog(t.folder)
         lines += [f"target {t.folder.name} (database {t.folder})",
-                  f"  {'workload':26s} {'cases':>5s} {'kernels':>8s} {'distinct':>8s} {'shared':>7s}"]
+                  f"  {'workload':26s} {'cases':>5s} {'counted':>8s} {'distinct':>8s} {'shared':>7s}"]
         before: set[str] = set()
         for workload, labels in t.workloads.items():
             mine = [task for label in labels for task in t.cases[label]]

@@ -35,9 +35,9 @@ BUILD_TIMEOUT_S = 600.0
 # MetaSchedule schedules a convolution in rounds of candidates; a round below 16 gives its cost model
 # too little to learn from, above 32 spends a small budget in one blind step.
 MAX_ROUND = 32
-# two lines of a tuning log further apart than this belong to different calls (logs written before a call
-# logged its start): the time between them is not tuning
-CALL_GAP_S = 900.0
+# two lines of a tuning log further apart than this belong to different calls (a round takes ~30-60 s
+# here; logs written before a call logged its start): the time between them is not tuning
+CALL_GAP_S = 300.0
 
 
 def target_name(target_dict: dict) -> str:
