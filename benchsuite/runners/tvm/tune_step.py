@@ -170,13 +170,13 @@ def plan(targets: list[TargetTasks], trials_per_task: int, budget_s: float | Non
         lines += [f"target {t.folder.name} (database {t.folder})",
                   f"  {'workload':26s} {'cases':>5s} {'counted':>8s} {'distinct':>8s} {'shared':>7s}"]
         before: set[str] = set()
+        per_workload = 0  # distinct kernels summed workload by workload
         for workload, labels in t.workloads.items():
             mine = [task for label in labels for task in t.cases[label]]
             keys = {task.key for task in mine}
             lines.append(f"  {workload:26s} {len(labels):5d} {len(mine):8d} {len(keys):8d} {len(keys & before):7d}")
             before |= keys
-        per_workload = sum(len({task.key for label in labels for task in t.cases[label]})
-                           for labels in t.workloads.values())
+            per_workload += len(keys)
         lines.append(f"  together: {len(t.tasks)} distinct kernels ({per_workload} workload by workload)")
         done = sorted(log.done_to(k) for k in t.tasks)
         lines.append(f"  in the database: {sum(d >= trials_per_task for d in done)} of {len(done)} kernels at "
