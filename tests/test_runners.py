@@ -79,7 +79,9 @@ def test_tvm_untuned_then_tuned_per_task(tmp_path):
     schedule); a second run finds them all and tunes nothing (a bigger budget: tests/test_cli tune test)."""
     import json
 
-    from benchsuite.runners.tvm.tuning import LOG_FILE
+    from tvm.s_tir import meta_schedule as ms
+
+    from benchsuite.runners.tvm.tuning import LOG_FILE, PRUNED_PREFIX
 
     db = str(tmp_path / "db")
     prepared, records = _prepare(_case("tvm"), database_dir=db)
@@ -101,11 +103,22 @@ def test_tvm_untuned_then_tuned_per_task(tmp_path):
     assert {r["event"] for r in rounds if "task" not in r} == {"call"}  # each tuning call logs its start
     assert {r["task"] for r in rounds if "task" in r} == {r["task"] for r in rounds if r["event"] == "finished"}
 
+    # a run reads the best record of each kernel, kept beside the database under the database's id
+    folder = Path(cfg["database"])
+    assert list(folder.glob(f"{PRUNED_PREFIX}*")) == [folder / f"{PRUNED_PREFIX}{cfg['database_id']}"]
+    assert len(ms.database.JSONDatabase(work_dir=str(folder / f"{PRUNED_PREFIX}{cfg['database_id']}"))) == cfg["tasks"]
+
     prepared, records = _prepare(_case("tvm"), tune=True, trials=3, database_dir=db)
     assert prepared.config["trials_tuned_here"] == 0 and prepared.config["database_id"] == cfg["database_id"]
     assert "no tuning in this run" in _metrics(records)["tuning_time"]["message"]
     x = build_case(_case("tvm"))[1]
     assert prepared.output().shape == x.shape
+
+    # new records: the pruned copy is made anew and the stale one goes
+    prepared, records = _prepare(_case("tvm"), tune=True, trials=4, database_dir=db)
+    new_id = prepared.config["database_id"]
+    assert new_id != cfg["database_id"] and prepared.config["trials_tuned_here"] == cfg["tasks"]
+    assert list(folder.glob(f"{PRUNED_PREFIX}*")) == [folder / f"{PRUNED_PREFIX}{new_id}"]
 
 
 def test_runner_availability_reports_reasons():

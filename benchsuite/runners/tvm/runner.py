@@ -290,8 +290,9 @@ def _schedule(mod, target_dict: dict, options: dict, case, device, measure_on="l
     if options["tune"] and trials > 0 and tt.remaining(tasks, tt.TuningLog(folder), trials):
         before_tuning()
         given = tt.tune(tasks, target, folder, trials, threads=case.threads, measure_on=measure_on, export=export)
-    prov = tt.provenance(tasks, target, folder)
-    mod = tt.finish(mod, target, folder if prov["tasks_tuned"] else None, prepack)
+    database = tt.best_records(folder)
+    prov = tt.provenance(tasks, target, folder, database)
+    mod = tt.finish(mod, target, database if prov["tasks_tuned"] else None, prepack)
     tuning_time = time.perf_counter() - t0
     where = "" if measure_on == "local" else f", candidates measured on '{measure_on.key}' over RPC"
     held = (f"{prov['tasks_tuned']} of {prov['tasks']} tasks in the database {folder.name} "

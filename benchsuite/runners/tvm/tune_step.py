@@ -119,6 +119,7 @@ def tune(runner, cases, device, options, *, build, trials_per_task: int | None =
     start = time.monotonic()
     deadline = start + budget_s if budget_s is not None else None
     given_total, stopped = 0, False
+    databases = {}  # each target's database read once per call, not once per step
     for t in targets:
         tasks = list(t.tasks.values())
         per_case = sum(len(c) for c in t.cases.values())
@@ -135,8 +136,11 @@ def tune(runner, cases, device, options, *, build, trials_per_task: int | None =
             def out_of_time():
                 return deadline is not None and time.monotonic() >= deadline
 
+            if t.folder not in databases:
+                databases[t.folder] = tt.all_records(t.folder)
             given = tt.tune(tasks, t.tvm_target, t.folder, k, threads=t.threads, measure_on=measure_on,
-                            export=export, on_round=on_round, should_stop=out_of_time)
+                            export=export, on_round=on_round, should_stop=out_of_time,
+                            database=databases[t.folder])
             given_total += sum(given.values())
             stopped = out_of_time() and bool(tt.remaining(tasks, tt.TuningLog(t.folder), k))
             if stopped:

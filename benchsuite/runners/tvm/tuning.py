@@ -30,6 +30,7 @@ from ...errors import BenchsuiteError
 LOG_FILE = "tuning-log.jsonl"
 TARGET_FILE = "target.json"
 RECORDS_FILE = "database_tuning_record.json"
+PRUNED_PREFIX = "pruned-"  # the best record per kernel, what runs read (best_records)
 COST_MODEL_FILE = "cost_model.tar"  # the shared XGBoost cost model and the features it was trained on
 BUILD_TIMEOUT_S = 600.0
 # MetaSchedule schedules a convolution in rounds of candidates; a round below 16 gives its cost model
@@ -88,16 +89,15 @@ def lowered(mod, target, prepack: bool):
             *([transform.AttachAttrLayoutFreeBuffers()] if prepack else [])])(mod)
 
 
-def finish(mod, target, folder: Path | None, prepack: bool):
-    """Apply the database's best schedules (none when `folder` is None), then lift the weight layout
-    transforms into main_transform_params when prepacking."""
+def finish(mod, target, database, prepack: bool):
+    """Apply the database's best schedules (none when `database` is None; see best_records), then lift
+    the weight layout transforms into main_transform_params when prepacking."""
     import tvm
     from tvm.relax import transform
-    from tvm.s_tir import meta_schedule as ms
 
     with target:
-        if folder is not None:
-            with ms.database.JSONDatabase(work_dir=str(folder)):
+        if database is not None:
+            with database:
                 mod = transform.MetaScheduleApplyDatabase()(mod)
         if prepack:
             mod = tvm.transform.Sequential([transform.SplitLayoutRewritePreproc(), transform.LiftTransformParams(),
@@ -279,12 +279,13 @@ def missing_dependency() -> str | None:
 
 def tune(tasks: list[Task], target, folder: Path, trials_per_task: int, *, threads: int, measure_on="local",
          export: Callable | None = None, on_round=lambda task, trials, best: None,
-         should_stop=lambda: False, settings: SearchSettings = SearchSettings()) -> dict[str, int]:
+         should_stop=lambda: False, settings: SearchSettings = SearchSettings(), database=None) -> dict[str, int]:
     """Tune each task that lacks trials up to `trials_per_task`, one task at a time, into `folder`'s
     database. `measure_on` is "local" or a RemoteSpec (candidates measured on the board through its
     tracker); `export` links candidates here (a cross compiler) instead of on the board; `on_round`
     hears of every round (task, trials in this call, best seconds so far); `should_stop` is asked
-    before each task. Returns the trials given to each task in this call."""
+    before each task; `database`: the folder's database when the caller has read it already (reading
+    it takes a minute after an hour of tuning). Returns the trials given to each task in this call."""
     from tvm.s_tir import meta_schedule as ms
 
     why = missing_dependency()
@@ -308,7 +309,7 @@ def tune(tasks: list[Task], target, folder: Path, trials_per_task: int, *, threa
             ms.runner.RPCConfig(measure_on.tracker_host, measure_on.tracker_port, measure_on.key,
                                 session_timeout_sec=int(measure_on.session_timeout_s)),
             evaluator_config=evaluator, max_workers=1)
-    database = ms.database.JSONDatabase(work_dir=str(folder))
+    database = database if database is not None else all_records(folder)
     cost_model = _shared_cost_model(folder, threads) if settings.share_cost_model and settings.cost_model == "xgb" \
         else settings.cost_model
     given = {}
@@ -380,14 +381,50 @@ def database_id(folder: Path) -> str:
     return hashlib.sha1(path.read_bytes()).hexdigest()[:12] if path.exists() else "empty"
 
 
-def provenance(tasks: list[Task], target, folder: Path) -> dict:
-    """What the database holds for these tasks: found/missed, trials per task, the database's identity,
-    and the state it leaves a case in: tuned (every task found), partial, or untuned."""
+def all_records(folder: Path):
+    """The target's whole database, every candidate measured (what tuning reads and adds to)."""
     from tvm.s_tir import meta_schedule as ms
 
+    return ms.database.JSONDatabase(work_dir=str(folder))
+
+
+def best_records(folder: Path):
+    """The database a run applies: the best record of each kernel (MetaSchedule's dump_pruned of the
+    target's database), or None when nothing was tuned. The full database keeps every candidate ever
+    measured (~6000 records, 100 MB after an hour of tuning) and takes a minute to read, once per case;
+    the pruned one reads in under a second and answers every query a run makes the same way (a kernel's
+    best record). It is kept beside the full one as pruned-<database id>/ and made again, once, when the
+    records change; made in a temporary folder and renamed into place, so processes preparing cases at
+    the same time never read half of one."""
+    import shutil
+    import tempfile
+
+    from tvm.s_tir import meta_schedule as ms
+
+    folder = Path(folder)
+    if not (folder / RECORDS_FILE).exists():
+        return None
+    kept = folder / f"{PRUNED_PREFIX}{database_id(folder)}"
+    if not kept.is_dir():
+        part = Path(tempfile.mkdtemp(prefix=".pruned-", dir=folder))
+        all_records(folder).dump_pruned(ms.database.JSONDatabase(work_dir=str(part)))
+        try:
+            part.rename(kept)
+        except OSError:  # another process put it there first: the same records, keep theirs
+            shutil.rmtree(part, ignore_errors=True)
+        for old in folder.glob(f"{PRUNED_PREFIX}*"):
+            if old != kept:
+                shutil.rmtree(old, ignore_errors=True)
+    return ms.database.JSONDatabase(work_dir=str(kept))
+
+
+def provenance(tasks: list[Task], target, folder: Path, database=None) -> dict:
+    """What the database holds for these tasks (`database`: best_records(folder), read once by the caller
+    when given): found/missed, trials per task, the database's identity, and the state it leaves a case
+    in: tuned (every task found), partial, or untuned."""
     found = []
-    if (Path(folder) / RECORDS_FILE).exists():
-        database = ms.database.JSONDatabase(work_dir=str(folder))
+    database = database if database is not None else best_records(folder)
+    if database is not None:
         found = [t for t in tasks
                  if database.query_tuning_record(t.extracted.dispatched[0], target, t.name) is not None]
     keys = {t.key for t in found}
