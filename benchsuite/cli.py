@@ -420,6 +420,9 @@ def cmd_run(a) -> int:
     counts = ", ".join(f"{n} {s}" for s, n in sorted(outcome.statuses.items()))
     duration = outcome.run.meta.duration_s
     print(f"run {outcome.folder.path.name}: {outcome.status} in {duration} s; records: {counts}")
+    spent = outcome.run.meta.raw.get("time_spent") or {}
+    if duration and spent:  # where the time went (host/time_spent.py)
+        print("time spent: " + ", ".join(f"{k} {v / duration:.0%}" for k, v in spent.items() if v >= 0.005 * duration))
     print(f"records: {outcome.folder.records_path}")
     if outcome.verdicts:
         from .results.verdicts import format_verdicts

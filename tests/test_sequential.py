@@ -148,6 +148,11 @@ def test_a_sequential_run_adds_processes_only_where_undecided(tmp_path, fake_dev
     assert seq["looks"] == [2, 4, 5] and seq["confidence"] == pytest.approx(1 - 0.05 / 3)
     assert {g["stopped"] for g in seq["groups"].values()} == {"decided"}
     assert {g["processes"] for g in seq["groups"].values()} == {2} and {r["processes"] for r in quiet["latency"]} == {2}
+    # where the run's time went: the worker's named phases, by the host's clock, summing to the duration
+    spent = quiet["meta"]["time_spent"]
+    assert {"worker start-up", "imports", "preparing cases", "timed measurement", "probes and records", "worker exit",
+            "host, between workers"} <= set(spent) and all(v >= 0 for v in spent.values())
+    assert spent["timed measurement"] > 0 and sum(spent.values()) == pytest.approx(quiet["meta"]["duration_s"], abs=1)
     noisy = _sequential_run(tmp_path, fake_device, small_workload, 0.6)
     groups = noisy["meta"]["sequential"]["groups"]
     assert any(g["processes"] > 2 for g in groups.values())

@@ -49,11 +49,14 @@ def _case_message(case, records: list[dict], samples: list[dict], fingerprint: s
 
 
 def _progress(send, beat: Heartbeat, text: str, timeout_s: float | None = None, key: str | None = None,
-              case=None) -> None:
+              case=None, phase: str | None = None) -> None:
     """A new step: the host prints it, and bounds the step by `timeout_s` (the profile's `key`) of no work;
-    `case`: the one case the step works on, if it is one case's step."""
+    `case`: the one case the step works on, if it is one case's step; `phase`: what the host counts its time
+    as (host/time_spent.py)."""
     beat.step(text, timeout_s)
     msg = {"type": "progress", "text": text}
+    if phase is not None:
+        msg["phase"] = phase
     if timeout_s is not None:
         msg.update(timeout_s=timeout_s, timeout_key=key)
     if case is not None:
@@ -69,7 +72,8 @@ def measure_group(cases, device, quick: bool, send, beat: Heartbeat | None = Non
     beat = beat or Heartbeat(send)
     once = {c.case_id for c in cases} if once is None else set(once)
     timing = device.timing_for(quick)
-    _progress(send, beat, "importing torch and the runners", timing.prepare_timeout_s, "prepare_timeout_s")
+    _progress(send, beat, "importing torch and the runners", timing.prepare_timeout_s, "prepare_timeout_s",
+              phase="imports")
     import torch
 
     from ..measure import Series, measure_interleaved
@@ -81,7 +85,8 @@ def measure_group(cases, device, quick: bool, send, beat: Heartbeat | None = Non
     torch.set_num_threads(cases[0].threads)
     live = []
     for case in cases:
-        _progress(send, beat, f"preparing {case.label}", timing.prepare_timeout_s, "prepare_timeout_s", case)
+        _progress(send, beat, f"preparing {case.label}", timing.prepare_timeout_s, "prepare_timeout_s", case,
+                  phase="preparing cases")
         counts = count_records(case, device) if case.case_id in once else []
         fingerprint = code_fingerprint(case)
         try:
@@ -101,7 +106,8 @@ def measure_group(cases, device, quick: bool, send, beat: Heartbeat | None = Non
         live.append((case, prepared, counts + records, series, fingerprint))
 
     all_series = [s for *_, series, _ in live for s in series.values()]
-    _progress(send, beat, f"measuring {len(all_series)} series interleaved", timing.case_timeout_s, "case_timeout_s")
+    _progress(send, beat, f"measuring {len(all_series)} series interleaved", timing.case_timeout_s, "case_timeout_s",
+              phase="timed measurement")
 
     def round_done(r):
         beat.doing = f"measuring {len(all_series)} series interleaved, round {r + 1}"
@@ -114,7 +120,8 @@ def measure_group(cases, device, quick: bool, send, beat: Heartbeat | None = Non
     measure_interleaved(all_series, timing, on_round=round_done, tick=beat.tick, together=list(by_metric.values()))
 
     for case, prepared, records, series, fingerprint in live:
-        _progress(send, beat, f"probes for {case.label}", timing.prepare_timeout_s, "prepare_timeout_s", case)
+        _progress(send, beat, f"probes for {case.label}", timing.prepare_timeout_s, "prepare_timeout_s", case,
+                  phase="probes and records")
         records, samples = case_records(case, prepared, records, series, timing, device,
                                         probes=case.case_id in once)
         send(_case_message(case, records, samples, fingerprint, device))
@@ -139,7 +146,7 @@ def _run_job(job: dict, send, beat: Heartbeat) -> None:
         from .ceilings import bandwidth_records
 
         for threads in job["threads"]:
-            _progress(send, beat, f"memory bandwidth ceiling, {threads} thread(s)")
+            _progress(send, beat, f"memory bandwidth ceiling, {threads} thread(s)", phase="device ceilings")
             records = bandwidth_records(device.name, job["workload"], threads, device.timing_for(job["quick"]))
             send({"type": "records", "records": emulated_sources(records, device)})
     else:

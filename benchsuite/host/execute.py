@@ -26,6 +26,7 @@ from .reach import check_device
 from .recorder import Recorder
 from .rounds import Rounds
 from .supervisor import WorkerFailed, run_group, run_job, timing_table
+from .time_spent import TimeSpent
 from .worker_log import WorkerLog
 
 
@@ -118,6 +119,7 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
         cases += gemm_cases([c for c in cases if get_runner(c.runner).measures_hardware])
     progress.start(len(cases) * processes)
     t_start = time.monotonic()
+    spent = TimeSpent()
 
     def run_one(group):
         transport, why = place.for_runner(group[0].runner)
@@ -126,7 +128,7 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
             return
         once = [c.case_id for c in group if not recorder.settled(c.case_id)]
         run_group(group, device, quick, recorder.measured, progress.detail, log=log, transport=transport,
-                  run_id=run_id, once=once)
+                  run_id=run_id, once=once, spent=spent)
 
     rounds = Rounds(cases, processes, run_one, recorder, design,
                     {workload.name: {"studies": list(workload.studies), "reference": workload.reference,
@@ -138,7 +140,7 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
             job = protocol.bandwidth_job(device, quick, sorted({c.threads for c in cases}), workload.name)
             try:  # on the device, like every measurement
                 run_job(place.board, job, lambda m: recorder.plain(m.get("records", [])), progress.detail,
-                        timing.prepare_timeout_s, log, table=timing_table(device, quick))
+                        timing.prepare_timeout_s, log, table=timing_table(device, quick), spent=spent)
             except WorkerFailed as e:
                 progress.detail(f"memory bandwidth ceiling failed: {e}")
         rounds.run()
@@ -156,7 +158,9 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
             meta["sequential"]["groups"] = rounds.summary()
         if deadline_s:
             meta["deadline"] = rounds.deadline_summary()
-        meta.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), duration_s=round(time.monotonic() - t_start, 1),
+        duration = time.monotonic() - t_start
+        meta.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), duration_s=round(duration, 1),
+                    time_spent=spent.summary(duration),
                     status=outcome.status if outcome.status != "running" else "failed",
                     statuses=dict(recorder.statuses))
         folder.write_meta(meta)

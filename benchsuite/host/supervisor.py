@@ -20,6 +20,8 @@ from typing import Callable
 from .. import protocol
 from ..errors import BenchsuiteError
 from ..records import error_records
+from . import time_spent
+from .time_spent import TimeSpent
 from .worker_log import WorkerLog
 
 
@@ -228,33 +230,42 @@ def timing_table(device, quick: bool) -> str:
 
 def run_job(transport, job: dict, on_message: Callable[[dict], None], progress: Callable[[str], None],
             timeout_s: float, log: WorkerLog | None = None, *, key: str = "prepare_timeout_s",
-            table: str = "the device profile's [timing]") -> None:
+            table: str = "the device profile's [timing]", spent: TimeSpent | None = None) -> None:
     """Run one job to its end; on_message gets every `case`/`records`/`environment` message. Each step may
-    go `timeout_s` without work (the worker's progress messages set the next step's bound and its key).
+    go `timeout_s` without work (the worker's progress messages set the next step's bound and its key);
+    `spent` hears the phases the worker names (host/time_spent.py).
 
     Raises WorkerFailed (or a subclass) if the worker does not finish."""
-    with WorkerProcess(transport, log) as w:
-        w.handshake(progress)
-        w.send(job)
-        watch = _Watch(timeout_s, key, "starting its job")
-        while True:
-            try:
-                msg = w.receive(watch.remaining())
-            except _Silence:
-                raise watch.expired(transport.where(), table) from None
-            kind = msg.get("type")
-            if kind == "heartbeat":
-                watch.heartbeat(msg)
-                continue
-            watch.step(msg)
-            if kind == "progress":
-                progress(msg.get("text", ""))
-            elif kind == "end":
-                return
-            elif kind == "fatal":
-                raise WorkerFailed(f"worker on {transport.where()} failed: {msg.get('message')}", "fatal")
-            else:
-                on_message(msg)
+    spent = spent if spent is not None else TimeSpent()
+    spent.enter(time_spent.START)
+    try:
+        with WorkerProcess(transport, log) as w:
+            w.handshake(progress)
+            w.send(job)
+            watch = _Watch(timeout_s, key, "starting its job")
+            while True:
+                try:
+                    msg = w.receive(watch.remaining())
+                except _Silence:
+                    raise watch.expired(transport.where(), table) from None
+                kind = msg.get("type")
+                if kind == "heartbeat":
+                    watch.heartbeat(msg)
+                    continue
+                watch.step(msg)
+                if msg.get("phase"):
+                    spent.enter(msg["phase"])
+                if kind == "progress":
+                    progress(msg.get("text", ""))
+                elif kind == "end":
+                    spent.enter(time_spent.EXIT)
+                    return
+                elif kind == "fatal":
+                    raise WorkerFailed(f"worker on {transport.where()} failed: {msg.get('message')}", "fatal")
+                else:
+                    on_message(msg)
+    finally:
+        spent.enter(None)
 
 
 def device_environment(transport, timeout_s: float, progress: Callable[[str], None] = lambda s: None) -> dict:
@@ -275,9 +286,10 @@ def device_environment(transport, timeout_s: float, progress: Callable[[str], No
 
 
 def run_group(cases, device, quick: bool, emit: Callable, progress: Callable = lambda s: None,
-              log: WorkerLog | None = None, transport=None, run_id: str | None = None, once=None) -> None:
+              log: WorkerLog | None = None, transport=None, run_id: str | None = None, once=None,
+              spent: TimeSpent | None = None) -> None:
     """Measure one comparison group; every case ends with records passed to emit(case, records, samples).
-    `run_id` and `once`: as protocol.group_job takes them.
+    `run_id` and `once`: as protocol.group_job takes them; `spent`: as run_job takes it.
 
     When the group's worker crashed or stalled, its unfinished cases are re-run one per process so that only
     the case at fault is lost (a stall in one case's own step ends that case at once); after a lost
@@ -295,7 +307,7 @@ def run_group(cases, device, quick: bool, emit: Callable, progress: Callable = l
     def attempt(batch) -> WorkerFailed | None:
         try:
             run_job(transport, protocol.group_job(batch, device, quick, run_id, once), got, progress, timeout, log,
-                    table=timing_table(device, quick))
+                    table=timing_table(device, quick), spent=spent)
             return None
         except WorkerFailed as e:
             return e
