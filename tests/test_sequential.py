@@ -153,11 +153,13 @@ def test_a_sequential_run_adds_processes_only_where_undecided(tmp_path, fake_dev
     assert {"worker start-up", "imports", "preparing cases", "timed measurement", "probes and records", "worker exit",
             "host, between workers"} <= set(spent) and all(v >= 0 for v in spent.values())
     assert spent["timed measurement"] > 0 and sum(spent.values()) == pytest.approx(quiet["meta"]["duration_s"], abs=1)
+    assert quiet["meta"]["worker_processes"] == 2  # one group: one worker per pass
     noisy = _sequential_run(tmp_path, fake_device, small_workload, 0.6)
     groups = noisy["meta"]["sequential"]["groups"]
     assert any(g["processes"] > 2 for g in groups.values())
     assert all(g["stopped"] in ("decided", "last look") and g["processes"] in (2, 4, 5) for g in groups.values())
     per_group = {g: v["processes"] for g, v in groups.items()}
+    assert noisy["meta"]["worker_processes"] == max(per_group.values())  # one per pass, a pass per process
     assert all(r["processes"] == per_group[r["group_id"]] for r in noisy["latency"])
     intervals = {r["interval"] for v in noisy["verdicts"] for r in v["rows"] if r["outcome"] != "baseline"}
     assert intervals and all("at 98.33% (alpha spent over a sequential design's looks)" in i for i in intervals)

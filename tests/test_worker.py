@@ -64,3 +64,45 @@ def test_output_mismatch_states_error_size(fake_device, small_workload):
     got = _run(fake_device, small_workload, '[runner_options.fake]\ncorrupt_output_on = ["*c1=8,*"]\n')
     (fwd,) = [r for r in got[8][0] if r["metric"] == "latency_forward"]
     assert fwd["status"] == "error" and "max relative error" in fwd["message"] and "tolerance 0.001" in fwd["message"]
+
+
+def _two_groups(fake_device, small_workload, extra):
+    from tests.conftest import SMALL_G1
+
+    dev = load_device(str(fake_device("[runner_options.fake]\nseconds_per_gmac = 0.05\n" + extra)))
+    wl = load_workload(str(small_workload(SMALL_G1.replace("resolutions = [16]", "resolutions = [16, 8]"))))
+    found = groups(expand(wl, dev))
+    assert len(found) == 2
+    return dev, found
+
+
+def test_a_pass_gives_its_groups_one_worker(fake_device, small_workload):
+    """Groups of one pass, runner and thread count go to one worker process, one after the other; the next
+    pass starts a new one (a group's processes are never one process)."""
+    from benchsuite.host.worker_pool import WorkerPool
+
+    dev, found = _two_groups(fake_device, small_workload, "")
+    pool, got = WorkerPool(), []
+    for group in found:
+        run_group(group, dev, False, lambda case, recs, samples: got.append(_status(recs)), pool=pool)
+    assert pool.started == 1 and len(got) == 6
+    assert all(s == {"latency_forward": "ok", "latency_backward": "ok"} for s in got)
+    pool.new_pass()
+    run_group(found[0], dev, False, lambda case, recs, samples: got.append(_status(recs)), pool=pool)
+    pool.new_pass()
+    assert pool.started == 2 and len(got) == 9
+
+
+def test_a_worker_whose_job_failed_gets_no_other(fake_device, small_workload):
+    """A crash in a kept worker loses only the crashing case (its group's other cases re-run in workers of
+    their own); the pass's next group gets a new worker."""
+    from benchsuite.host.worker_pool import WorkerPool
+
+    dev, found = _two_groups(fake_device, small_workload, 'crash_on = ["*c1=4,* r16 *"]\n')
+    pool, got = WorkerPool(), {}
+    for group in found:
+        run_group(group, dev, False, lambda case, recs, samples: got.setdefault(case.label, _status(recs)), pool=pool)
+    pool.new_pass()
+    assert pool.started == 2 and len(got) == 6
+    crashed = [label for label, s in got.items() if s["latency_forward"] == "error"]
+    assert len(crashed) == 1 and "c1=4," in crashed[0] and " r16 " in crashed[0]

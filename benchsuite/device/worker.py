@@ -1,6 +1,7 @@
-"""The worker: runs where the device is (`python -m benchsuite.device.worker`) and does one job.
+"""The worker: runs where the device is (`python -m benchsuite.device.worker`) and does the jobs it is given.
 
-It reads its job as one JSON line on stdin and answers in JSON lines on stdout (protocol.py):
+It reads each job as one JSON line on stdin, the next when one has ended, until the host closes stdin,
+and answers in JSON lines on stdout (protocol.py):
 for a comparison group it prepares every case (preparation.py), measures all (case, metric) series
 interleaved (measure.py) and sends each case's records (assembly.py) as it finishes. The same
 program runs on every transport: a child of the host, an emulated board, a board over ssh. The
@@ -13,8 +14,8 @@ it has done: a slow device is not taken for a hung one.
 from __future__ import annotations
 
 import os
+import queue
 import signal
-import sys
 import threading
 import traceback
 
@@ -22,22 +23,29 @@ from .. import protocol
 from .heartbeat import Heartbeat
 
 
-def _die_with_host() -> None:
-    """End this worker when the host goes: the kernel kills it when its parent dies (Linux), and a
-    thread ends it when its stdin closes (the host died, or an ssh/adb connection dropped)."""
+def _jobs_from_host():
+    """The host's job lines, one at a time, from a queue a thread fills; the worker ends when the host goes:
+    the kernel kills it when its parent dies (Linux), and the thread ends it when its stdin closes (the
+    host has no more jobs for it, the host died, or an ssh/adb connection dropped)."""
     try:
         import ctypes
 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
     except (OSError, AttributeError):
         pass  # not Linux (or no glibc): the stdin watch below still ends it
+    lines: queue.Queue = queue.Queue()
 
     def watch():  # the raw descriptor: a buffered stdin's lock would abort interpreter shutdown
-        while os.read(0, 65536):
-            pass
+        pending = b""
+        while chunk := os.read(0, 65536):
+            pending += chunk
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                lines.put(line.decode("utf-8", "replace"))
         os._exit(0)
 
     threading.Thread(target=watch, daemon=True).start()
+    return lines
 
 
 def _case_message(case, records: list[dict], samples: list[dict], fingerprint: str, device) -> dict:
@@ -154,7 +162,9 @@ def _run_job(job: dict, send, beat: Heartbeat) -> None:
 
 
 def main() -> int:
-    """Entry point on the device: one job from stdin, JSON lines to stdout, library chatter to stderr."""
+    """Entry point on the device: jobs from stdin, one after another until the host closes it (the host
+    gives a process one group of each pass over the groups, host/worker_pool.py), JSON lines to stdout,
+    library chatter to stderr."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the host decides what Ctrl-C does
     out = os.fdopen(os.dup(1), "w", buffering=1)  # the protocol's own stream
     os.dup2(2, 1)  # anything a library prints goes to stderr (the run's worker.log), not into the protocol
@@ -166,21 +176,18 @@ def main() -> int:
             out.flush()
 
     send(protocol.hello())
-    line = sys.stdin.readline()
-    if not line:
-        return 0  # the host went away before sending a job
-    _die_with_host()
+    jobs = _jobs_from_host()  # ends the process when the host closes stdin
     beat = Heartbeat(send).start()
     try:
-        _run_job(protocol.loads(line), send, beat)
+        while True:
+            _run_job(protocol.loads(jobs.get()), send, beat)
+            send({"type": "end"})
     except Exception as e:  # noqa: BLE001 - a job the worker cannot do ends with the reason, not a traceback
         traceback.print_exc()
         send({"type": "fatal", "message": f"{type(e).__name__}: {e}"})
         return 1
     finally:
         beat.stop()
-    send({"type": "end"})
-    return 0
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from .recorder import Recorder
 from .rounds import Rounds
 from .supervisor import WorkerFailed, run_group, run_job, timing_table
 from .time_spent import TimeSpent
+from .worker_pool import WorkerPool
 from .worker_log import WorkerLog
 
 
@@ -120,6 +121,7 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
     progress.start(len(cases) * processes)
     t_start = time.monotonic()
     spent = TimeSpent()
+    pool = WorkerPool(log, spent)
 
     def run_one(group):
         transport, why = place.for_runner(group[0].runner)
@@ -128,13 +130,14 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
             return
         once = [c.case_id for c in group if not recorder.settled(c.case_id)]
         run_group(group, device, quick, recorder.measured, progress.detail, log=log, transport=transport,
-                  run_id=run_id, once=once, spent=spent)
+                  run_id=run_id, once=once, spent=spent,
+                  pool=pool if get_runner(group[0].runner).shares_workers else None)
 
     rounds = Rounds(cases, processes, run_one, recorder, design,
                     {workload.name: {"studies": list(workload.studies), "reference": workload.reference,
                                      "margin": margin, "confidence": design.confidence if design else None}},
                     timing.group_budget_s, budget_s or timing.run_budget_s, grow=progress.grow,
-                    deadline_s=deadline_s or float("inf"))
+                    deadline_s=deadline_s or float("inf"), new_pass=pool.new_pass)
     try:
         if hardware and place.device_reachable:
             job = protocol.bandwidth_job(device, quick, sorted({c.threads for c in cases}), workload.name)
@@ -148,6 +151,7 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
     except KeyboardInterrupt:
         outcome.status = "interrupted"
     finally:
+        pool.new_pass()  # the last pass's workers end
         recorder.finish()
         log.close()
         run_cache.remove(run_id)  # this host's; a board's goes a day later (run_cache.py)
@@ -160,7 +164,7 @@ def execute(device: DeviceSpec, workload: WorkloadSpec, *, runners=None, quick: 
             meta["deadline"] = rounds.deadline_summary()
         duration = time.monotonic() - t_start
         meta.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), duration_s=round(duration, 1),
-                    time_spent=spent.summary(duration),
+                    time_spent=spent.summary(duration), worker_processes=pool.started,
                     status=outcome.status if outcome.status != "running" else "failed",
                     statuses=dict(recorder.statuses))
         folder.write_meta(meta)

@@ -4,6 +4,8 @@ Fixed: every group in `processes` rounds over the whole sweep, so slow drift of 
 row alike. Sequential (a profile's `max_processes` above `processes`, see benchsuite/sequential.py): the
 same first rounds, then at each declared look the groups whose verdicts are still undecided get processes
 up to that look's count, the most undecided first, while the group's and the run's time budgets last.
+Processes come in passes over the groups, one process of each group per pass: a pass's groups of one runner
+share a worker process (host/worker_pool.py), and no two processes of a group are one.
 Whether a group is decided is asked of the verdict engine over the group's records pooled so far, at the
 design's confidence; a group stops at the first look where it is decided, at the last look, or when a
 budget is spent, and run.json's `sequential.groups` says which. Within a group still open, a timed metric
@@ -71,6 +73,7 @@ class Rounds:
     started: float = field(default_factory=time.monotonic)
     grow: object = lambda n: None  # told how many more case-processes a look plans (or fewer, when a budget ends)
     deadline_s: float = float("inf")  # the whole run's time, first rounds included (None of the above budgets are)
+    new_pass: object = lambda: None  # told when a pass over the groups begins: a group's processes are never one
 
     def __post_init__(self):
         found = groups(self.cases)
@@ -109,6 +112,7 @@ class Rounds:
 
     def run(self) -> None:
         for _ in range(self.processes):  # rounds over the whole sweep: drift reaches every row alike
+            self.new_pass()
             for state in self.states:
                 if not state.stopped and not self._past_deadline(state):
                     self._one(state)
@@ -120,16 +124,19 @@ class Rounds:
             if look <= self.processes:
                 continue
             self.grow(sum(len(s.cases) * (look - s.processes) for s in open_groups))
-            for state in sorted(open_groups, key=lambda s: -pending[id(s)].verdicts):  # most undecided first
-                while state.processes < look and not state.stopped:
+            open_groups.sort(key=lambda s: -pending[id(s)].verdicts)  # most undecided first
+            while going := [s for s in open_groups if s.processes < look and not s.stopped]:
+                self.new_pass()  # one more process of each group still short of the look
+                for state in going:
                     if self._past_deadline(state):
-                        break
+                        continue
                     if time.monotonic() - self.started >= self.run_budget_s:
                         state.stopped = "run budget"
                     elif state.seconds / state.processes * (state.processes + 1) > self.group_budget_s:
                         state.stopped = "group budget"
                     else:
                         self._one(state, pending[id(state)])
+            for state in open_groups:
                 if state.processes < look:
                     self.grow(-len(state.cases) * (look - state.processes))
                 if not state.stopped:

@@ -230,42 +230,56 @@ def timing_table(device, quick: bool) -> str:
 
 def run_job(transport, job: dict, on_message: Callable[[dict], None], progress: Callable[[str], None],
             timeout_s: float, log: WorkerLog | None = None, *, key: str = "prepare_timeout_s",
-            table: str = "the device profile's [timing]", spent: TimeSpent | None = None) -> None:
+            table: str = "the device profile's [timing]", spent: TimeSpent | None = None,
+            pool=None, pool_key: tuple = ()) -> None:
     """Run one job to its end; on_message gets every `case`/`records`/`environment` message. Each step may
     go `timeout_s` without work (the worker's progress messages set the next step's bound and its key);
-    `spent` hears the phases the worker names (host/time_spent.py).
+    `spent` hears the phases the worker names (host/time_spent.py). `pool` (host/worker_pool.py): the job
+    goes to the pass's worker for `pool_key`, kept for the pass's next job; else to a worker of its own.
 
     Raises WorkerFailed (or a subclass) if the worker does not finish."""
     spent = spent if spent is not None else TimeSpent()
     spent.enter(time_spent.START)
     try:
-        with WorkerProcess(transport, log) as w:
-            w.handshake(progress)
-            w.send(job)
-            watch = _Watch(timeout_s, key, "starting its job")
-            while True:
-                try:
-                    msg = w.receive(watch.remaining())
-                except _Silence:
-                    raise watch.expired(transport.where(), table) from None
-                kind = msg.get("type")
-                if kind == "heartbeat":
-                    watch.heartbeat(msg)
-                    continue
-                watch.step(msg)
-                if msg.get("phase"):
-                    spent.enter(msg["phase"])
-                if kind == "progress":
-                    progress(msg.get("text", ""))
-                elif kind == "end":
-                    spent.enter(time_spent.EXIT)
-                    return
-                elif kind == "fatal":
-                    raise WorkerFailed(f"worker on {transport.where()} failed: {msg.get('message')}", "fatal")
-                else:
-                    on_message(msg)
+        if pool is None:
+            with WorkerProcess(transport, log) as w:
+                w.handshake(progress)
+                _serve(w, job, on_message, progress, _Watch(timeout_s, key, "starting its job"), table, spent)
+                spent.enter(time_spent.EXIT)
+        else:
+            w = pool.take(transport, pool_key, progress)
+            try:
+                _serve(w, job, on_message, progress, _Watch(timeout_s, key, "starting its job"), table, spent)
+            except BaseException:
+                pool.drop(w)
+                raise
     finally:
         spent.enter(None)
+
+
+def _serve(w: WorkerProcess, job: dict, on_message, progress, watch: _Watch, table: str, spent: TimeSpent) -> None:
+    """Send the worker its job and follow it to its end (run_job)."""
+    w.send(job)
+    while True:
+        try:
+            msg = w.receive(watch.remaining())
+        except _Silence:
+            raise watch.expired(w.transport.where(), table) from None
+        kind = msg.get("type")
+        if kind == "heartbeat":
+            watch.heartbeat(msg)
+            continue
+        watch.step(msg)
+        if msg.get("phase"):
+            spent.enter(msg["phase"])
+        if kind == "progress":
+            progress(msg.get("text", ""))
+        elif kind == "end":
+            return
+        elif kind == "fatal":
+            raise WorkerFailed(f"worker on {w.transport.where()} failed: {msg.get('message')}", "fatal")
+        else:
+            on_message(msg)
 
 
 def device_environment(transport, timeout_s: float, progress: Callable[[str], None] = lambda s: None) -> dict:
@@ -287,9 +301,10 @@ def device_environment(transport, timeout_s: float, progress: Callable[[str], No
 
 def run_group(cases, device, quick: bool, emit: Callable, progress: Callable = lambda s: None,
               log: WorkerLog | None = None, transport=None, run_id: str | None = None, once=None,
-              spent: TimeSpent | None = None) -> None:
+              spent: TimeSpent | None = None, pool=None) -> None:
     """Measure one comparison group; every case ends with records passed to emit(case, records, samples).
-    `run_id` and `once`: as protocol.group_job takes them; `spent`: as run_job takes it.
+    `run_id` and `once`: as protocol.group_job takes them; `spent`: as run_job takes it; `pool`: the pass's
+    workers (host/worker_pool.py), kept per runner and threads (the re-runs below start workers of their own).
 
     When the group's worker crashed or stalled, its unfinished cases are re-run one per process so that only
     the case at fault is lost (a stall in one case's own step ends that case at once); after a lost
@@ -304,15 +319,16 @@ def run_group(cases, device, quick: bool, emit: Callable, progress: Callable = l
         if msg.get("type") == "case" and msg.get("case_id") in pending:
             emit(pending.pop(msg["case_id"]), msg["records"], msg["samples"])
 
-    def attempt(batch) -> WorkerFailed | None:
+    def attempt(batch, pool=None) -> WorkerFailed | None:
         try:
             run_job(transport, protocol.group_job(batch, device, quick, run_id, once), got, progress, timeout, log,
-                    table=timing_table(device, quick), spent=spent)
+                    table=timing_table(device, quick), spent=spent, pool=pool,
+                    pool_key=(cases[0].runner, cases[0].threads))
             return None
         except WorkerFailed as e:
             return e
 
-    failure = attempt(list(pending.values()))
+    failure = attempt(list(pending.values()), pool)
     at_fault = failure.case_id if failure and failure.kind == "timeout" else None
     if at_fault in pending:
         case = pending.pop(at_fault)

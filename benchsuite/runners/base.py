@@ -64,6 +64,9 @@ class Runner:
     dtypes: tuple[str, ...] = FLOAT_DTYPES
     dtype_note = ""  # why it runs no other dtype, where there is more to say than which runners do
     measures_hardware = True  # False for stand-ins: no device ceilings are taken through them
+    # whether one worker process may measure several groups in turn (host/worker_pool.py); False where what a
+    # group leaves in the process changes the next group's numbers or paths (compiler caches, recompile limits)
+    shares_workers = True
     # True when the runner runs every op of the model's graph as its own kernel (no fusion), so that a
     # network's kernels are its counted layers and a kernel-sum prediction applies (latency_model.py)
     kernels_are_ops = False

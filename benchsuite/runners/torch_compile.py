@@ -15,6 +15,9 @@ class TorchCompileRunner(Runner):
     name = "torch_compile"
     description = "torch.compile (inductor): forward and backward, compile time as its own metric"
     options = {"backend": "inductor", "mode": "default"}
+    # dynamo recompiles a model class's forward for each new shape up to its per-code limit (8), then runs it
+    # eagerly; inductor's in-process caches would also make a later group's compile_time cheaper
+    shares_workers = False
 
     def availability(self) -> tuple[bool, str]:
         if not (shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")):
