@@ -218,6 +218,12 @@ def main() -> int:
     durations = [r.meta.duration_s for r in runs if r.meta and r.meta.duration_s]
     if durations:
         print(f"run time: median {sorted(durations)[len(durations) // 2]:.0f} s, max {max(durations):.0f} s")
+        spent = Counter()  # where it went, over all runs (run.json time_spent)
+        for r in runs:
+            spent.update((r.meta.raw if r.meta else {}).get("time_spent") or {})
+        if spent:
+            total = sum(spent.values())
+            print("  time spent: " + ", ".join(f"{k} {v / total:.0%}" for k, v in spent.most_common()))
     for r in runs:  # how each group of a sequential run stopped (decided, last look, a budget)
         groups = ((r.meta.raw if r.meta else {}).get("sequential") or {}).get("groups") or {}
         if groups:
