@@ -106,3 +106,17 @@ def test_a_worker_whose_job_failed_gets_no_other(fake_device, small_workload):
     assert pool.started == 2 and len(got) == 6
     crashed = [label for label, s in got.items() if s["latency_forward"] == "error"]
     assert len(crashed) == 1 and "c1=4," in crashed[0] and " r16 " in crashed[0]
+
+
+def test_a_kept_worker_that_ended_while_idle_is_replaced(fake_device, small_workload):
+    from benchsuite.host.worker_pool import WorkerPool
+
+    dev, found = _two_groups(fake_device, small_workload, "")
+    pool, got = WorkerPool(), []
+    run_group(found[0], dev, False, lambda case, recs, samples: got.append(_status(recs)), pool=pool)
+    (worker,) = pool._workers.values()
+    worker.proc.kill()
+    worker.proc.wait()
+    run_group(found[1], dev, False, lambda case, recs, samples: got.append(_status(recs)), pool=pool)
+    pool.new_pass()
+    assert pool.started == 2 and all(s == {"latency_forward": "ok", "latency_backward": "ok"} for s in got)

@@ -28,6 +28,8 @@ class WorkerPool:
     def take(self, transport, key: tuple, progress: Callable[[str], None] = lambda s: None) -> WorkerProcess:
         """The pass's worker for `key` on `transport`, started (and greeted) when the pass has none yet."""
         full = (transport.where(), *key)
+        if full in self._workers and self._workers[full].proc.poll() is not None:  # it ended while idle
+            self.drop(self._workers[full])
         if full not in self._workers:
             worker = WorkerProcess(transport, self.log)
             self.started += 1
