@@ -330,6 +330,7 @@ def tune(tasks: list[Task], target, folder: Path, trials_per_task: int, *, threa
                                    task_name=task.name, logger=logger, num_threads=threads,
                                    rand_state=settings.seed).clone()]
         weights = [float(task.weight)]
+        before = log.trials(task.key)
         ms.tune_tasks(tasks=contexts, task_weights=weights, work_dir=str(folder), max_trials_global=trials,
                       max_trials_per_task=trials, num_trials_per_iter=round_size(trials, settings.max_round),
                       builder=builder, runner=runner, database=database, task_scheduler="round-robin",
@@ -341,7 +342,7 @@ def tune(tasks: list[Task], target, folder: Path, trials_per_task: int, *, threa
             os.replace(Path(folder) / f"{COST_MODEL_FILE}.part", Path(folder) / COST_MODEL_FILE)
         log.append(event="finished", task=task.key, budget=trials_per_task, time=time.time(),
                    settings=settings.to_dict())
-        given[task.key] = trials
+        given[task.key] = log.trials(task.key) - before  # what it had: fewer than asked where its space ran out
     return given
 
 
